@@ -1,0 +1,88 @@
+/**
+ * Event contracts: one zod schema per topic, imported by publisher and consumer alike. Messages carry
+ * references (bucket, object, generation, ids), never file contents. Our own event types carry a
+ * version in their `type`; a consumer that meets an unknown type fails it permanently (it is recorded
+ * and acknowledged), so producers can only add new types deliberately.
+ */
+import { z } from 'zod';
+import type { TopicName } from '../topology.js';
+
+/** The object resource a JSON_API_V1 notification carries (fields we rely on; others pass through). */
+export const GcsObjectSchema = z.looseObject({
+  bucket: z.string(),
+  name: z.string(),
+  generation: z.string(),
+  metageneration: z.string().optional(),
+  contentType: z.string().optional(),
+  size: z.string(),
+  md5Hash: z.string().optional(),
+  crc32c: z.string().optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
+  timeCreated: z.string().optional(),
+});
+export type GcsObject = z.infer<typeof GcsObjectSchema>;
+
+export const GCS_EVENT_TYPES = ['OBJECT_FINALIZE', 'OBJECT_DELETE', 'OBJECT_METADATA_UPDATE', 'OBJECT_ARCHIVE'] as const;
+
+/** Attributes Cloud Storage sets on every notification. */
+export const GcsNotificationAttributesSchema = z.looseObject({
+  eventType: z.enum(GCS_EVENT_TYPES),
+  bucketId: z.string(),
+  objectId: z.string(),
+  objectGeneration: z.string(),
+  payloadFormat: z.literal('JSON_API_V1'),
+  notificationConfig: z.string().optional(),
+});
+
+const ObjectRefSchema = z.object({ bucket: z.string(), object: z.string(), generation: z.string() });
+export type ObjectRef = z.infer<typeof ObjectRefSchema>;
+
+export const OcrRequestedV1 = z.object({
+  type: z.literal('scriptorium.document.ocr.requested.v1'),
+  jobId: z.string(),
+  projectId: z.string(),
+  documentId: z.string(),
+  source: ObjectRefSchema,
+  contentType: z.string(),
+  requestedAt: z.string(),
+});
+export type OcrRequested = z.infer<typeof OcrRequestedV1>;
+
+export const OcrCompletedV1 = z.object({
+  type: z.literal('scriptorium.document.ocr.completed.v1'),
+  jobId: z.string(),
+  projectId: z.string(),
+  documentId: z.string(),
+  text: ObjectRefSchema,
+  pageCount: z.number().int(),
+  language: z.string(),
+  occurredAt: z.string(),
+});
+
+export const DocumentFailedV1 = z.object({
+  type: z.literal('scriptorium.document.failed.v1'),
+  jobId: z.string(),
+  projectId: z.string(),
+  documentId: z.string(),
+  error: z.object({ code: z.string(), message: z.string(), retryable: z.boolean() }),
+  occurredAt: z.string(),
+});
+
+/** Everything published on `document-events`: the fan-out point for later stages. */
+export const DocumentEventV1 = z.discriminatedUnion('type', [OcrCompletedV1, DocumentFailedV1]);
+export type DocumentEvent = z.infer<typeof DocumentEventV1>;
+
+/** Dead-lettered messages are whatever the source topic carried; the dead-letter handler inspects them. */
+export const DeadLetteredMessage = z.unknown();
+
+/** The registry: topic → schema of its message data (and attributes where the producer fixes them). */
+export const contracts = {
+  'object-events': { data: GcsObjectSchema, attributes: GcsNotificationAttributesSchema },
+  'ocr-requests': { data: OcrRequestedV1, attributes: z.record(z.string(), z.string()) },
+  'document-events': { data: DocumentEventV1, attributes: z.record(z.string(), z.string()) },
+  'dead-letter': { data: DeadLetteredMessage, attributes: z.record(z.string(), z.string()) },
+} as const satisfies Record<TopicName, { data: z.ZodType; attributes: z.ZodType }>;
+
+export type Contracts = typeof contracts;
+export type MessageOf<T extends TopicName> = z.infer<Contracts[T]['data']>;
+export type AttributesOf<T extends TopicName> = z.infer<Contracts[T]['attributes']>;

@@ -1,0 +1,126 @@
+/**
+ * Job repository. Every change to a job goes through {@link JobRepository.update}: a transaction that
+ * reads the job, asks the caller what to change, refuses moves the state machine forbids (a terminal
+ * job never moves again), keeps progress monotonic, stamps times, and appends a bounded log entry.
+ */
+import { FieldValue, type DocumentReference, type Firestore, type Transaction } from '@google-cloud/firestore';
+import { PermanentError, type JobError } from '../errors/index.js';
+import { canTransition, isTerminal, JobSchema, logSlot, type Job, type JobStatus } from '../jobs/model.js';
+import { paths } from './paths.js';
+import { toPlain } from './client.js';
+
+export interface JobLogEntry {
+  readonly level: 'INFO' | 'WARNING' | 'ERROR';
+  readonly message: string;
+  readonly fields?: Record<string, unknown>;
+}
+
+/** What a guarded update may change. Absent fields stay as they are. */
+export interface JobChange {
+  readonly status?: JobStatus;
+  readonly stage?: string;
+  readonly progress?: number;
+  /** `'increment'` adds one; a number sets it (e.g. 0 when a new stage starts). */
+  readonly attempts?: 'increment' | number;
+  readonly error?: JobError | null;
+  readonly result?: Record<string, unknown>;
+  readonly input?: Partial<Job['input']>;
+  readonly dispatchedStage?: string | null;
+  readonly metrics?: Record<string, number>;
+  readonly log?: JobLogEntry;
+  /** Further writes in the same transaction (e.g. the document record). */
+  readonly also?: (tx: Transaction) => void;
+}
+
+export interface UpdateOutcome {
+  /** The job after the update (or as it was, when nothing was applied). */
+  readonly job: Job;
+  readonly applied: boolean;
+  /** Why nothing was applied: the decider declined, or the state machine refused. */
+  readonly reason?: 'declined' | 'forbidden-transition';
+}
+
+export type NewJob = Omit<Job, 'createdAt' | 'updatedAt' | 'startedAt' | 'finishedAt' | 'logCount'>;
+
+export class JobRepository {
+  constructor(private readonly db: Firestore) {}
+
+  ref(jobId: string): DocumentReference {
+    return this.db.doc(paths.job(jobId));
+  }
+
+  parse(id: string, data: unknown): Job {
+    return JobSchema.parse({ ...(toPlain(data) as Record<string, unknown>), id });
+  }
+
+  async get(jobId: string): Promise<Job | null> {
+    const snap = await this.ref(jobId).get();
+    return snap.exists ? this.parse(jobId, snap.data()) : null;
+  }
+
+  /** Writes a new job inside `tx` (with `create`: fails if the id exists). */
+  createIn(tx: Transaction, job: NewJob, log: JobLogEntry): void {
+    const now = FieldValue.serverTimestamp();
+    const { id, ...data } = job;
+    tx.create(this.ref(id), { ...data, createdAt: now, updatedAt: now, startedAt: null, finishedAt: null, logCount: 1 });
+    tx.set(this.ref(id).collection('logs').doc(logSlot(0)), { seq: 0, at: now, ...log, status: job.status, stage: job.stage, progress: job.progress });
+  }
+
+  /**
+   * Guarded update. `decide` sees the current job and returns the change, or null to leave it.
+   * It may run more than once (transactions retry on contention), so it must be pure.
+   */
+  async update(jobId: string, decide: (job: Job) => JobChange | null): Promise<UpdateOutcome> {
+    return this.db.runTransaction(async (tx) => {
+      const snap = await tx.get(this.ref(jobId));
+      if (!snap.exists) throw new PermanentError('JOB_NOT_FOUND', `job ${jobId} does not exist`);
+      const job = this.parse(jobId, snap.data());
+      const change = decide(job);
+      if (change === null) return { job, applied: false, reason: 'declined' } as const;
+      const status = change.status ?? job.status;
+      if (isTerminal(job.status) || (change.status !== undefined && !canTransition(job.status, status))) {
+        return { job, applied: false, reason: 'forbidden-transition' } as const;
+      }
+      const now = FieldValue.serverTimestamp();
+      const patch: Record<string, unknown> = { updatedAt: now, status };
+      if (change.stage !== undefined) patch.stage = change.stage;
+      // Progress never goes backwards: a late progress write after a later stage must not undo it.
+      if (change.progress !== undefined) patch.progress = Math.max(job.progress, Math.min(100, change.progress));
+      if (change.attempts === 'increment') patch.attempts = job.attempts + 1;
+      else if (change.attempts !== undefined) patch.attempts = change.attempts;
+      if (change.error !== undefined) patch.error = change.error;
+      if (change.result !== undefined) patch.result = change.result;
+      if (change.dispatchedStage !== undefined) patch.dispatchedStage = change.dispatchedStage;
+      if (change.input !== undefined) for (const [k, v] of Object.entries(change.input)) patch[`input.${k}`] = v;
+      if (change.metrics !== undefined) for (const [k, v] of Object.entries(change.metrics)) patch[`metrics.${k}`] = v;
+      if (status === 'RUNNING' && job.startedAt === null) patch.startedAt = now;
+      if (isTerminal(status)) {
+        patch.finishedAt = now;
+        if (status === 'COMPLETED') patch.progress = 100;
+      }
+      if (change.log) {
+        const seq = job.logCount;
+        patch.logCount = seq + 1;
+        tx.set(this.ref(jobId).collection('logs').doc(logSlot(seq)), {
+          seq,
+          at: now,
+          level: change.log.level,
+          message: change.log.message,
+          ...(change.log.fields ? { fields: change.log.fields } : {}),
+          status,
+          stage: (patch.stage as string | undefined) ?? job.stage,
+          progress: (patch.progress as number | undefined) ?? job.progress,
+        });
+      }
+      tx.update(this.ref(jobId), patch);
+      change.also?.(tx);
+      const merged = { ...job, ...Object.fromEntries(Object.entries(patch).filter(([k]) => !k.includes('.'))) };
+      return { job: { ...job, status, stage: change.stage ?? job.stage, progress: (merged.progress as number) ?? job.progress, attempts: (patch.attempts as number | undefined) ?? job.attempts }, applied: true } as const;
+    });
+  }
+
+  /** Fails a job with a structured error, unless it is already terminal (then nothing changes). */
+  async fail(jobId: string, error: JobError, also?: (tx: Transaction) => void): Promise<UpdateOutcome> {
+    return this.update(jobId, () => ({ status: 'FAILED', error, log: { level: 'ERROR', message: `${error.code}: ${error.message}` }, also }));
+  }
+}

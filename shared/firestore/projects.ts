@@ -1,0 +1,29 @@
+/**
+ * Projects and their members. Membership (`projects/{p}/members/{uid}` with a role) decides who may
+ * upload to a project and, through the security rules, who may read its documents and jobs.
+ */
+import { FieldValue, type Firestore } from '@google-cloud/firestore';
+import { z } from 'zod';
+import { paths, ROLES, type Role } from './paths.js';
+
+export const MemberSchema = z.object({ role: z.enum(ROLES), email: z.string().nullable().optional() });
+
+export class ProjectRepository {
+  constructor(private readonly db: Firestore) {}
+
+  /** The caller's role in a project, or null when not a member (or no such project). */
+  async roleOf(projectId: string, uid: string): Promise<Role | null> {
+    const snap = await this.db.doc(paths.member(projectId, uid)).get();
+    if (!snap.exists) return null;
+    const parsed = MemberSchema.safeParse(snap.data());
+    return parsed.success ? parsed.data.role : null;
+  }
+
+  /** Creates or refreshes a project and an admin member (used by the demo seed and tests). */
+  async ensureProject(projectId: string, name: string, admin: { uid: string; email: string }): Promise<void> {
+    const batch = this.db.batch();
+    batch.set(this.db.doc(paths.project(projectId)), { name, createdAt: FieldValue.serverTimestamp(), ownerUid: admin.uid }, { merge: true });
+    batch.set(this.db.doc(paths.member(projectId, admin.uid)), { role: 'admin', email: admin.email, addedAt: FieldValue.serverTimestamp() }, { merge: true });
+    await batch.commit();
+  }
+}

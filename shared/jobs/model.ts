@@ -1,0 +1,111 @@
+/**
+ * The job model: what a job document in Firestore (`jobs/{jobId}`) holds and how its status may move.
+ * Pure: no I/O here, so the rules are unit-tested on their own and shared by every writer.
+ *
+ * A job belongs to a project and (for document pipelines) a document. `kind` names the pipeline,
+ * `stage` where in it the job is. The fields for what comes later (agents, cancel requests, retries
+ * of a job, cost metering) are part of the shape from the start, so readers never see them appear.
+ */
+import { z } from 'zod';
+
+export const JOB_STATUSES = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL_STATUSES.has(status);
+}
+
+/** Pipelines a job can run. Only `document.process` exists today; the others are reserved names. */
+export const JOB_KINDS = ['document.process', 'document.embed', 'document.summarize', 'speech.transcribe', 'speech.synthesize', 'video.translate'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+/** Stages of `document.process`, in order. */
+export const DOCUMENT_STAGES = ['upload', 'ingest', 'ocr', 'done'] as const;
+export type DocumentStage = (typeof DOCUMENT_STAGES)[number];
+
+const ALLOWED: Record<JobStatus, readonly JobStatus[]> = {
+  PENDING: ['RUNNING', 'FAILED', 'CANCELLED'],
+  // RUNNING → RUNNING is a stage change or progress step.
+  RUNNING: ['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'],
+  COMPLETED: [],
+  FAILED: [],
+  CANCELLED: [],
+};
+
+/** Whether a job in `from` may move to `to`. A terminal job never moves again. */
+export function canTransition(from: JobStatus, to: JobStatus): boolean {
+  return ALLOWED[from].includes(to);
+}
+
+export const JobErrorSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  retryable: z.boolean(),
+});
+
+/** Timestamps are stored as Firestore Timestamps; repositories convert them to ISO strings on read. */
+export const JobSchema = z.object({
+  id: z.string(),
+  kind: z.enum(JOB_KINDS),
+  projectId: z.string(),
+  documentId: z.string().nullable(),
+  ownerUid: z.string(),
+  /** Processing profile the job runs with (agents come in a later issue). */
+  agentId: z.string().nullable(),
+  status: z.enum(JOB_STATUSES),
+  stage: z.string(),
+  /** 0–100, never decreasing within a job. */
+  progress: z.number().min(0).max(100),
+  /** Handler attempts in the current stage (we count: Pub/Sub push bodies carry no delivery attempt locally). */
+  attempts: z.number().int().min(0),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  updatedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  error: JobErrorSchema.nullable(),
+  input: z.object({
+    bucket: z.string(),
+    object: z.string(),
+    fileName: z.string(),
+    contentType: z.string(),
+    declaredSize: z.number().int(),
+    /** The object generation this job processes, set by ingest: the idempotency key is bucket/object#generation. */
+    generation: z.string().nullable(),
+  }),
+  /** Set by ingest once the next stage's request is published (a redelivery then only acks). */
+  dispatchedStage: z.string().nullable(),
+  result: z.record(z.string(), z.unknown()).nullable(),
+  /** Set by a cancel request; handlers check it between pages. */
+  cancelRequested: z.boolean(),
+  /** Previous job this one retries (retries come in a later issue). */
+  retryOf: z.string().nullable(),
+  /** Per-job metering: engine milliseconds, pages, bytes. */
+  metrics: z.record(z.string(), z.number()),
+  /** Number of log entries ever written (the subcollection keeps the last LOG_CAPACITY). */
+  logCount: z.number().int().min(0),
+});
+export type Job = z.infer<typeof JobSchema>;
+
+/** How many log entries a job keeps: entries are written to `logs/{seq % LOG_CAPACITY}` (a ring). */
+export const LOG_CAPACITY = 50;
+
+export function logSlot(seq: number): string {
+  return String(seq % LOG_CAPACITY).padStart(3, '0');
+}
+
+/** Progress of a stage mapped into the job's 0–100 (ingest 0–10, OCR 10–95, finishing 95–100). */
+export function overallProgress(stage: DocumentStage, fraction: number): number {
+  const clamp = Math.min(1, Math.max(0, fraction));
+  switch (stage) {
+    case 'upload':
+      return 0;
+    case 'ingest':
+      return Math.round(10 * clamp);
+    case 'ocr':
+      return Math.round(10 + 85 * clamp);
+    case 'done':
+      return 100;
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The one declaration of Scriptorium's infrastructure: buckets and their notification configs,
+ * topics, push subscriptions (with retry and dead-letter policies) and functions.
+ *
+ * The local platform (`emulators/`) creates exactly this on the emulators, and a test parses
+ * `terraform/` and checks it declares the same resources, so local and production cannot drift.
+ * Names here are logical; {@link resourceNames} turns them into real names for a deployment.
+ */
+
+/** A function's trigger: HTTP, or a Pub/Sub push subscription (declared in `subscriptions`). */
+export type FunctionTrigger = 'http' | 'pubsub';
+
+export interface FunctionDecl {
+  /** Deployment name (kebab-case, also the folder under `functions/`). */
+  readonly name: string;
+  /** Registration name passed to functions-framework `--target`; same string as terraform `entry_point`. */
+  readonly entryPoint: string;
+  readonly trigger: FunctionTrigger;
+  /** Memory and timeout for production; locally informative only. */
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+}
+
+export interface TopicDecl {
+  /** Also the key of the topic's message contract in `shared/events/contracts.ts`. */
+  readonly name: string;
+}
+
+export interface SubscriptionDecl {
+  readonly name: string;
+  readonly topic: string;
+  /** Function (by `name`) the subscription pushes to. Absent means a pull subscription. */
+  readonly pushFunction?: string;
+  readonly ackDeadlineSeconds: number;
+  readonly retryPolicy: { readonly minimumBackoffSeconds: number; readonly maximumBackoffSeconds: number };
+  readonly deadLetter?: { readonly topic: string; readonly maxDeliveryAttempts: number };
+  readonly messageRetentionSeconds: number;
+}
+
+export interface NotificationDecl {
+  readonly topic: string;
+  readonly eventTypes: readonly ('OBJECT_FINALIZE' | 'OBJECT_DELETE' | 'OBJECT_METADATA_UPDATE' | 'OBJECT_ARCHIVE')[];
+  readonly objectNamePrefix: string;
+  readonly payloadFormat: 'JSON_API_V1';
+}
+
+export interface CorsDecl {
+  readonly origin: readonly string[];
+  readonly method: readonly string[];
+  readonly responseHeader: readonly string[];
+  readonly maxAgeSeconds: number;
+}
+
+export interface BucketDecl {
+  /** Logical name; the real bucket is `${gcpProject}-${name}` (see {@link resourceNames}). */
+  readonly name: string;
+  readonly cors: readonly CorsDecl[];
+  readonly notifications: readonly NotificationDecl[];
+}
+
+/** Object-name prefixes. Uploads live under `uploads/`, derived files under `derived/`. */
+export const OBJECT_PREFIX = { uploads: 'uploads/', derived: 'derived/' } as const;
+
+/** Metadata key set on every object Scriptorium writes itself, so no trigger ever reacts to it. */
+export const DERIVED_METADATA_KEY = 'scriptorium-derived';
+
+const retry = { minimumBackoffSeconds: 10, maximumBackoffSeconds: 600 } as const;
+const week = 7 * 24 * 3600;
+
+export const topology = {
+  buckets: [
+    {
+      name: 'documents',
+      cors: [
+        {
+          // Browsers PUT straight to signed URLs; the API function decides who gets one.
+          origin: ['*'],
+          method: ['PUT', 'GET', 'HEAD'],
+          responseHeader: ['Content-Type', 'x-goog-content-length-range', 'x-goog-if-generation-match', 'ETag'],
+          maxAgeSeconds: 3600,
+        },
+      ],
+      notifications: [
+        // Only uploads notify: derived files are under another prefix (and marked, see DERIVED_METADATA_KEY).
+        { topic: 'object-events', eventTypes: ['OBJECT_FINALIZE', 'OBJECT_DELETE'], objectNamePrefix: OBJECT_PREFIX.uploads, payloadFormat: 'JSON_API_V1' },
+      ],
+    },
+  ],
+  topics: [
+    { name: 'object-events' },
+    { name: 'ocr-requests' },
+    { name: 'document-events' },
+    { name: 'dead-letter' },
+  ],
+  subscriptions: [
+    {
+      name: 'ingest-object-events',
+      topic: 'object-events',
+      pushFunction: 'ingest',
+      ackDeadlineSeconds: 60,
+      retryPolicy: retry,
+      deadLetter: { topic: 'dead-letter', maxDeliveryAttempts: 5 },
+      messageRetentionSeconds: week,
+    },
+    {
+      name: 'ocr-ocr-requests',
+      topic: 'ocr-requests',
+      pushFunction: 'ocr',
+      // OCR of a long document takes minutes; the ack deadline bounds one push attempt.
+      ackDeadlineSeconds: 600,
+      retryPolicy: retry,
+      deadLetter: { topic: 'dead-letter', maxDeliveryAttempts: 5 },
+      messageRetentionSeconds: week,
+    },
+    {
+      name: 'dead-letter-dead-letter',
+      topic: 'dead-letter',
+      pushFunction: 'dead-letter',
+      ackDeadlineSeconds: 60,
+      retryPolicy: retry,
+      messageRetentionSeconds: week,
+    },
+    {
+      // Kept for replay (a later issue): every dead-lettered message stays here for a week.
+      name: 'dead-letter-archive',
+      topic: 'dead-letter',
+      ackDeadlineSeconds: 60,
+      retryPolicy: retry,
+      messageRetentionSeconds: week,
+    },
+    {
+      // Fan-out point for the next stages (chunking, embeddings, summaries); pulled by tests today.
+      name: 'document-events-archive',
+      topic: 'document-events',
+      ackDeadlineSeconds: 60,
+      retryPolicy: retry,
+      messageRetentionSeconds: week,
+    },
+  ],
+  functions: [
+    { name: 'api', entryPoint: 'api', trigger: 'http', memoryMb: 512, timeoutSeconds: 60 },
+    { name: 'ingest', entryPoint: 'ingest', trigger: 'pubsub', memoryMb: 512, timeoutSeconds: 60 },
+    { name: 'ocr', entryPoint: 'ocr', trigger: 'pubsub', memoryMb: 2048, timeoutSeconds: 540 },
+    { name: 'dead-letter', entryPoint: 'deadLetter', trigger: 'pubsub', memoryMb: 256, timeoutSeconds: 60 },
+  ],
+} as const satisfies {
+  buckets: readonly BucketDecl[];
+  topics: readonly TopicDecl[];
+  subscriptions: readonly SubscriptionDecl[];
+  functions: readonly FunctionDecl[];
+};
+
+export type Topology = typeof topology;
+export type TopicName = Topology['topics'][number]['name'];
+export type FunctionName = Topology['functions'][number]['name'];
+export type BucketName = Topology['buckets'][number]['name'];
+
+/** Real bucket name for a logical bucket in a GCP project (bucket names are global). */
+export function bucketName(gcpProject: string, bucket: BucketName): string {
+  return `${gcpProject}-${bucket}`;
+}
+
+/**
+ * Push endpoint path for a subscription. functions-framework derives the CloudEvent `source`
+ * from the request path, so the path names the topic as production's Eventarc source would.
+ */
+export function pushPath(gcpProject: string, topic: string): string {
+  return `/projects/${gcpProject}/topics/${topic}`;
+}
