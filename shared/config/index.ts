@@ -17,9 +17,7 @@ export const ConfigSchema = z.object({
   SCRIPTORIUM_SIGNED_URL_TTL_SECONDS: intFromEnv(900),
   /** Attempts a job stage gets before it is failed for good (counted by us: push bodies carry no deliveryAttempt locally). */
   SCRIPTORIUM_MAX_ATTEMPTS: intFromEnv(5),
-  SCRIPTORIUM_OCR_ENGINE: z.enum(['local', 'google']).default('local'),
-  /** Document AI processor (`projects/P/locations/L/processors/ID`) for the google OCR engine. */
-  SCRIPTORIUM_DOCUMENTAI_PROCESSOR: z.string().optional(),
+  SCRIPTORIUM_OCR_ENGINE: z.enum(['local']).default('local'),
   /** OCR languages for the local engine (tesseract codes joined by +). */
   SCRIPTORIUM_OCR_LANGUAGES: z.string().default('eng'),
   /**

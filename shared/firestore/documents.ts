@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { paths } from './paths.js';
 import { toPlain } from './client.js';
 
-export const DOCUMENT_STATUSES = ['AWAITING_UPLOAD', 'PROCESSING', 'READY', 'FAILED'] as const;
+export const DOCUMENT_STATUSES = ['AWAITING_UPLOAD', 'PROCESSING', 'READY', 'FAILED', 'CANCELLED'] as const;
 export type DocumentStatus = (typeof DOCUMENT_STATUSES)[number];
 
 export const StoredObjectSchema = z.object({

@@ -114,8 +114,25 @@ export class JobRepository {
       }
       tx.update(this.ref(jobId), patch);
       change.also?.(tx);
-      const merged = { ...job, ...Object.fromEntries(Object.entries(patch).filter(([k]) => !k.includes('.'))) };
-      return { job: { ...job, status, stage: change.stage ?? job.stage, progress: (merged.progress as number) ?? job.progress, attempts: (patch.attempts as number | undefined) ?? job.attempts }, applied: true } as const;
+      // The job as it now stands (server timestamps approximated by this clock).
+      const stamp = new Date().toISOString();
+      const after: Job = {
+        ...job,
+        status,
+        stage: change.stage ?? job.stage,
+        progress: typeof patch.progress === 'number' ? patch.progress : job.progress,
+        attempts: typeof patch.attempts === 'number' ? patch.attempts : job.attempts,
+        error: change.error !== undefined ? change.error : job.error,
+        result: change.result ?? job.result,
+        dispatchedStage: change.dispatchedStage !== undefined ? change.dispatchedStage : job.dispatchedStage,
+        input: { ...job.input, ...change.input },
+        metrics: { ...job.metrics, ...change.metrics },
+        logCount: typeof patch.logCount === 'number' ? patch.logCount : job.logCount,
+        updatedAt: stamp,
+        startedAt: job.startedAt ?? (status === 'RUNNING' ? stamp : null),
+        finishedAt: isTerminal(status) ? stamp : job.finishedAt,
+      };
+      return { job: after, applied: true } as const;
     });
   }
 

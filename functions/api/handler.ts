@@ -1,0 +1,217 @@
+/**
+ * The HTTP API. Framework-free: `handleApi(request, deps)` takes a plain request and returns a plain
+ * response, so it is tested without functions-framework; `index.ts` adapts Express to it.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Firestore } from '@google-cloud/firestore';
+import { z } from 'zod';
+import { API_ROUTES, CreateUploadRequestSchema, type CreateUploadResponse } from '../../shared/api/contracts.js';
+import type { TokenVerifier, Caller } from '../../shared/auth/index.js';
+import type { Config } from '../../shared/config/index.js';
+import { HttpError, PermanentError, errorMessage } from '../../shared/errors/index.js';
+import type { DocumentRepository, DocumentRecord } from '../../shared/firestore/documents.js';
+import type { JobRepository } from '../../shared/firestore/jobs.js';
+import type { ProjectRepository } from '../../shared/firestore/projects.js';
+import type { Role } from '../../shared/firestore/paths.js';
+import type { Job } from '../../shared/jobs/model.js';
+import type { Logger } from '../../shared/logger/index.js';
+import type { StorageGateway } from '../../shared/storage/index.js';
+import { uploadObjectName } from '../../shared/storage/names.js';
+
+export interface ApiRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly body: unknown;
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers?: Record<string, string>;
+  /** JSON-serialisable, or a Buffer/string sent as is with the given content type. */
+  readonly body: unknown;
+}
+
+export interface ApiDeps {
+  readonly config: Pick<Config, 'GOOGLE_CLOUD_PROJECT' | 'SCRIPTORIUM_BUCKET' | 'SCRIPTORIUM_MAX_UPLOAD_BYTES' | 'SCRIPTORIUM_SIGNED_URL_TTL_SECONDS'>;
+  readonly verifier: TokenVerifier;
+  readonly db: Firestore;
+  readonly projects: ProjectRepository;
+  readonly documents: DocumentRepository;
+  readonly jobs: JobRepository;
+  readonly storage: StorageGateway;
+  readonly log: Logger;
+  readonly now?: () => Date;
+}
+
+const UPLOAD_ROLES: readonly Role[] = ['admin', 'editor'];
+
+const json = (status: number, body: unknown): ApiResponse => ({ status, body });
+
+function errorResponse(err: HttpError): ApiResponse {
+  return json(err.status, { error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } });
+}
+
+/** Deterministic ids for idempotent requests, random otherwise (`doc_` + 20 hex). */
+export function newDocumentId(idempotency?: { uid: string; projectId: string; clientRequestId: string }): string {
+  if (!idempotency) return `doc_${randomBytes(10).toString('hex')}`;
+  const h = createHash('sha256').update(`${idempotency.uid}\n${idempotency.projectId}\n${idempotency.clientRequestId}`).digest('hex');
+  return `doc_${h.slice(0, 20)}`;
+}
+
+/** The processing job of a document's first version shares its id suffix. */
+export function jobIdFor(documentId: string): string {
+  return `job_${documentId.replace(/^doc_/, '')}`;
+}
+
+async function requireRole(deps: ApiDeps, caller: Caller, projectId: string, allowed?: readonly Role[]): Promise<Role> {
+  const role = await deps.projects.roleOf(projectId, caller.uid);
+  // Not a member and no such project look the same from outside: no probing for project ids.
+  if (role === null) throw new HttpError(403, 'PERMISSION_DENIED', `you are not a member of project ${projectId}`);
+  if (allowed && !allowed.includes(role)) throw new HttpError(403, 'PERMISSION_DENIED', `role ${role} may not do this in project ${projectId}`);
+  return role;
+}
+
+async function createUpload(req: ApiRequest, caller: Caller, deps: ApiDeps): Promise<ApiResponse> {
+  const parsed = CreateUploadRequestSchema.safeParse(req.body);
+  if (!parsed.success) {
+    throw new HttpError(400, 'INVALID_ARGUMENT', 'invalid upload request', z.flattenError(parsed.error).fieldErrors);
+  }
+  const body = parsed.data;
+  const max = deps.config.SCRIPTORIUM_MAX_UPLOAD_BYTES;
+  if (body.size > max) throw new HttpError(413, 'UPLOAD_TOO_LARGE', `declared size ${body.size} bytes exceeds the limit of ${max} bytes`, { limit: max });
+  await requireRole(deps, caller, body.projectId, UPLOAD_ROLES);
+
+  const documentId = newDocumentId(body.clientRequestId ? { uid: caller.uid, projectId: body.projectId, clientRequestId: body.clientRequestId } : undefined);
+  const jobId = jobIdFor(documentId);
+  const bucket = deps.config.SCRIPTORIUM_BUCKET;
+  const object = uploadObjectName(body.projectId, documentId, body.fileName);
+
+  const existing = await deps.db.runTransaction(async (tx) => {
+    const doc = await deps.documents.getIn(tx, documentId);
+    if (doc) return doc;
+    deps.documents.createIn(tx, {
+      id: documentId,
+      projectId: body.projectId,
+      ownerUid: caller.uid,
+      fileName: body.fileName,
+      contentType: body.contentType,
+      declaredSize: body.size,
+      status: 'AWAITING_UPLOAD',
+      jobId,
+      currentVersion: 1,
+      source: { bucket, object, generation: null, size: null, md5Hash: null, crc32c: null },
+      pageCount: null,
+      language: null,
+      text: null,
+    });
+    deps.jobs.createIn(
+      tx,
+      {
+        id: jobId,
+        kind: 'document.process',
+        projectId: body.projectId,
+        documentId,
+        ownerUid: caller.uid,
+        agentId: null,
+        status: 'PENDING',
+        stage: 'upload',
+        progress: 0,
+        attempts: 0,
+        error: null,
+        input: { bucket, object, fileName: body.fileName, contentType: body.contentType, declaredSize: body.size, generation: null },
+        dispatchedStage: null,
+        result: null,
+        cancelRequested: false,
+        retryOf: null,
+        metrics: {},
+      },
+      { level: 'INFO', message: `waiting for upload of ${body.fileName} (${body.size} bytes, ${body.contentType})` },
+    );
+    return null;
+  });
+
+  if (existing) {
+    // A retried request: the same upload, if it is still the same request and still open.
+    const same = existing.ownerUid === caller.uid && existing.fileName === body.fileName && existing.contentType === body.contentType && existing.declaredSize === body.size;
+    if (!same) throw new HttpError(409, 'IDEMPOTENCY_CONFLICT', 'clientRequestId was already used for a different upload');
+    if (existing.status !== 'AWAITING_UPLOAD') throw new HttpError(409, 'ALREADY_UPLOADED', `document ${documentId} was already uploaded`, { documentId, jobId: existing.jobId });
+  }
+
+  const signed = await deps.storage.signUpload({ bucket, object, contentType: body.contentType, size: body.size, ttlSeconds: deps.config.SCRIPTORIUM_SIGNED_URL_TTL_SECONDS, now: deps.now?.() });
+  deps.log.info('upload created', { documentId, jobId, projectId: body.projectId, uid: caller.uid, size: body.size, contentType: body.contentType });
+  const response: CreateUploadResponse = {
+    documentId,
+    jobId,
+    uploadUrl: signed.url,
+    method: 'PUT',
+    headers: signed.headers,
+    expiresAt: signed.expiresAt.toISOString(),
+    bucket,
+    object,
+  };
+  return json(existing ? 200 : 201, response);
+}
+
+function publicJob(job: Job): Record<string, unknown> {
+  return { ...job };
+}
+
+function publicDocument(doc: DocumentRecord): Record<string, unknown> {
+  return { ...doc };
+}
+
+async function route(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
+  const method = req.method.toUpperCase();
+  const path = req.path.replace(/\/+$/, '') || '/';
+  if (path === API_ROUTES.health) {
+    if (method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET');
+    return json(200, { status: 'ok', project: deps.config.GOOGLE_CLOUD_PROJECT, bucket: deps.config.SCRIPTORIUM_BUCKET });
+  }
+  if (!path.startsWith('/v1/')) throw new HttpError(404, 'NOT_FOUND', `no route ${method} ${path}`);
+
+  const caller = await deps.verifier.verify(req.headers.authorization);
+
+  if (path === API_ROUTES.createUpload) {
+    if (method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use POST');
+    return createUpload(req, caller, deps);
+  }
+
+  const jobMatch = /^\/v1\/jobs\/([^/]+)$/.exec(path);
+  if (jobMatch?.[1]) {
+    if (method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET');
+    const job = await deps.jobs.get(decodeURIComponent(jobMatch[1]));
+    if (!job) throw new HttpError(404, 'NOT_FOUND', 'no such job');
+    await requireRole(deps, caller, job.projectId);
+    return json(200, publicJob(job));
+  }
+
+  const docMatch = /^\/v1\/documents\/([^/]+)(\/text)?$/.exec(path);
+  if (docMatch?.[1]) {
+    if (method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET');
+    const doc = await deps.documents.get(decodeURIComponent(docMatch[1]));
+    if (!doc) throw new HttpError(404, 'NOT_FOUND', 'no such document');
+    await requireRole(deps, caller, doc.projectId);
+    if (!docMatch[2]) return json(200, publicDocument(doc));
+    if (!doc.text) throw new HttpError(409, 'NOT_READY', `document ${doc.id} has no text yet (status ${doc.status})`, { status: doc.status, jobId: doc.jobId });
+    const text = await deps.storage.read(doc.text);
+    return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: text };
+  }
+
+  throw new HttpError(404, 'NOT_FOUND', `no route ${method} ${path}`);
+}
+
+/** Handles one request; never throws (every failure becomes a JSON error response). */
+export async function handleApi(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
+  try {
+    return await route(req, deps);
+  } catch (err) {
+    if (err instanceof HttpError) {
+      if (err.status >= 500) deps.log.error('request failed', { path: req.path, err });
+      return errorResponse(err);
+    }
+    if (err instanceof PermanentError) return errorResponse(new HttpError(404, err.code, err.message));
+    deps.log.error('unhandled error in api', { path: req.path, err });
+    return errorResponse(new HttpError(500, 'INTERNAL', `internal error: ${errorMessage(err)}`));
+  }
+}

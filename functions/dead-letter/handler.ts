@@ -1,0 +1,51 @@
+/**
+ * Dead-letter handler: a message Pub/Sub gave up on (after the subscription's maxDeliveryAttempts)
+ * must not leave its job RUNNING forever. It finds the job the message was about and fails it with
+ * DEAD_LETTERED; the message itself stays in the `dead-letter-archive` subscription for replay.
+ * Locally our own attempt cap usually fails the job first; in production both guard it.
+ */
+import { decodeEnvelope } from '../../shared/events/envelope.js';
+import { GcsObjectSchema, OcrRequestedV1 } from '../../shared/events/contracts.js';
+import type { JobError } from '../../shared/errors/index.js';
+import type { DocumentRepository } from '../../shared/firestore/documents.js';
+import type { JobRepository } from '../../shared/firestore/jobs.js';
+import type { Logger } from '../../shared/logger/index.js';
+import { parseUploadObjectName } from '../../shared/storage/names.js';
+
+export interface DeadLetterDeps {
+  readonly jobs: JobRepository;
+  readonly documents: DocumentRepository;
+  readonly log: Logger;
+}
+
+export type DeadLetterOutcome = { readonly action: 'failed-job'; readonly jobId: string } | { readonly action: 'recorded'; readonly reason: string };
+
+/** The job a dead-lettered message concerns, from any contract we publish or receive. */
+async function jobOf(json: unknown, deps: DeadLetterDeps): Promise<{ jobId: string; documentId: string | null } | null> {
+  const ocr = OcrRequestedV1.safeParse(json);
+  if (ocr.success) return { jobId: ocr.data.jobId, documentId: ocr.data.documentId };
+  const obj = GcsObjectSchema.safeParse(json);
+  if (obj.success) {
+    const ids = parseUploadObjectName(obj.data.name);
+    if (!ids) return null;
+    const doc = await deps.documents.get(ids.documentId);
+    return doc ? { jobId: doc.jobId, documentId: doc.id } : null;
+  }
+  return null;
+}
+
+export async function handleDeadLetter(eventData: unknown, deps: DeadLetterDeps): Promise<DeadLetterOutcome> {
+  const { json, attributes, messageId } = decodeEnvelope(eventData);
+  const source = attributes.CloudPubSubDeadLetterSourceSubscription ?? 'unknown subscription';
+  const attempts = attributes.CloudPubSubDeadLetterSourceDeliveryCount ?? '?';
+  const target = await jobOf(json, deps);
+  if (!target) {
+    deps.log.error('dead-lettered message concerns no job; kept in dead-letter-archive', { messageId, source });
+    return { action: 'recorded', reason: 'no job' };
+  }
+  const error: JobError = { code: 'DEAD_LETTERED', message: `delivery failed ${attempts} times on ${source}; the message is kept for replay`, retryable: false };
+  const documentId = target.documentId;
+  const out = await deps.jobs.fail(target.jobId, error, documentId ? (tx) => deps.documents.updateIn(tx, documentId, { status: 'FAILED' }) : undefined);
+  deps.log.error('dead-lettered message', { messageId, source, jobId: target.jobId, applied: out.applied });
+  return out.applied ? { action: 'failed-job', jobId: target.jobId } : { action: 'recorded', reason: `job already ${out.job.status}` };
+}

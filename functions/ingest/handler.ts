@@ -1,0 +1,166 @@
+/**
+ * Ingest: reacts to the bucket's object notifications. A finalized upload is checked against what was
+ * declared, routed by content type (PDF and images → OCR; anything else → FAILED with the reason) and
+ * handed to the next stage. Idempotent on `bucket/object#generation`: the job records the generation
+ * it took and whether the next stage was dispatched, so a duplicated notification changes nothing.
+ */
+import type { Transaction } from '@google-cloud/firestore';
+import type { GcsObject } from '../../shared/events/contracts.js';
+import { parseMessage } from '../../shared/events/envelope.js';
+import type { Publisher } from '../../shared/events/publisher.js';
+import { isOcrContentType, OCR_CONTENT_TYPES } from '../../shared/engines/ocr/types.js';
+import { type JobError, PermanentError } from '../../shared/errors/index.js';
+import type { DocumentRepository, DocumentRecord } from '../../shared/firestore/documents.js';
+import type { JobChange, JobRepository } from '../../shared/firestore/jobs.js';
+import { overallProgress, type Job } from '../../shared/jobs/model.js';
+import type { Logger } from '../../shared/logger/index.js';
+import { parseUploadObjectName } from '../../shared/storage/names.js';
+import { DERIVED_METADATA_KEY } from '../../shared/topology.js';
+
+export interface IngestDeps {
+  readonly jobs: JobRepository;
+  readonly documents: DocumentRepository;
+  readonly publisher: Publisher;
+  readonly log: Logger;
+  readonly now?: () => Date;
+}
+
+/** What happened to one notification (returned for tests and logged). */
+export type IngestOutcome =
+  | { readonly action: 'ignored'; readonly reason: string }
+  | { readonly action: 'duplicate'; readonly jobId: string }
+  | { readonly action: 'dispatched'; readonly jobId: string; readonly stage: 'ocr' }
+  | { readonly action: 'failed'; readonly jobId: string; readonly error: JobError }
+  | { readonly action: 'source-deleted'; readonly jobId: string };
+
+/** Content type without parameters (`application/pdf; x=y` → `application/pdf`). */
+function baseType(contentType: string): string {
+  return contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+/** Checks an uploaded object against its declaration; the error to fail the job with, or null. */
+export function checkUpload(job: Job, object: GcsObject): JobError | null {
+  const size = Number(object.size);
+  if (size !== job.input.declaredSize) {
+    return { code: 'SIZE_MISMATCH', message: `uploaded ${size} bytes but ${job.input.declaredSize} were declared`, retryable: false };
+  }
+  const actual = baseType(object.contentType ?? '');
+  const declared = baseType(job.input.contentType);
+  if (actual !== declared) {
+    return { code: 'CONTENT_TYPE_MISMATCH', message: `uploaded as ${actual || 'no content type'} but declared ${declared}`, retryable: false };
+  }
+  if (!isOcrContentType(declared)) {
+    return {
+      code: 'UNSUPPORTED_CONTENT_TYPE',
+      message: `${declared} is not a document type Scriptorium processes: supported are ${OCR_CONTENT_TYPES.join(', ')}`,
+      retryable: false,
+    };
+  }
+  return null;
+}
+
+function sourceOf(object: GcsObject): DocumentRecord['source'] {
+  return {
+    bucket: object.bucket,
+    object: object.name,
+    generation: object.generation,
+    size: Number(object.size),
+    md5Hash: object.md5Hash ?? null,
+    crc32c: object.crc32c ?? null,
+  };
+}
+
+export async function handleIngest(eventData: unknown, deps: IngestDeps): Promise<IngestOutcome> {
+  const { data: object, attributes } = parseMessage('object-events', eventData);
+  const key = `${object.bucket}/${object.name}#${object.generation}`;
+  const log = deps.log.child({ object: key, eventType: attributes.eventType });
+  const now = (deps.now ?? (() => new Date()))();
+
+  if (object.metadata?.[DERIVED_METADATA_KEY] === 'true') return { action: 'ignored', reason: 'derived object' };
+  if (attributes.eventType !== 'OBJECT_FINALIZE' && attributes.eventType !== 'OBJECT_DELETE') return { action: 'ignored', reason: `event ${attributes.eventType}` };
+  const ids = parseUploadObjectName(object.name);
+  if (!ids) {
+    log.warn('object not created through the API: nothing to attach it to');
+    return { action: 'ignored', reason: 'not an API upload' };
+  }
+  const doc = await deps.documents.get(ids.documentId);
+  if (!doc || doc.projectId !== ids.projectId || doc.source.object !== object.name) {
+    log.warn('no document record for this upload', { documentId: ids.documentId });
+    return { action: 'ignored', reason: 'no document record' };
+  }
+  const jobId = doc.jobId;
+
+  if (attributes.eventType === 'OBJECT_DELETE') {
+    // Deleting a source mid-flight must not leave the job hanging; after completion it changes nothing.
+    const error: JobError = { code: 'SOURCE_DELETED', message: `the uploaded file was deleted before processing finished`, retryable: false };
+    const out = await deps.jobs.update(jobId, (job) =>
+      job.input.generation === null || job.input.generation === object.generation
+        ? { status: 'FAILED', error, log: { level: 'ERROR', message: error.message }, also: (tx) => deps.documents.updateIn(tx, doc.id, { status: 'FAILED' }) }
+        : null,
+    );
+    if (out.applied) await publishFailure(deps, out.job, error, now);
+    return out.applied ? { action: 'source-deleted', jobId } : { action: 'ignored', reason: 'job already finished' };
+  }
+
+  const outcome = await deps.jobs.update(jobId, (job): JobChange | null => {
+    if (job.input.generation !== null) {
+      // Already took a generation: this one (a duplicate) or another (create-only URLs make that impossible through the API).
+      return null;
+    }
+    const also = (status: DocumentRecord['status']) => (tx: Transaction) => deps.documents.updateIn(tx, doc.id, { status, source: sourceOf(object) });
+    const failure = checkUpload(job, object);
+    if (failure) {
+      return { status: 'FAILED', stage: 'ingest', error: failure, input: { generation: object.generation }, log: { level: 'ERROR', message: `${failure.code}: ${failure.message}` }, also: also('FAILED') };
+    }
+    return {
+      status: 'RUNNING',
+      stage: 'ocr',
+      progress: overallProgress('ocr', 0),
+      attempts: 0,
+      input: { generation: object.generation },
+      log: { level: 'INFO', message: `upload received (${object.size} bytes), queued for OCR`, fields: { generation: object.generation } },
+      also: also('PROCESSING'),
+    };
+  });
+
+  const job = outcome.job;
+  if (!outcome.applied) {
+    // A redelivery after we took this generation but before the dispatch was recorded: dispatch again
+    // (the OCR stage is idempotent per job and generation). Otherwise it is a pure duplicate.
+    if (job.status === 'RUNNING' && job.stage === 'ocr' && job.input.generation === object.generation && job.dispatchedStage !== 'ocr') {
+      await dispatchOcr(deps, job, object, now);
+      return { action: 'dispatched', jobId, stage: 'ocr' };
+    }
+    log.info('duplicate or stale notification: nothing to do', { jobId, status: job.status });
+    return { action: 'duplicate', jobId };
+  }
+  if (job.status === 'FAILED' && job.error) {
+    const failure = job.error;
+    await publishFailure(deps, job, failure, now);
+    log.warn('upload refused', { jobId, error: failure });
+    return { action: 'failed', jobId, error: failure };
+  }
+  await dispatchOcr(deps, job, object, now);
+  log.info('dispatched to OCR', { jobId });
+  return { action: 'dispatched', jobId, stage: 'ocr' };
+}
+
+async function dispatchOcr(deps: IngestDeps, job: Job, object: GcsObject, now: Date): Promise<void> {
+  if (!job.documentId) throw new PermanentError('JOB_WITHOUT_DOCUMENT', `job ${job.id} has no document`);
+  await deps.publisher.publish('ocr-requests', {
+    type: 'scriptorium.document.ocr.requested.v1',
+    jobId: job.id,
+    projectId: job.projectId,
+    documentId: job.documentId,
+    source: { bucket: object.bucket, object: object.name, generation: object.generation },
+    contentType: baseType(job.input.contentType),
+    requestedAt: now.toISOString(),
+  }, { jobId: job.id });
+  // A plain field write, not a transition: it only tells a redelivery that the publish happened.
+  await deps.jobs.ref(job.id).update({ dispatchedStage: 'ocr' });
+}
+
+async function publishFailure(deps: IngestDeps, job: Job, error: JobError, now: Date): Promise<void> {
+  if (!job.documentId) return;
+  await deps.publisher.publish('document-events', { type: 'scriptorium.document.failed.v1', jobId: job.id, projectId: job.projectId, documentId: job.documentId, error, occurredAt: now.toISOString() }, { jobId: job.id });
+}

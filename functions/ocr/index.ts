@@ -1,0 +1,17 @@
+/** Registration only: the ocr-requests push subscription delivers here. */
+import * as ff from '@google-cloud/functions-framework';
+import { createOcrEngine } from '../../shared/engines/ocr/index.js';
+import type { OcrEngine } from '../../shared/engines/ocr/types.js';
+import { getRuntime } from '../../shared/runtime/index.js';
+import { runEventHandler } from '../../shared/runtime/event.js';
+import { handleOcr } from './handler.js';
+
+let engine: OcrEngine | undefined;
+
+ff.cloudEvent('ocr', (event: ff.CloudEvent<unknown>) =>
+  runEventHandler('ocr', event, (data) => {
+    const rt = getRuntime();
+    engine ??= createOcrEngine(rt.config);
+    return handleOcr(data, { ...rt, engine });
+  }),
+);

@@ -1,0 +1,122 @@
+/**
+ * Progress rendering for stderr. The render functions are pure (strings in, string out) so they are
+ * unit-tested; {@link LineDrawer} is the only part that writes, and only to a TTY.
+ */
+import type { OutStream } from './io.js';
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
+
+/** Bytes in binary units: `512 B`, `16.6 KiB`, `1.8 MiB`. */
+export function formatBytes(bytes: number): string {
+  let value = Math.max(0, bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
+}
+
+/** A duration for humans: `850 ms`, `2.1 s`, `3 m 05 s`. */
+export function formatDuration(ms: number): string {
+  const t = Math.max(0, ms);
+  if (t < 1000) return `${Math.round(t)} ms`;
+  if (t < 60_000) return `${(t / 1000).toFixed(1)} s`;
+  const totalSeconds = Math.round(t / 1000);
+  return `${Math.floor(totalSeconds / 60)} m ${String(totalSeconds % 60).padStart(2, '0')} s`;
+}
+
+/** `[#####-----]` with `width` cells inside the brackets; the fraction is clamped to 0–1. */
+export function renderBar(fraction: number, width: number): string {
+  const cells = Math.max(1, Math.floor(width));
+  const f = Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;
+  const filled = Math.round(f * cells);
+  return `[${'#'.repeat(filled)}${'-'.repeat(cells - filled)}]`;
+}
+
+/** Whole percent, clamped to 0–100 (a zero total counts as done). */
+export function percent(done: number, total: number): number {
+  if (total <= 0) return 100;
+  return Math.min(100, Math.max(0, Math.floor((done / total) * 100)));
+}
+
+/** Fits `prefix bar suffix` into `columns`: the bar takes what is left, between 10 and 40 cells. */
+function withBar(prefix: string, fraction: number, suffix: string, columns: number): string {
+  const room = columns - prefix.length - suffix.length - 4; // two spaces and the brackets
+  const line = `${prefix} ${renderBar(fraction, Math.min(40, Math.max(10, room)))} ${suffix}`;
+  // Never wrap: a wrapped line breaks the carriage-return redraw.
+  return line.length > columns ? line.slice(0, Math.max(0, columns - 1)) : line;
+}
+
+/** Input of {@link renderUploadProgress}. */
+export interface UploadProgress {
+  readonly label: string;
+  readonly sent: number;
+  readonly total: number;
+  readonly elapsedMs: number;
+  /** Terminal width. */
+  readonly columns: number;
+}
+
+/** One line: `upload a.pdf [####------]  40%  6.6 KiB / 16.6 KiB  1.2 MiB/s`. */
+export function renderUploadProgress(p: UploadProgress): string {
+  const pct = `${String(percent(p.sent, p.total)).padStart(3)}%`;
+  const rate = p.elapsedMs > 0 ? `  ${formatBytes((p.sent / p.elapsedMs) * 1000)}/s` : '';
+  return withBar(`upload ${p.label}`, p.total > 0 ? p.sent / p.total : 1, `${pct}  ${formatBytes(p.sent)} / ${formatBytes(p.total)}${rate}`, p.columns);
+}
+
+/** The line printed once an upload is done (instead of the bar when stderr is not a terminal). */
+export function renderUploadDone(label: string, bytes: number, elapsedMs: number): string {
+  const rate = elapsedMs > 0 ? `, ${formatBytes((bytes / elapsedMs) * 1000)}/s` : '';
+  return `uploaded ${label}: ${formatBytes(bytes)} in ${formatDuration(elapsedMs)}${rate}`;
+}
+
+/** Input of {@link renderJobProgress}. */
+export interface JobProgress {
+  readonly jobId: string;
+  readonly status: string;
+  readonly stage: string | null;
+  /** 0–100, or null before the job reports any. */
+  readonly progress: number | null;
+  readonly columns: number;
+}
+
+/** One line: `job j1 RUNNING ocr [####------]  45%`. */
+export function renderJobProgress(p: JobProgress): string {
+  const pct = p.progress ?? 0;
+  const stage = p.stage ? ` ${p.stage}` : '';
+  return withBar(`job ${p.jobId} ${p.status}${stage}`, pct / 100, `${String(Math.round(pct)).padStart(3)}%`, p.columns);
+}
+
+/** Redraws one line in place on a TTY (carriage return, then clear to end of line). */
+export class LineDrawer {
+  private drawn = false;
+  private lastDrawAt = 0;
+
+  constructor(
+    private readonly out: OutStream,
+    /** Minimum time between redraws: repainting on every chunk costs more than the upload. */
+    private readonly minIntervalMs = 80,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Terminal width (80 when unknown). */
+  get columns(): number {
+    return this.out.columns && this.out.columns > 0 ? this.out.columns : 80;
+  }
+
+  /** Draws `line` unless the last draw was too recent (`force` draws anyway). */
+  draw(line: string, force = false): void {
+    const now = this.clock();
+    if (!force && this.drawn && now - this.lastDrawAt < this.minIntervalMs) return;
+    this.lastDrawAt = now;
+    this.drawn = true;
+    this.out.write(`\r${line}\x1b[K`);
+  }
+
+  /** Ends the line (if anything was drawn) so later output starts on a fresh one. */
+  finish(): void {
+    if (this.drawn) this.out.write('\n');
+    this.drawn = false;
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * Where the CLI talks to: the local stack's config, the signed-in demo user (Auth emulator), the api
+ * function (with typed errors, responses checked against the shared zod contracts) and Firestore
+ * (client SDK, signed in, so the security rules decide what the user may read).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { readLocalConfig, localConfigPath, type LocalConfig } from '../../emulators/local-config.js';
+import {
+  API_ROUTES,
+  ApiErrorSchema,
+  CreateUploadResponseSchema,
+  type CreateUploadRequest,
+  type CreateUploadResponse,
+} from '../../shared/api/contracts.js';
+import { CliFailure } from './io.js';
+import { COLLECTIONS } from '../../shared/firestore/paths.js';
+import { toDocumentView, toJobView, type DocumentView, type JobView } from './job-view.js';
+
+/** The directory of the package (the first ancestor of this module with a package.json). */
+function packageRoot(): string | null {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
+}
+
+/**
+ * The config file to use: `--config`, else `SCRIPTORIUM_LOCAL_CONFIG`, else `.scriptorium/local.json`
+ * in the working directory, else in the package (so the installed bin works from any directory).
+ */
+export function configPath(flag: string | undefined, env: Readonly<Record<string, string | undefined>>, cwd = process.cwd()): string {
+  if (flag) return path.resolve(cwd, flag);
+  if (env.SCRIPTORIUM_LOCAL_CONFIG) return path.resolve(cwd, env.SCRIPTORIUM_LOCAL_CONFIG);
+  const here = localConfigPath(cwd);
+  if (existsSync(here)) return here;
+  const root = packageRoot();
+  const there = root ? localConfigPath(root) : null;
+  return there && existsSync(there) ? there : here;
+}
+
+/** Reads the local stack's config; any problem becomes a {@link CliFailure} naming the file. */
+export function loadConfig(flag: string | undefined, env: Readonly<Record<string, string | undefined>>): LocalConfig {
+  const file = configPath(flag, env);
+  try {
+    return readLocalConfig(file);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (!existsSync(file)) throw new CliFailure(message);
+    throw new CliFailure(`invalid local config ${file}: ${message}`);
+  }
+}
+
+/** `host:port` (or a URL) as an `http://` URL without a trailing slash. */
+export function hostUrl(host: string): string {
+  const url = /^https?:\/\//.test(host) ? host : `http://${host}`;
+  return url.replace(/\/+$/, '');
+}
+
+/** Splits `host:port`, `[::1]:port` or `http://host:port` for `connectFirestoreEmulator`. */
+export function splitHostPort(hostPort: string): { host: string; port: number } {
+  const url = new URL(hostUrl(hostPort));
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/** An error answer of the api function (or no answer: `status` 0, code `UNREACHABLE`). */
+export class ApiError extends Error {
+  constructor(
+    /** HTTP status; 0 when the api could not be reached. */
+    readonly status: number,
+    /** The API's error code (`error.code`), or `HTTP_<status>` / `UNREACHABLE` / `BAD_RESPONSE`. */
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  /** `HTTP 413 FILE_TOO_LARGE: message`. */
+  describe(): string {
+    return this.status ? `HTTP ${this.status} ${this.code}: ${this.message}` : `${this.code}: ${this.message}`;
+  }
+}
+
+/** Client of the api function's HTTP contract, authenticated with a Firebase ID token. */
+export class ApiClient {
+  constructor(
+    private readonly baseUrl: string,
+    /** Called per request: the SDK refreshes the token when it nears expiry. */
+    private readonly idToken: () => Promise<string>,
+    private readonly timeoutMs = 30_000,
+  ) {}
+
+  /** `POST /v1/uploads`: a document, its job and a signed URL to PUT the bytes to. */
+  async createUpload(request: CreateUploadRequest): Promise<CreateUploadResponse> {
+    const res = await this.send('POST', API_ROUTES.createUpload, { body: JSON.stringify(request) });
+    return this.parse(res, CreateUploadResponseSchema);
+  }
+
+  /** `GET /v1/documents/:id/text`: the extracted text. */
+  async documentText(documentId: string): Promise<string> {
+    const res = await this.send('GET', API_ROUTES.documentText(documentId), { accept: 'text/plain' });
+    return res.text();
+  }
+
+  private async send(method: string, route: string, opts: { body?: string; accept?: string }): Promise<Response> {
+    const url = `${this.baseUrl.replace(/\/+$/, '')}${route}`;
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${await this.idToken()}`,
+      accept: opts.accept ?? 'application/json',
+    };
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers, body: opts.body, signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      throw new ApiError(0, 'UNREACHABLE', `cannot reach the api at ${url}: ${describeFetchError(err)}`);
+    }
+    if (!res.ok) throw await errorFrom(res);
+    return res;
+  }
+
+  private async parse<S extends z.ZodType>(res: Response, schema: S): Promise<z.infer<S>> {
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new ApiError(res.status, 'BAD_RESPONSE', `the api answered with something that is not JSON: ${text.slice(0, 200)}`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new ApiError(res.status, 'BAD_RESPONSE', `the api's answer does not match the contract: ${parsed.error.message}`);
+    }
+    return parsed.data;
+  }
+}
+
+/** The message of a failed `fetch` (undici puts the real reason, e.g. ECONNREFUSED, in `cause`). */
+export function describeFetchError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  if (err.name === 'TimeoutError') return 'timed out';
+  const cause: unknown = err.cause;
+  if (cause instanceof Error) {
+    const code = 'code' in cause && typeof cause.code === 'string' ? cause.code : null;
+    return code && !cause.message.includes(code) ? `${code} ${cause.message}` : cause.message;
+  }
+  return err.message;
+}
+
+/** An {@link ApiError} from a non-2xx response: the contract's `{error:{code,message}}` if present. */
+export async function errorFrom(res: Response): Promise<ApiError> {
+  const text = await res.text().catch(() => '');
+  try {
+    const parsed = ApiErrorSchema.safeParse(JSON.parse(text));
+    if (parsed.success) return new ApiError(res.status, parsed.data.error.code, parsed.data.error.message, parsed.data.error.details);
+  } catch {
+    // Not JSON: fall through to the raw body.
+  }
+  return new ApiError(res.status, `HTTP_${res.status}`, text.trim().slice(0, 300) || res.statusText);
+}
+
+/** Called with a job's state on every change (`null` while the document does not exist). */
+export type JobListener = (job: JobView | null) => void;
+
+/** A signed-in connection to the local stack. Always {@link Session.close} it. */
+export interface Session {
+  readonly config: LocalConfig;
+  /** Who is signed in (for messages). */
+  readonly userEmail: string;
+  readonly api: ApiClient;
+  /** Listens to `jobs/{jobId}` (a Firestore listener: changes are pushed, not polled). Returns unsubscribe. */
+  watchJob(jobId: string, onChange: JobListener, onError: (error: Error) => void): () => void;
+  /** Reads `jobs/{jobId}` once; null when missing. Errors (e.g. permission-denied) are thrown. */
+  getJob(jobId: string): Promise<JobView | null>;
+  /** Reads `documents/{documentId}` once; null when missing. */
+  getDocument(documentId: string): Promise<DocumentView | null>;
+  /** Unsubscribes nothing by itself: stops the SDK (deleteApp) so the process can exit. */
+  close(): Promise<void>;
+}
+
+/** Opens a {@link Session}; commands take one so tests can substitute a fake. */
+export type SessionFactory = (config: LocalConfig) => Promise<Session>;
+
+/** The Firebase error code (`auth/wrong-password`, `permission-denied`), if any. */
+export function firebaseCode(err: unknown): string | null {
+  return err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'string' ? err.code : null;
+}
+
+/**
+ * The default {@link SessionFactory}: signs the demo user in on the Auth emulator and connects the
+ * Firestore client SDK to the Firestore emulator.
+ */
+export const openFirebaseSession: SessionFactory = async (config) => {
+  // Imported here, not at the top: the SDK takes a few hundred ms to load, which `health` and
+  // `--help` should not pay.
+  const [{ initializeApp, deleteApp }, authSdk, fs] = await Promise.all([import('firebase/app'), import('firebase/auth'), import('firebase/firestore')]);
+
+  // A unique app name per session: several sessions can live in one process (tests).
+  const app = initializeApp(
+    // The emulators accept any API key; the project id must be the emulators' project.
+    { apiKey: 'demo-scriptorium-cli', projectId: config.gcpProjectId, authDomain: `${config.gcpProjectId}.firebaseapp.com` },
+    `scriptorium-cli-${randomUUID()}`,
+  );
+  const { email, password } = config.demoUser;
+  let token: () => Promise<string>;
+  let db: import('firebase/firestore').Firestore;
+  try {
+    const auth = authSdk.getAuth(app);
+    authSdk.connectAuthEmulator(auth, hostUrl(config.authEmulatorHost), { disableWarnings: true });
+    let credential: import('firebase/auth').UserCredential;
+    try {
+      credential = await authSdk.signInWithEmailAndPassword(auth, email, password);
+    } catch (err) {
+      throw new CliFailure(`cannot sign in as ${email} on the Auth emulator at ${config.authEmulatorHost}: ${firebaseCode(err) ?? (err instanceof Error ? err.message : String(err))}`);
+    }
+    const user = credential.user;
+    token = () => user.getIdToken();
+    db = fs.getFirestore(app);
+    const { host, port } = splitHostPort(config.firestoreEmulatorHost);
+    fs.connectFirestoreEmulator(db, host, port);
+  } catch (err) {
+    await deleteApp(app);
+    throw err;
+  }
+
+  return {
+    config,
+    userEmail: email,
+    api: new ApiClient(config.apiUrl, token),
+    watchJob(jobId, onChange, onError) {
+      return fs.onSnapshot(
+        fs.doc(db, COLLECTIONS.jobs, jobId),
+        (snap) => onChange(snap.exists() ? toJobView(jobId, snap.data()) : null),
+        (err) => onError(err),
+      );
+    },
+    async getJob(jobId) {
+      const snap = await fs.getDoc(fs.doc(db, COLLECTIONS.jobs, jobId));
+      return snap.exists() ? toJobView(jobId, snap.data()) : null;
+    },
+    async getDocument(documentId) {
+      const snap = await fs.getDoc(fs.doc(db, COLLECTIONS.documents, documentId));
+      return snap.exists() ? toDocumentView(documentId, snap.data()) : null;
+    },
+    async close() {
+      // deleteApp terminates Firestore (closing its streams) and stops Auth's token refresh timer,
+      // which would otherwise keep the process alive.
+      await deleteApp(app);
+    },
+  };
+};

@@ -1,0 +1,89 @@
+/**
+ * PUTting a file to a signed URL: streamed from disk (never read whole into memory), counting bytes
+ * as they leave so a progress bar can follow.
+ */
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { CliFailure } from './io.js';
+import { describeFetchError } from './session.js';
+
+/** Outcome of a successful PUT. */
+export interface PutResult {
+  readonly bytes: number;
+  readonly elapsedMs: number;
+  readonly httpStatus: number;
+}
+
+/** Everything {@link putFile} needs. */
+export interface PutRequest {
+  readonly url: string;
+  /** Sent exactly as given: they are part of the URL's signature. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly file: string;
+  /** The size declared when the URL was signed; sent as Content-Length. */
+  readonly size: number;
+  /** Called with the bytes handed to the connection so far. */
+  readonly onProgress?: (sent: number) => void;
+  readonly timeoutMs?: number;
+}
+
+/** Streams `file` to a signed URL; a non-2xx answer becomes a {@link CliFailure} with the storage's reason. */
+export async function putFile(req: PutRequest): Promise<PutResult> {
+  const started = performance.now();
+  let sent = 0;
+  const counter = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      sent += chunk.byteLength;
+      req.onProgress?.(sent);
+      controller.enqueue(chunk);
+    },
+  });
+  // Readable.toWeb types its chunks as `any`; file streams without an encoding yield Buffers.
+  const source = Readable.toWeb(createReadStream(req.file)) as WebReadableStream<Uint8Array>;
+  const body = source.pipeThrough(counter);
+  // An explicit Content-Length (rather than chunked encoding): the signed URL's
+  // x-goog-content-length-range is checked against it, and some servers refuse chunked uploads.
+  const headers = { ...req.headers, 'content-length': String(req.size) };
+  let res: Response;
+  try {
+    res = await fetch(req.url, {
+      method: 'PUT',
+      headers,
+      // The DOM and node:stream/web ReadableStream types differ only nominally; fetch accepts both.
+      body: body as unknown as ReadableStream<Uint8Array>,
+      // Required by fetch for a streamed request body.
+      duplex: 'half',
+      signal: AbortSignal.timeout(req.timeoutMs ?? 30 * 60_000),
+    });
+  } catch (err) {
+    throw new CliFailure(`upload to ${new URL(req.url).origin} failed: ${describeFetchError(err)}`);
+  }
+  const text = await res.text().catch(() => '');
+  if (!res.ok) {
+    throw new CliFailure(`the storage refused the upload (HTTP ${res.status}): ${summarizeStorageError(text) || res.statusText}`);
+  }
+  return { bytes: sent, elapsedMs: performance.now() - started, httpStatus: res.status };
+}
+
+/** The useful part of a storage error body: GCS answers XML (`<Code>`, `<Message>`) or JSON. */
+export function summarizeStorageError(body: string): string {
+  const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1];
+  const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1];
+  if (code || message) return [code, message].filter(Boolean).join(': ');
+  try {
+    const json: unknown = JSON.parse(body);
+    if (json && typeof json === 'object' && 'error' in json) {
+      const e: unknown = json.error;
+      if (e && typeof e === 'object') {
+        const c = 'code' in e ? String(e.code) : '';
+        const m = 'message' in e ? String(e.message) : '';
+        return [c, m].filter(Boolean).join(': ');
+      }
+      return String(e);
+    }
+  } catch {
+    // Not JSON either: the raw text below.
+  }
+  return body.trim().slice(0, 300);
+}
