@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileBlobStore, MemoryBlobStore, type BlobRef, type BlobStore } from './blobs.js';
+import { notFoundBucket } from './errors.js';
 
 /** One entry of a bucket's CORS configuration (JSON API shape). */
 export interface CorsRule {
@@ -209,7 +210,7 @@ export class Store {
    */
   async commitObject(rec: ObjectRecord, check: Precondition): Promise<ObjectRecord | undefined> {
     const inBucket = this.objects.get(rec.bucket);
-    if (!inBucket) throw new Error(`bucket ${rec.bucket} vanished`);
+    if (!inBucket) throw notFoundBucket(rec.bucket); // deleted while the upload was in flight
     const previous = inBucket.get(rec.name);
     check(previous);
     inBucket.set(rec.name, rec);

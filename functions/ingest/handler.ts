@@ -11,7 +11,7 @@ import type { Publisher } from '../../shared/events/publisher.js';
 import { isOcrContentType, OCR_CONTENT_TYPES } from '../../shared/engines/ocr/types.js';
 import { type JobError, PermanentError } from '../../shared/errors/index.js';
 import type { DocumentRepository, DocumentRecord } from '../../shared/firestore/documents.js';
-import type { JobChange, JobRepository } from '../../shared/firestore/jobs.js';
+import { countedWrite, type JobChange, type JobRepository } from '../../shared/firestore/jobs.js';
 import { overallProgress, type Job } from '../../shared/jobs/model.js';
 import type { Logger } from '../../shared/logger/index.js';
 import { parseUploadObjectName } from '../../shared/storage/names.js';
@@ -157,7 +157,7 @@ async function dispatchOcr(deps: IngestDeps, job: Job, object: GcsObject, now: D
     requestedAt: now.toISOString(),
   }, { jobId: job.id });
   // A plain field write, not a transition: it only tells a redelivery that the publish happened.
-  await deps.jobs.ref(job.id).update({ dispatchedStage: 'ocr' });
+  await deps.jobs.ref(job.id).update({ dispatchedStage: 'ocr', 'metrics.firestoreWrites': countedWrite() });
 }
 
 async function publishFailure(deps: IngestDeps, job: Job, error: JobError, now: Date): Promise<void> {

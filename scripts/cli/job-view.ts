@@ -6,6 +6,10 @@
  */
 import { JOB_STATUSES, TERMINAL_STATUSES, type JobStatus } from '../../shared/jobs/model.js';
 
+function isTimestampLike(value: object): value is { toDate(): unknown; seconds: number } {
+  return 'toDate' in value && typeof value.toDate === 'function' && 'seconds' in value && typeof value.seconds === 'number';
+}
+
 /**
  * Firestore values to plain JSON data: Timestamps (anything with `toDate()` and `seconds`, so this
  * needs no import of the SDK) become ISO strings, nested maps and arrays are converted too.
@@ -13,8 +17,8 @@ import { JOB_STATUSES, TERMINAL_STATUSES, type JobStatus } from '../../shared/jo
 export function firestorePlain(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map(firestorePlain);
-  if ('toDate' in value && typeof value.toDate === 'function' && 'seconds' in value) {
-    const date: unknown = value.toDate();
+  if (isTimestampLike(value)) {
+    const date = value.toDate();
     return date instanceof Date ? date.toISOString() : String(date);
   }
   if (Object.getPrototypeOf(value) === Object.prototype) {

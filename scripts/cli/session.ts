@@ -190,8 +190,8 @@ export interface Session {
 /** Opens a {@link Session}; commands take one so tests can substitute a fake. */
 export type SessionFactory = (config: LocalConfig) => Promise<Session>;
 
-/** The Firebase error code (`auth/wrong-password`, `permission-denied`), if any. */
-export function firebaseCode(err: unknown): string | null {
+/** The `code` of an error, if any: Firebase (`permission-denied`) or Node (`ENOENT`). */
+export function errorCode(err: unknown): string | null {
   return err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'string' ? err.code : null;
 }
 
@@ -220,7 +220,7 @@ export const openFirebaseSession: SessionFactory = async (config) => {
     try {
       credential = await authSdk.signInWithEmailAndPassword(auth, email, password);
     } catch (err) {
-      throw new CliFailure(`cannot sign in as ${email} on the Auth emulator at ${config.authEmulatorHost}: ${firebaseCode(err) ?? (err instanceof Error ? err.message : String(err))}`);
+      throw new CliFailure(`cannot sign in as ${email} on the Auth emulator at ${config.authEmulatorHost}: ${errorCode(err) ?? (err instanceof Error ? err.message : String(err))}`);
     }
     const user = credential.user;
     token = () => user.getIdToken();

@@ -50,8 +50,7 @@ export async function putFile(req: PutRequest): Promise<PutResult> {
     res = await fetch(req.url, {
       method: 'PUT',
       headers,
-      // The DOM and node:stream/web ReadableStream types differ only nominally; fetch accepts both.
-      body: body as unknown as ReadableStream<Uint8Array>,
+      body,
       // Required by fetch for a streamed request body.
       duplex: 'half',
       signal: AbortSignal.timeout(req.timeoutMs ?? 30 * 60_000),

@@ -40,6 +40,24 @@ export interface UpdateOutcome {
   readonly reason?: 'declined' | 'forbidden-transition';
 }
 
+/** Wraps a transaction so the writes made through it are counted. */
+function countingTransaction(tx: Transaction, counter: { writes: number }): Transaction {
+  const counted = new Set<PropertyKey>(['set', 'update', 'create', 'delete']);
+  return new Proxy(tx, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]): unknown => {
+        if (counted.has(prop)) counter.writes++;
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+/** Counts a write made outside {@link JobRepository.update} (e.g. a plain field write) on the job's meter. */
+export const countedWrite = (): FieldValue => FieldValue.increment(1);
+
 export type NewJob = Omit<Job, 'createdAt' | 'updatedAt' | 'startedAt' | 'finishedAt' | 'logCount'>;
 
 export class JobRepository {
@@ -62,7 +80,9 @@ export class JobRepository {
   createIn(tx: Transaction, job: NewJob, log: JobLogEntry): void {
     const now = FieldValue.serverTimestamp();
     const { id, ...data } = job;
-    tx.create(this.ref(id), { ...data, createdAt: now, updatedAt: now, startedAt: null, finishedAt: null, logCount: 1 });
+    // Three writes in the creating transaction: this job, its first log entry and the document record.
+    const metrics = { ...data.metrics, firestoreWrites: (data.metrics.firestoreWrites ?? 0) + 2 + (job.documentId ? 1 : 0) };
+    tx.create(this.ref(id), { ...data, metrics, createdAt: now, updatedAt: now, startedAt: null, finishedAt: null, logCount: 1 });
     tx.set(this.ref(id).collection('logs').doc(logSlot(0)), { seq: 0, at: now, ...log, status: job.status, stage: job.stage, progress: job.progress });
   }
 
@@ -112,8 +132,11 @@ export class JobRepository {
           progress: (patch.progress as number | undefined) ?? job.progress,
         });
       }
+      // Per-job metering of Firestore writes (a cost driver): this job, its log entry, and whatever `also` writes.
+      const counter = { writes: 1 + (change.log ? 1 : 0) };
+      change.also?.(countingTransaction(tx, counter));
+      patch['metrics.firestoreWrites'] = FieldValue.increment(counter.writes);
       tx.update(this.ref(jobId), patch);
-      change.also?.(tx);
       // The job as it now stands (server timestamps approximated by this clock).
       const stamp = new Date().toISOString();
       const after: Job = {
@@ -126,7 +149,7 @@ export class JobRepository {
         result: change.result ?? job.result,
         dispatchedStage: change.dispatchedStage !== undefined ? change.dispatchedStage : job.dispatchedStage,
         input: { ...job.input, ...change.input },
-        metrics: { ...job.metrics, ...change.metrics },
+        metrics: { ...job.metrics, ...change.metrics, firestoreWrites: (job.metrics.firestoreWrites ?? 0) + counter.writes },
         logCount: typeof patch.logCount === 'number' ? patch.logCount : job.logCount,
         updatedAt: stamp,
         startedAt: job.startedAt ?? (status === 'RUNNING' ? stamp : null),

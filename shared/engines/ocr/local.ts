@@ -228,8 +228,9 @@ async function extractPdf(job: Job): Promise<OcrPage[]> {
     }
     if (needsOcr) {
       const ocr = await ocrPdfPage(job, n, size);
-      // Keep the text layer unless OCR clearly found more (form pages OCR their boxes as noise).
-      if (countNonSpace(ocr.text) > Math.max(chars * 1.5, chars + 16)) page = { pageNumber: n, ...ocr, method: 'ocr' };
+      // Keep a non-empty text layer unless OCR clearly found more: a form page's few labels are
+      // exact in the layer, while OCR may find nothing or noise.
+      if (chars === 0 || countNonSpace(ocr.text) > Math.max(chars * 1.5, chars + 16)) page = { pageNumber: n, ...ocr, method: 'ocr' };
     }
     pages.push(page);
     await job.onProgress?.({ pagesDone: n, pageCount });
@@ -292,13 +293,13 @@ async function pdfImageCoverage(job: Job, pageCount: number, sizes: readonly Pdf
 
 /** The page's text layer in reading order; empty when there is none or poppler cannot read it. */
 async function pdfTextLayer(job: Job, page: number): Promise<string> {
-  const r = await runProcess('pdftotext', ['-bbox-layout', '-f', String(page), '-l', String(page), job.path, '-'], {
-    timeoutMs: job.settings.pageTimeoutMs,
-    signal: job.signal,
-  });
+  const range = ['-f', String(page), '-l', String(page)];
+  const opts = { timeoutMs: job.settings.pageTimeoutMs, signal: job.signal };
+  const plain = await runProcess('pdftotext', [...range, job.path, '-'], opts);
   // A page poppler cannot extract text from may still render: fall through to OCR.
-  if (r.code !== 0) return '';
-  return textFromBboxLayout(r.stdout);
+  if (plain.code !== 0 || countNonSpace(plain.stdout) === 0) return '';
+  const boxes = await runProcess('pdftotext', ['-bbox-layout', ...range, job.path, '-'], opts);
+  return orderTextLayer(plain.stdout, boxes.code === 0 ? boxes.stdout : '');
 }
 
 async function ocrPdfPage(job: Job, page: number, size: PdfPageInfo): Promise<{ text: string; rotation: number; confidence?: number }> {
@@ -328,104 +329,109 @@ async function ocrPdfPage(job: Job, page: number, size: PdfPageInfo): Promise<{ 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Text layer: reading order from poppler's blocks.
+// Text layer: poppler's text, with its flows put in reading order.
 
-interface TextBlock {
+/** A poppler flow: a run of blocks it reads as one stream of text. */
+interface Region {
+  readonly index: number;
   readonly x0: number;
   readonly y0: number;
   readonly x1: number;
   readonly y1: number;
-  /** Words of each line. */
-  readonly lines: readonly string[][];
+  readonly lines: number;
 }
 
-/** Parses `pdftotext -bbox-layout` XHTML for one page and returns its text in reading order. */
-export function textFromBboxLayout(xhtml: string): string {
-  const blocks: TextBlock[] = [];
-  const blockRe = /<block xMin="([-\d.e+]+)" yMin="([-\d.e+]+)" xMax="([-\d.e+]+)" yMax="([-\d.e+]+)">([\s\S]*?)<\/block>/g;
-  for (const m of xhtml.matchAll(blockRe)) {
-    const lines: string[][] = [];
-    for (const l of (m[5] ?? '').matchAll(/<line\b[^>]*>([\s\S]*?)<\/line>/g)) {
-      const words = [...(l[1] ?? '').matchAll(/<word\b[^>]*>([\s\S]*?)<\/word>/g)].map((w) => unescapeXml(w[1] ?? '')).filter((w) => w.length > 0);
-      if (words.length > 0) lines.push(words);
+/**
+ * Reorders plain `pdftotext` output for one page by the geometry `pdftotext -bbox-layout` gives.
+ * The plain output is kept as the text (its word spacing, sub/superscripts and de-hyphenation are
+ * poppler's, and better than rebuilding words from boxes), but its *flows* — separated by exactly
+ * one blank line, one per `<flow>` element — are re-sequenced by a recursive XY-cut: on
+ * multicolumn.pdf poppler prints the right column's first block before the left column. When the
+ * two outputs do not line up, the plain output is returned unchanged.
+ */
+export function orderTextLayer(plain: string, bboxXhtml: string): string {
+  const text = plain.replace(/\f/g, '').replace(/\s+$/, '');
+  if (text.length === 0) return '';
+  const parts = text.split('\n\n');
+  const regions: Region[] = [];
+  const num = '([-\\d.e+]+)';
+  const blockRe = new RegExp(`<block xMin="${num}" yMin="${num}" xMax="${num}" yMax="${num}">([\\s\\S]*?)</block>`, 'g');
+  for (const flow of bboxXhtml.split('<flow>').slice(1)) {
+    let x0 = Infinity;
+    let y0 = Infinity;
+    let x1 = -Infinity;
+    let y1 = -Infinity;
+    let lines = 0;
+    for (const b of flow.matchAll(blockRe)) {
+      x0 = Math.min(x0, Number(b[1]));
+      y0 = Math.min(y0, Number(b[2]));
+      x1 = Math.max(x1, Number(b[3]));
+      y1 = Math.max(y1, Number(b[4]));
+      lines += (b[5] ?? '').split('<line').length - 1;
     }
-    if (lines.length > 0) blocks.push({ x0: Number(m[1]), y0: Number(m[2]), x1: Number(m[3]), y1: Number(m[4]), lines });
+    if (lines > 0) regions.push({ index: regions.length, x0, y0, x1, y1, lines });
   }
-  const ordered = readingOrder(blocks);
-  // Undo end-of-line hyphenation ("Maece-" + "nas"), as plain pdftotext does, across blocks too:
-  // a word split at the bottom of a column continues at the top of the next.
-  const out: string[][][] = ordered.map((b) => b.lines.map((l) => [...l]));
-  let prev: string[] | undefined;
-  for (const block of out) {
-    for (const line of block) {
-      const last = prev?.at(-1);
-      const first = line[0];
-      if (prev && last !== undefined && first !== undefined && /\p{L}[-\u00ad]$/u.test(last) && /^\p{Ll}/u.test(first)) {
-        prev[prev.length - 1] = last.slice(0, -1) + first;
-        line.shift();
-      }
-      if (line.length > 0) prev = line;
-    }
-  }
-  return out
-    .map((b) => b.filter((l) => l.length > 0).map((l) => l.join(' ')).join('\n'))
-    .filter((b) => b.length > 0)
+  if (regions.length !== parts.length || regions.some((r) => ![r.x0, r.y0, r.x1, r.y1].every(Number.isFinite))) return text;
+  const lineHeights = regions.map((r) => (r.y1 - r.y0) / r.lines).sort((a, b) => a - b);
+  const lineHeight = lineHeights[Math.floor(lineHeights.length / 2)] ?? 12;
+  return readingOrder(regions, 3 * lineHeight)
+    .map((r) => parts[r.index] ?? '')
     .join('\n\n');
 }
 
 /**
- * Recursive XY-cut. Side-by-side columns (each several lines, overlapping vertically) are read one
- * after the other, left to right; otherwise the region is cut into horizontal bands, top to
- * bottom. Trying columns first only when they really are side by side keeps a right-aligned date
- * above the body from being read after it.
+ * Recursive XY-cut. First, wide horizontal gaps (over `wideGap`: a footer, footnotes, a new
+ * section) cut the region into bands. Then side-by-side columns (several lines each, starting at
+ * the same height) are read one after the other, left to right; otherwise the region is cut into
+ * horizontal bands, top to bottom, and only then into columns. Trying columns first only when they
+ * really are side by side keeps a right-aligned date above the body from being read after it.
  */
-function readingOrder(blocks: readonly TextBlock[]): TextBlock[] {
-  if (blocks.length <= 1) return [...blocks];
-  const columns = splitAlong(blocks, (b) => b.x0, (b) => b.x1, 2);
-  if (columns.length > 1 && sideBySide(columns)) return columns.flatMap(readingOrder);
-  const bands = splitAlong(blocks, (b) => b.y0, (b) => b.y1, 0);
-  if (bands.length > 1) return bands.flatMap(readingOrder);
-  if (columns.length > 1) return columns.flatMap(readingOrder);
-  return [...blocks].sort((a, b) => a.y0 - b.y0 || a.x0 - b.x0);
+function readingOrder(regions: readonly Region[], wideGap: number): Region[] {
+  if (regions.length <= 1) return [...regions];
+  const next = (group: readonly Region[]): Region[] => readingOrder(group, wideGap);
+  const sections = splitAlong(regions, (r) => r.y0, (r) => r.y1, wideGap);
+  if (sections.length > 1) return sections.flatMap(next);
+  const columns = splitAlong(regions, (r) => r.x0, (r) => r.x1, 2);
+  if (columns.length > 1 && sideBySide(columns)) return columns.flatMap(next);
+  const bands = splitAlong(regions, (r) => r.y0, (r) => r.y1, 0);
+  if (bands.length > 1) return bands.flatMap(next);
+  if (columns.length > 1) return columns.flatMap(next);
+  // Overlapping in both directions: poppler's own order is the best evidence left.
+  return [...regions].sort((a, b) => a.index - b.index);
 }
 
-/** Groups blocks separated by a gap wider than `minGap` along one axis, in axis order. */
-function splitAlong(blocks: readonly TextBlock[], start: (b: TextBlock) => number, end: (b: TextBlock) => number, minGap: number): TextBlock[][] {
-  const sorted = [...blocks].sort((a, b) => start(a) - start(b));
-  const groups: TextBlock[][] = [];
+/** Groups regions separated by a gap wider than `minGap` along one axis, in axis order. */
+function splitAlong(regions: readonly Region[], start: (r: Region) => number, end: (r: Region) => number, minGap: number): Region[][] {
+  const sorted = [...regions].sort((a, b) => start(a) - start(b) || a.index - b.index);
+  const groups: Region[][] = [];
   let reach = Number.NEGATIVE_INFINITY;
-  for (const b of sorted) {
+  for (const r of sorted) {
     const current = groups.at(-1);
-    if (current && start(b) <= reach + minGap) current.push(b);
-    else groups.push([b]);
-    reach = Math.max(reach, end(b));
+    if (current && start(r) <= reach + minGap) current.push(r);
+    else groups.push([r]);
+    reach = Math.max(reach, end(r));
   }
   return groups;
 }
 
-function sideBySide(columns: readonly TextBlock[][]): boolean {
-  const extent = (g: readonly TextBlock[]): { y0: number; y1: number; lines: number } => ({
-    y0: Math.min(...g.map((b) => b.y0)),
-    y1: Math.max(...g.map((b) => b.y1)),
-    lines: g.reduce((n, b) => n + b.lines.length, 0),
+function sideBySide(columns: readonly Region[][]): boolean {
+  const extent = (g: readonly Region[]): { y0: number; y1: number; lines: number } => ({
+    y0: Math.min(...g.map((r) => r.y0)),
+    y1: Math.max(...g.map((r) => r.y1)),
+    lines: g.reduce((n, r) => n + r.lines, 0),
   });
   const e = columns.map(extent);
   for (let i = 1; i < e.length; i++) {
     const a = e[i - 1];
     const b = e[i];
     if (!a || !b || a.lines < 2 || b.lines < 2) continue;
+    const shorter = Math.min(a.y1 - a.y0, b.y1 - b.y0);
     const overlap = Math.min(a.y1, b.y1) - Math.max(a.y0, b.y0);
-    if (overlap >= 0.5 * Math.min(a.y1 - a.y0, b.y1 - b.y0)) return true;
+    // Columns start together; a narrow group in the middle of a page (a table's last column
+    // beside the body text above and the footnotes below) is not a column.
+    if (overlap >= 0.5 * shorter && Math.abs(a.y0 - b.y0) <= 0.25 * shorter) return true;
   }
   return false;
-}
-
-function unescapeXml(s: string): string {
-  return s.replace(/&(?:#(\d+)|#x([0-9a-f]+)|(amp|lt|gt|quot|apos));/gi, (_m, dec?: string, hex?: string, name?: string) => {
-    if (dec !== undefined) return String.fromCodePoint(Number.parseInt(dec, 10));
-    if (hex !== undefined) return String.fromCodePoint(Number.parseInt(hex, 16));
-    return { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }[(name ?? 'amp').toLowerCase()] ?? '';
-  });
 }
 
 // ---------------------------------------------------------------------------------------------

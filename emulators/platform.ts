@@ -1,0 +1,536 @@
+/**
+ * The local platform: the real Firestore, Pub/Sub and Auth emulators, the storage emulator, one
+ * functions-framework server per declared function, the topology from `shared/topology.ts` and
+ * the demo seed, as one unit that starts, reports where everything is, and stops cleanly.
+ *
+ * Two profiles with disjoint ports (`dev` for `npm start`, `test` for `npm test`) so a developer's
+ * stack and the test stack run side by side. Each profile keeps its state under
+ * `.scriptorium/<profile>/` (logs, generated firebase.json, signing key, persisted data) and
+ * publishes its addresses in `.scriptorium/local.json` (dev) or `.scriptorium/test.json` (test).
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { z } from 'zod';
+import { bucketName, topology } from '../shared/topology.js';
+import { applyTopology, type AppliedTopology } from './apply-topology.js';
+import { LocalConfigSchema, STATE_DIR, type LocalConfig } from './local-config.js';
+import {
+  httpStatus,
+  markedGroupMembers,
+  spawnGroup,
+  stopGroup,
+  waitForHttp,
+  type HttpProbe,
+  type ManagedProcess,
+  type SpawnGroupOptions,
+  type StopResult,
+} from './processes.js';
+import { seed } from './seed.js';
+import { ensureSigningKey } from './signing-key.js';
+
+/** `dev` (what `npm start` runs) or `test` (what `npm test` runs). */
+export type Profile = 'dev' | 'test';
+export const PROFILES: readonly Profile[] = ['dev', 'test'];
+
+/** Ports of one profile. Functions get consecutive ports from `functionsBase`, in topology order. */
+export interface ProfilePorts {
+  readonly firestore: number;
+  readonly pubsub: number;
+  readonly auth: number;
+  /** firebase-tools always opens an emulator hub and a logging port beside the Auth emulator. */
+  readonly authHub: number;
+  readonly authLogging: number;
+  readonly storage: number;
+  readonly functionsBase: number;
+}
+
+/** dev uses the emulators' customary ports; test the same plus 10000. */
+export const PROFILE_PORTS: Readonly<Record<Profile, ProfilePorts>> = {
+  dev: { firestore: 8080, pubsub: 8085, auth: 9099, authHub: 4400, authLogging: 4500, storage: 9199, functionsBase: 8090 },
+  test: { firestore: 18080, pubsub: 18085, auth: 19099, authHub: 14400, authLogging: 14500, storage: 19199, functionsBase: 18090 },
+};
+
+/** Emulator-only GCP projects (the `demo-` prefix keeps firebase-tools from looking for a real one). */
+export const DEFAULT_GCP_PROJECT: Readonly<Record<Profile, string>> = { dev: 'demo-scriptorium', test: 'demo-scriptorium-test' };
+
+const HOST = '127.0.0.1';
+
+/** Options of {@link startPlatform}. */
+export interface StartPlatformOptions {
+  readonly profile: Profile;
+  /** Repository root (holds `dist/`, `node_modules/`, `shared/firestore/firestore.rules`). */
+  readonly root: string;
+  /**
+   * Keep data across restarts under `.scriptorium/<profile>/`: storage objects, Firestore (exported
+   * on stop, imported on start) and Auth users (exported on exit). Pub/Sub holds only in-flight
+   * messages and is not persisted; the topology is re-applied on every start.
+   */
+  readonly persist?: boolean;
+  readonly gcpProjectId?: string;
+  /** Compiled functions (`<dir>/<name>/index.js`). Default `<root>/dist/functions`; override for tests of the platform itself. */
+  readonly functionsDir?: string;
+  /** Progress lines (default: none). */
+  readonly log?: (line: string) => void;
+}
+
+/** Milliseconds from the start of {@link startPlatform} until each component was ready. */
+export type Timings = Record<string, number>;
+
+/** A started platform. */
+export interface RunningPlatform {
+  readonly config: LocalConfig;
+  /** Where {@link RunningPlatform.config} was written. */
+  readonly configFile: string;
+  readonly topology: AppliedTopology;
+  readonly timings: Timings;
+  /** Stops every process (exporting persisted data first) and removes the state files. */
+  stop(): Promise<StopResult[]>;
+}
+
+/** Files and folders of a profile. */
+export interface ProfilePaths {
+  readonly stateDir: string;
+  readonly logsDir: string;
+  /** The LocalConfig: `.scriptorium/local.json` (dev) or `.scriptorium/test.json` (test). */
+  readonly configFile: string;
+  /** Marker and pgids, written as processes start (so `stop` works even after a failed start). */
+  readonly processesFile: string;
+  readonly firebaseJson: string;
+  readonly signingKey: string;
+  readonly storageData: string;
+  readonly firestoreData: string;
+  readonly authData: string;
+  readonly pubsubData: string;
+}
+
+/** The files and folders of `profile` under `root`. */
+export function profilePaths(root: string, profile: Profile): ProfilePaths {
+  const base = path.join(root, STATE_DIR);
+  const stateDir = path.join(base, profile);
+  return {
+    stateDir,
+    logsDir: path.join(stateDir, 'logs'),
+    configFile: path.join(base, profile === 'dev' ? 'local.json' : 'test.json'),
+    processesFile: path.join(stateDir, 'processes.json'),
+    firebaseJson: path.join(stateDir, 'firebase.json'),
+    signingKey: path.join(stateDir, 'signing-sa.json'),
+    storageData: path.join(stateDir, 'storage'),
+    firestoreData: path.join(stateDir, 'firestore'),
+    authData: path.join(stateDir, 'auth'),
+    pubsubData: path.join(stateDir, 'pubsub'),
+  };
+}
+
+const ProcessesFileSchema = z.object({
+  profile: z.enum(['dev', 'test']),
+  /** Value of the marker variable every process of this run carries. */
+  marker: z.string(),
+  pgids: z.record(z.string(), z.number()),
+  /** Set when Firestore data must be exported before the emulator stops. */
+  firestoreExport: z.object({ host: z.string(), gcpProjectId: z.string(), dir: z.string() }).optional(),
+});
+type ProcessesFile = z.infer<typeof ProcessesFileSchema>;
+
+function writeJsonAtomic(file: string, value: unknown): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, file);
+}
+
+/** The process record of a profile, or null if none (or unreadable). */
+export function readProcessesFile(root: string, profile: Profile): ProcessesFile | null {
+  try {
+    return ProcessesFileSchema.parse(JSON.parse(readFileSync(profilePaths(root, profile).processesFile, 'utf8')));
+  } catch {
+    return null;
+  }
+}
+
+/** Names of the recorded processes of `profile` that are still running. */
+export function runningProcesses(root: string, profile: Profile): string[] {
+  const rec = readProcessesFile(root, profile);
+  if (!rec) return [];
+  return Object.entries(rec.pgids)
+    .filter(([, pgid]) => markedGroupMembers(pgid, rec.marker).length > 0)
+    .map(([name]) => name);
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, HOST, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** Ports of a profile in use by someone, as `name:port`. */
+async function busyPorts(ports: ProfilePorts, functionCount: number): Promise<string[]> {
+  const named: [string, number][] = [
+    ['firestore', ports.firestore],
+    ['pubsub', ports.pubsub],
+    ['auth', ports.auth],
+    ['auth hub', ports.authHub],
+    ['auth logging', ports.authLogging],
+    ['storage', ports.storage],
+    ...Array.from({ length: functionCount }, (_, i): [string, number] => [`function #${i}`, ports.functionsBase + i]),
+  ];
+  const free = await Promise.all(named.map(([, p]) => portFree(p)));
+  return named.filter((_, i) => !free[i]).map(([n, p]) => `${n}:${p}`);
+}
+
+/** Newest Firestore export (`*.overall_export_metadata`) under `dir`, if any. */
+function latestFirestoreExport(dir: string): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  const candidates = readdirSync(dir)
+    .map((d) => path.join(dir, d))
+    .filter((d) => statSync(d).isDirectory())
+    .map((d) => ({ d, meta: readdirSync(d).find((f) => f.endsWith('.overall_export_metadata')) }))
+    .filter((c): c is { d: string; meta: string } => c.meta !== undefined)
+    .sort((a, b) => statSync(b.d).mtimeMs - statSync(a.d).mtimeMs);
+  const newest = candidates[0];
+  return newest ? path.join(newest.d, newest.meta) : undefined;
+}
+
+/**
+ * Exports Firestore through the emulator's export endpoint, then deletes older exports. Used
+ * instead of `--export-on-exit`, which the emulator skips when its process group gets SIGTERM.
+ */
+async function exportFirestore(exp: NonNullable<ProcessesFile['firestoreExport']>): Promise<void> {
+  mkdirSync(exp.dir, { recursive: true });
+  const before = new Set(readdirSync(exp.dir));
+  const res = await fetch(`http://${exp.host}/emulator/v1/projects/${exp.gcpProjectId}:export`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ database: `projects/${exp.gcpProjectId}/databases/(default)`, export_directory: exp.dir }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  if (!res.ok) throw new Error(`Firestore export failed: HTTP ${res.status} ${await res.text()}`);
+  const fresh = readdirSync(exp.dir).filter((d) => !before.has(d));
+  if (fresh.length > 0) for (const old of before) rmSync(path.join(exp.dir, old), { recursive: true, force: true });
+}
+
+/**
+ * Stops the platform of `profile` from its process record (any process may call this): exports
+ * Firestore when persisted, stops every process group (SIGTERM, then SIGKILL after a grace
+ * period) and removes the state files.
+ */
+export async function stopPlatform(root: string, profile: Profile, log: (line: string) => void = () => {}): Promise<StopResult[]> {
+  const p = profilePaths(root, profile);
+  const rec = readProcessesFile(root, profile);
+  if (!rec) {
+    rmSync(p.configFile, { force: true });
+    return [];
+  }
+  if (rec.firestoreExport && rec.pgids.firestore !== undefined && markedGroupMembers(rec.pgids.firestore, rec.marker).length > 0) {
+    try {
+      await exportFirestore(rec.firestoreExport);
+      log(`Firestore data exported to ${rec.firestoreExport.dir}`);
+    } catch (err) {
+      // Stopping matters more than the export: report and carry on.
+      log(`warning: ${(err as Error).message}`);
+    }
+  }
+  const results = await Promise.all(Object.values(rec.pgids).map((pgid) => stopGroup(pgid, rec.marker)));
+  rmSync(p.configFile, { force: true });
+  rmSync(p.processesFile, { force: true });
+  return results;
+}
+
+function firebaseJson(ports: ProfilePorts): unknown {
+  return {
+    emulators: {
+      auth: { host: HOST, port: ports.auth },
+      hub: { host: HOST, port: ports.authHub },
+      logging: { host: HOST, port: ports.authLogging },
+      ui: { enabled: false },
+      singleProjectMode: true,
+    },
+  };
+}
+
+/** Environment for the emulators: ours minus anything pointing at another stack. */
+function emulatorEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.endsWith('_EMULATOR_HOST') || k === 'GOOGLE_APPLICATION_CREDENTIALS') continue;
+    env[k] = v;
+  }
+  return {
+    ...env,
+    // Offline: no gcloud prompts or update checks.
+    CLOUDSDK_CORE_DISABLE_PROMPTS: '1',
+    CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: 'true',
+    ...extra,
+  };
+}
+
+/** Environment variables a function server may inherit from the caller (besides SCRIPTORIUM_*). */
+const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'NODE_EXTRA_CA_CERTS', 'TESSDATA_PREFIX'];
+
+interface Component {
+  readonly spawn: SpawnGroupOptions;
+  readonly probe: HttpProbe;
+}
+
+/**
+ * Starts the platform and resolves once everything answers, the topology is applied and the
+ * demo data is seeded. On any failure, stops whatever it started and rethrows.
+ *
+ * All processes start at once: the function servers need only the emulators' addresses (known in
+ * advance), and their clients connect on first use, so waiting for the emulators first would only
+ * add their start time to ours. The topology is applied once everything answers, so the first
+ * push finds its function listening.
+ */
+export async function startPlatform(opts: StartPlatformOptions): Promise<RunningPlatform> {
+  const t0 = Date.now();
+  const log = opts.log ?? (() => {});
+  const { profile, root } = opts;
+  const persist = opts.persist ?? false;
+  const gcp = opts.gcpProjectId ?? DEFAULT_GCP_PROJECT[profile];
+  const ports = PROFILE_PORTS[profile];
+  const p = profilePaths(root, profile);
+  const functionsDir = opts.functionsDir ?? path.join(root, 'dist', 'functions');
+  const storageMain = path.join(root, 'dist', 'emulators', 'storage', 'main.js');
+  const rulesFile = path.join(root, 'shared', 'firestore', 'firestore.rules');
+  const firebaseBin = path.join(root, 'node_modules', 'firebase-tools', 'lib', 'bin', 'firebase.js');
+  const ffMain = path.join(root, 'node_modules', '@google-cloud', 'functions-framework', 'build', 'src', 'main.js');
+
+  const already = runningProcesses(root, profile);
+  if (already.length > 0) {
+    throw new Error(`the ${profile} platform is already running (${already.join(', ')}): stop it first (node dist/emulators/cli.js stop --profile ${profile})`);
+  }
+  for (const f of [storageMain, rulesFile, firebaseBin, ffMain]) {
+    if (!existsSync(f)) throw new Error(`missing ${f} (run npm install and npm run build)`);
+  }
+  const functionFiles = topology.functions.map((fn) => path.join(functionsDir, fn.name, 'index.js'));
+  const missing = functionFiles.filter((f) => !existsSync(f));
+  if (missing.length > 0) throw new Error(`missing compiled functions: ${missing.join(', ')} (run npm run build)`);
+  const busy = await busyPorts(ports, topology.functions.length);
+  if (busy.length > 0) throw new Error(`ports of the ${profile} profile already in use: ${busy.join(', ')}`);
+
+  for (const d of [p.logsDir, p.pubsubData]) mkdirSync(d, { recursive: true });
+  // Not persisting means starting empty: drop what an earlier persisted run left.
+  if (!persist) for (const d of [p.storageData, p.firestoreData, p.authData]) rmSync(d, { recursive: true, force: true });
+  writeJsonAtomic(p.firebaseJson, firebaseJson(ports));
+  ensureSigningKey(p.signingKey, gcp);
+
+  const marker = `${profile}-${randomUUID()}`;
+  const hosts = {
+    firestore: `${HOST}:${ports.firestore}`,
+    pubsub: `${HOST}:${ports.pubsub}`,
+    auth: `${HOST}:${ports.auth}`,
+    storage: `http://${HOST}:${ports.storage}`,
+  };
+  const functionUrls: Record<string, string> = {};
+  topology.functions.forEach((fn, i) => {
+    functionUrls[fn.name] = `http://${HOST}:${ports.functionsBase + i}`;
+  });
+  const bucket = bucketName(gcp, 'documents');
+  const logFile = (name: string) => path.join(p.logsDir, `${name}.log`);
+  const base = { cwd: root, marker };
+
+  const firestoreImport = persist ? latestFirestoreExport(p.firestoreData) : undefined;
+  const authImport = persist && existsSync(path.join(p.authData, 'firebase-export-metadata.json'));
+  const components: Record<string, Component> = {
+    firestore: {
+      spawn: {
+        ...base,
+        name: 'firestore',
+        command: 'gcloud',
+        args: [
+          'emulators', 'firestore', 'start', `--host-port=${hosts.firestore}`, `--rules=${rulesFile}`,
+          ...(firestoreImport ? [`--import-data=${firestoreImport}`] : []),
+        ],
+        env: emulatorEnv(),
+        logFile: logFile('firestore'),
+      },
+      probe: { url: `http://${hosts.firestore}/`, timeoutMs: 90_000 },
+    },
+    pubsub: {
+      spawn: {
+        ...base,
+        name: 'pubsub',
+        command: 'gcloud',
+        args: ['beta', 'emulators', 'pubsub', 'start', `--host-port=${hosts.pubsub}`, `--project=${gcp}`, `--data-dir=${p.pubsubData}`],
+        env: emulatorEnv(),
+        logFile: logFile('pubsub'),
+      },
+      probe: { url: `http://${hosts.pubsub}/`, timeoutMs: 90_000 },
+    },
+    auth: {
+      spawn: {
+        ...base,
+        name: 'auth',
+        // firebase-debug.log lands in the working directory: keep it out of the repository root.
+        cwd: p.stateDir,
+        command: process.execPath,
+        args: [
+          firebaseBin, 'emulators:start', '--only', 'auth', '--project', gcp, '--config', p.firebaseJson,
+          ...(authImport ? ['--import', p.authData] : []),
+          ...(persist ? ['--export-on-exit', p.authData] : []),
+        ],
+        // CI=true skips the MOTD fetch, NO_UPDATE_NOTIFIER the npm update check: both go online.
+        env: emulatorEnv({ CI: 'true', NO_UPDATE_NOTIFIER: '1' }),
+        logFile: logFile('auth'),
+      },
+      probe: { url: `http://${hosts.auth}/`, timeoutMs: 90_000 },
+    },
+    storage: {
+      spawn: {
+        ...base,
+        name: 'storage',
+        command: process.execPath,
+        args: [
+          '--enable-source-maps', storageMain, '--port', String(ports.storage), '--host', HOST,
+          '--pubsub-emulator-host', hosts.pubsub, '--trust-key-file', p.signingKey,
+          ...(persist ? ['--persist', p.storageData] : []),
+        ],
+        env: emulatorEnv({ METADATA_SERVER_DETECTION: 'none' }),
+        logFile: logFile('storage'),
+      },
+      probe: { url: `${hosts.storage}/_health`, timeoutMs: 60_000 },
+    },
+  };
+
+  const passthrough: NodeJS.ProcessEnv = {};
+  for (const k of INHERITED_ENV) if (process.env[k] !== undefined) passthrough[k] = process.env[k];
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('SCRIPTORIUM_') && v !== undefined) passthrough[k] = v;
+  topology.functions.forEach((fn, i) => {
+    components[fn.name] = {
+      spawn: {
+        ...base,
+        name: fn.name,
+        command: process.execPath,
+        args: [
+          // Local-only: stack traces point at the TypeScript sources.
+          '--enable-source-maps',
+          ffMain,
+          `--target=${fn.entryPoint}`,
+          `--source=${functionFiles[i] ?? ''}`,
+          `--port=${ports.functionsBase + i}`,
+          `--signature-type=${fn.trigger === 'http' ? 'http' : 'cloudevent'}`,
+        ],
+        env: {
+          ...passthrough,
+          GOOGLE_CLOUD_PROJECT: gcp,
+          GCLOUD_PROJECT: gcp,
+          // Cloud Run sets K_SERVICE to the function's name; loggers use it.
+          K_SERVICE: fn.name,
+          SCRIPTORIUM_BUCKET: bucket,
+          SCRIPTORIUM_SIGNING_KEY_FILE: p.signingKey,
+          STORAGE_EMULATOR_HOST: hosts.storage,
+          FIRESTORE_EMULATOR_HOST: hosts.firestore,
+          PUBSUB_EMULATOR_HOST: hosts.pubsub,
+          FIREBASE_AUTH_EMULATOR_HOST: hosts.auth,
+          METADATA_SERVER_DETECTION: 'none',
+          // tesseract's default threading is 4-6x slower on small machines.
+          OMP_THREAD_LIMIT: '1',
+        },
+        logFile: logFile(`function-${fn.name}`),
+      },
+      // Any HTTP answer (a CloudEvent function answers a GET with 4xx) means it is listening.
+      probe: { url: `${functionUrls[fn.name] ?? ''}/`, ready: () => true, timeoutMs: 60_000 },
+    };
+  });
+
+  const record: ProcessesFile = {
+    profile,
+    marker,
+    pgids: {},
+    ...(persist ? { firestoreExport: { host: hosts.firestore, gcpProjectId: gcp, dir: p.firestoreData } } : {}),
+  };
+  const started: ManagedProcess[] = [];
+  const stop = async (): Promise<StopResult[]> => stopPlatform(root, profile, log);
+  const timings: Timings = {};
+  try {
+    for (const c of Object.values(components)) {
+      const proc = spawnGroup(c.spawn);
+      started.push(proc);
+      if (proc.pgid > 0) record.pgids[c.spawn.name] = proc.pgid;
+      // Recorded as we go: a start that dies half-way still leaves `stop` what it needs.
+      writeJsonAtomic(p.processesFile, record);
+    }
+    const ready = await Promise.allSettled(
+      started.map(async (proc) => {
+        const c = components[proc.name];
+        if (!c) throw new Error(`no component ${proc.name}`);
+        await waitForHttp(proc, c.probe);
+        timings[proc.name] = Date.now() - t0;
+        log(`  ${proc.name.padEnd(12)} ready after ${timings[proc.name]} ms`);
+      }),
+    );
+    const failures = ready.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => (r.reason as Error).message);
+    if (failures.length > 0) throw new Error(`platform (${profile}) failed to start:\n${failures.join('\n\n')}`);
+
+    const [applied, user] = await Promise.all([
+      applyTopology({ gcpProjectId: gcp, pubsubEmulatorHost: hosts.pubsub, storageEmulatorHost: hosts.storage, functions: functionUrls }).then((a) => {
+        timings.topology = Date.now() - t0;
+        return a;
+      }),
+      seed({ gcpProjectId: gcp, authEmulatorHost: hosts.auth, firestoreEmulatorHost: hosts.firestore }).then((u) => {
+        timings.seed = Date.now() - t0;
+        return u;
+      }),
+    ]);
+
+    const apiUrl = functionUrls.api;
+    if (apiUrl === undefined) throw new Error('topology declares no api function');
+    const config: LocalConfig = LocalConfigSchema.parse({
+      projectId: 'demo',
+      gcpProjectId: gcp,
+      bucket,
+      apiUrl,
+      firestoreEmulatorHost: hosts.firestore,
+      pubsubEmulatorHost: hosts.pubsub,
+      authEmulatorHost: hosts.auth,
+      storageEmulatorHost: hosts.storage,
+      functions: functionUrls,
+      demoUser: user,
+      signingKeyFile: p.signingKey,
+      logsDir: p.logsDir,
+      pgids: record.pgids,
+      startedAt: new Date(t0).toISOString(),
+    } satisfies LocalConfig);
+    writeJsonAtomic(p.configFile, config);
+    timings.total = Date.now() - t0;
+    return { config, configFile: p.configFile, topology: applied, timings, stop };
+  } catch (err) {
+    await stop().catch((stopErr: unknown) => log(`warning: cleanup after a failed start: ${(stopErr as Error).message}`));
+    throw err;
+  }
+}
+
+/** One line per component of `profile`: process alive, and what its address answers. */
+export async function platformStatus(root: string, profile: Profile): Promise<{ name: string; pgid: number; alive: boolean; url?: string; http: number | null }[]> {
+  const rec = readProcessesFile(root, profile);
+  if (!rec) return [];
+  let config: LocalConfig | undefined;
+  try {
+    config = LocalConfigSchema.parse(JSON.parse(readFileSync(profilePaths(root, profile).configFile, 'utf8')));
+  } catch {
+    config = undefined;
+  }
+  const urls: Record<string, string> = {};
+  if (config) {
+    urls.firestore = `http://${config.firestoreEmulatorHost}/`;
+    urls.pubsub = `http://${config.pubsubEmulatorHost}/`;
+    urls.auth = `http://${config.authEmulatorHost}/`;
+    urls.storage = `${config.storageEmulatorHost}/_health`;
+    for (const [name, url] of Object.entries(config.functions)) urls[name] = `${url}/`;
+  }
+  return Promise.all(
+    Object.entries(rec.pgids).map(async ([name, pgid]) => {
+      const url = urls[name];
+      return {
+        name,
+        pgid,
+        alive: markedGroupMembers(pgid, rec.marker).length > 0,
+        ...(url !== undefined ? { url } : {}),
+        http: url !== undefined ? await httpStatus(url) : null,
+      };
+    }),
+  );
+}

@@ -1,0 +1,90 @@
+/**
+ * Demo data for a local stack: a demo user in the Auth emulator and the demo Scriptorium project,
+ * with that user as its admin, in the Firestore emulator. Idempotent: a restart (or a persisted
+ * stack) reuses the user and refreshes the project.
+ */
+import { Firestore } from '@google-cloud/firestore';
+import { ProjectRepository } from '../shared/firestore/projects.js';
+
+/** The seeded Scriptorium project id (the CLI's default `--project`). */
+export const DEMO_PROJECT_ID = 'demo';
+export const DEMO_PROJECT_NAME = 'Demo project';
+/** Fixed uid, so a fresh stack and a persisted one agree on who the demo user is. */
+export const DEMO_USER_UID = 'demo-user';
+export const DEMO_USER_EMAIL = 'demo@scriptorium.local';
+/** Local-only password (the Auth emulator holds no real accounts). */
+export const DEMO_USER_PASSWORD = 'scriptorium-demo';
+
+/** Where to seed. */
+export interface SeedTarget {
+  readonly gcpProjectId: string;
+  /** `host:port` of the Auth emulator. */
+  readonly authEmulatorHost: string;
+  /** `host:port` of the Firestore emulator. */
+  readonly firestoreEmulatorHost: string;
+}
+
+/** The seeded demo user. */
+export interface DemoUser {
+  readonly uid: string;
+  readonly email: string;
+  readonly password: string;
+}
+
+interface LookupResponse {
+  users?: { localId: string; email?: string }[];
+}
+
+/**
+ * Calls the Auth emulator's admin REST API (the Identity Toolkit API as firebase-admin uses it).
+ * `Bearer owner` is the emulator's admin credential; it spares us firebase-admin, which only finds
+ * the emulator through `process.env` (and this runs inside test processes too).
+ */
+async function authAdmin<T>(target: SeedTarget, method: string, body: unknown): Promise<T> {
+  const url = `http://${target.authEmulatorHost}/identitytoolkit.googleapis.com/v1/projects/${target.gcpProjectId}/${method}`;
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer owner' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`Auth emulator ${method} failed: HTTP ${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/** Creates the demo user, or reuses it (resetting its password) when one with its e-mail exists. */
+export async function ensureDemoUser(target: SeedTarget): Promise<DemoUser> {
+  const found = await authAdmin<LookupResponse>(target, 'accounts:lookup', { email: [DEMO_USER_EMAIL] });
+  const existing = found.users?.[0];
+  if (existing) {
+    await authAdmin(target, 'accounts:update', { localId: existing.localId, password: DEMO_USER_PASSWORD, emailVerified: true });
+    return { uid: existing.localId, email: DEMO_USER_EMAIL, password: DEMO_USER_PASSWORD };
+  }
+  const created = await authAdmin<{ localId: string }>(target, 'accounts', {
+    localId: DEMO_USER_UID,
+    email: DEMO_USER_EMAIL,
+    password: DEMO_USER_PASSWORD,
+    emailVerified: true,
+    displayName: 'Demo User',
+  });
+  return { uid: created.localId, email: DEMO_USER_EMAIL, password: DEMO_USER_PASSWORD };
+}
+
+/** A Firestore client for the emulator, without touching `process.env` (admin: rules do not apply). */
+export function emulatorFirestore(gcpProjectId: string, firestoreEmulatorHost: string): Firestore {
+  const [host, port] = firestoreEmulatorHost.split(':');
+  // ssl: false makes the client send `Bearer owner`, the emulator's admin identity.
+  return new Firestore({ projectId: gcpProjectId, host, port: Number(port), ssl: false, ignoreUndefinedProperties: true });
+}
+
+/** Seeds the demo user and the demo project; returns the user. */
+export async function seed(target: SeedTarget): Promise<DemoUser> {
+  const user = await ensureDemoUser(target);
+  const db = emulatorFirestore(target.gcpProjectId, target.firestoreEmulatorHost);
+  try {
+    await new ProjectRepository(db).ensureProject(DEMO_PROJECT_ID, DEMO_PROJECT_NAME, { uid: user.uid, email: user.email });
+  } finally {
+    await db.terminate();
+  }
+  return user;
+}

@@ -1,0 +1,44 @@
+/**
+ * `scriptorium text DOCUMENT_ID`: the extracted text, from the api.
+ */
+import { parseCommand } from '../args.js';
+import { EXIT, UsageError, CliFailure, type CliContext, type Command } from '../io.js';
+import { ApiError, loadConfig, openFirebaseSession } from '../session.js';
+
+const USAGE = `Usage: scriptorium text DOCUMENT_ID [--config FILE]
+
+Prints the text extracted from a document on stdout (GET /v1/documents/:id/text).
+
+Options:
+  --config FILE   local stack config (default: $SCRIPTORIUM_LOCAL_CONFIG or .scriptorium/local.json)
+  -h, --help      show this help
+
+Exit status: 0 with the text, 1 when the document does not exist, is not readable or not processed yet.
+`;
+
+async function run(ctx: CliContext): Promise<number> {
+  const { values, positionals } = parseCommand(ctx.argv, {});
+  if (values.help) {
+    ctx.stdout.write(USAGE);
+    return EXIT.OK;
+  }
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'missing DOCUMENT_ID' : `expected one DOCUMENT_ID, got ${positionals.length} arguments`);
+  const documentId = positionals[0] as string;
+  const config = loadConfig(values.config, ctx.env);
+  const session = await (ctx.openSession ?? openFirebaseSession)(config);
+  try {
+    const text = await session.api.documentText(documentId);
+    ctx.stdout.write(text);
+    return EXIT.OK;
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    if (err.status === 404) throw new CliFailure(`document ${documentId} not found (${err.describe()})`);
+    if (err.status === 409 || err.status === 425) throw new CliFailure(`the text of document ${documentId} is not ready yet (${err.describe()})`);
+    throw new CliFailure(`cannot get the text of document ${documentId} (${err.describe()})`);
+  } finally {
+    await session.close();
+  }
+}
+
+/** `scriptorium text`. */
+export const textCommand: Command = { name: 'text', summary: "print a document's extracted text", usage: USAGE, run };

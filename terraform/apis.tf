@@ -1,0 +1,46 @@
+locals {
+  # Every API the deployment touches. eventarc is deliberately absent: Pub/Sub delivers to the
+  # functions through the push subscriptions declared in pubsub.tf, not through Eventarc triggers.
+  services = toset([
+    "artifactregistry.googleapis.com", # images built for gen2 functions
+    "cloudbuild.googleapis.com",       # builds function sources
+    "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com", # project lookups and IAM
+    "documentai.googleapis.com",           # the google OCR engine
+    "firebase.googleapis.com",
+    "firebaserules.googleapis.com", # Firestore security rules
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "iamcredentials.googleapis.com",  # signBlob: the api function signs upload URLs without a key
+    "identitytoolkit.googleapis.com", # Identity Platform (Firebase Authentication)
+    "logging.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com", # gen2 functions are Cloud Run services
+    "serviceusage.googleapis.com",
+    "storage.googleapis.com",
+  ])
+}
+
+resource "google_project_service" "enabled" {
+  for_each = local.services
+
+  project = var.project_id
+  service = each.value
+  # Destroying this configuration must not switch APIs off under anything else in the project.
+  disable_on_destroy = false
+}
+
+data "google_project" "project" {
+  project_id = var.project_id
+}
+
+# The Pub/Sub service agent only exists once something asks for it; IAM bindings to it (dead
+# lettering, OIDC push tokens) fail on a fresh project unless it is created explicitly first.
+resource "google_project_service_identity" "pubsub" {
+  provider = google-beta
+
+  project = var.project_id
+  service = "pubsub.googleapis.com"
+
+  depends_on = [google_project_service.enabled]
+}

@@ -1,0 +1,258 @@
+# Functions as declared in shared/topology.ts: name, entry_point (= the functions-framework
+# registration name), memory and timeout must match it; test/unit/terraform.test.ts checks that.
+#
+# Event functions have no event_trigger: Pub/Sub reaches them through the push subscriptions in
+# pubsub.tf (an Eventarc trigger as well would deliver every message twice). They register with
+# `cloudEvent(name, handler)`; functions-framework then serves them as CloudEvent functions even
+# though Cloud Run sets the reserved FUNCTION_SIGNATURE_TYPE=http for trigger-less functions, and
+# converts the raw push body into a CloudEvent.
+
+locals {
+  build_root = coalesce(var.build_root, abspath("${path.module}/.."))
+
+  # Function name (topology) => folder under functions/ (compiled to dist/functions/<folder>).
+  function_modules = {
+    api           = "api"
+    ingest        = "ingest"
+    ocr           = "ocr"
+    "dead-letter" = "dead-letter"
+  }
+
+  # Only what the functions load at run time: their own modules and shared/.
+  dist_files = sort(tolist(setunion(
+    fileset("${local.build_root}/dist", "functions/**/*.{js,json}"),
+    fileset("${local.build_root}/dist", "shared/**/*.{js,json}"),
+  )))
+
+  root_package = jsondecode(file("${local.build_root}/package.json"))
+
+  # The archive's package.json: the repository's (same dependencies, so package-lock.json still
+  # matches and the build runs `npm ci`), with `main` pointing at the one function and an empty
+  # gcp-build script so the buildpack does not run `npm run build` (tsc) on compiled output.
+  function_packages = {
+    for name, folder in local.function_modules : name => jsonencode(merge(local.root_package, {
+      main    = "dist/functions/${folder}/index.js"
+      scripts = { "gcp-build" = "" }
+    }))
+  }
+
+  # Content hash of everything in an archive: names the uploaded object, so a function is rebuilt
+  # exactly when its code or dependencies change (zip bytes themselves carry timestamps).
+  source_hashes = {
+    for name, pkg in local.function_packages : name => sha256(join("\n", concat(
+      [sha256(pkg), filesha256("${local.build_root}/package-lock.json")],
+      [for f in local.dist_files : "${f}:${filesha256("${local.build_root}/dist/${f}")}"],
+    )))
+  }
+
+  # Runtime configuration, parsed by shared/config/index.ts (ConfigSchema). Every function gets
+  # the same environment because they all parse the same schema. No *_EMULATOR_HOST here, ever.
+  function_env = {
+    GOOGLE_CLOUD_PROJECT               = var.project_id
+    SCRIPTORIUM_BUCKET                 = google_storage_bucket.documents.name
+    SCRIPTORIUM_MAX_UPLOAD_BYTES       = var.max_upload_bytes
+    SCRIPTORIUM_SIGNED_URL_TTL_SECONDS = var.signed_url_ttl_seconds
+    SCRIPTORIUM_MAX_ATTEMPTS           = var.max_attempts
+    SCRIPTORIUM_OCR_ENGINE             = var.ocr_engine
+    SCRIPTORIUM_DOCUMENTAI_PROCESSOR   = var.ocr_engine == "google" ? google_document_ai_processor.ocr[0].id : ""
+    SCRIPTORIUM_OCR_LANGUAGES          = var.ocr_languages
+    SCRIPTORIUM_LOG_LEVEL              = var.log_level
+  }
+}
+
+data "archive_file" "function_source" {
+  for_each = local.function_modules
+
+  type        = "zip"
+  output_path = "${path.module}/.terraform/scriptorium-build/${each.key}.zip"
+
+  source {
+    filename = "package.json"
+    content  = local.function_packages[each.key]
+  }
+
+  source {
+    filename = "package-lock.json"
+    content  = file("${local.build_root}/package-lock.json")
+  }
+
+  dynamic "source" {
+    for_each = local.dist_files
+    content {
+      filename = "dist/${source.value}"
+      content  = file("${local.build_root}/dist/${source.value}")
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = fileexists("${local.build_root}/dist/functions/${each.value}/index.js")
+      error_message = "dist/functions/${each.value}/index.js is missing: run `npm run build` in ${local.build_root} before terraform plan/apply."
+    }
+  }
+}
+
+resource "google_storage_bucket_object" "function_source" {
+  for_each = local.function_modules
+
+  bucket = google_storage_bucket.function_sources.name
+  name   = "${each.key}-${local.source_hashes[each.key]}.zip"
+  source = data.archive_file.function_source[each.key].output_path
+}
+
+resource "google_cloudfunctions2_function" "api" {
+  name        = "api"
+  location    = var.region
+  description = "Scriptorium HTTP API: signed upload URLs, jobs, documents."
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = "api"
+    service_account = google_service_account.build.id
+    source {
+      storage_source {
+        bucket = google_storage_bucket.function_sources.name
+        object = google_storage_bucket_object.function_source["api"].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory = "512Mi"
+    # A whole vCPU lets one instance serve concurrent requests (below 1 vCPU concurrency is 1).
+    available_cpu                    = "1"
+    max_instance_request_concurrency = 40
+    timeout_seconds                  = 60
+    max_instance_count               = var.max_instances
+    ingress_settings                 = "ALLOW_ALL"
+    all_traffic_on_latest_revision   = true
+    service_account_email            = google_service_account.runtime["api"].email
+    environment_variables            = local.function_env
+  }
+
+  depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources]
+}
+
+resource "google_cloudfunctions2_function" "ingest" {
+  name        = "ingest"
+  location    = var.region
+  description = "Scriptorium ingest: upload notifications -> documents, jobs and OCR requests."
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = "ingest"
+    service_account = google_service_account.build.id
+    source {
+      storage_source {
+        bucket = google_storage_bucket.function_sources.name
+        object = google_storage_bucket_object.function_source["ingest"].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory               = "512Mi"
+    timeout_seconds                = 60
+    max_instance_count             = var.max_instances
+    ingress_settings               = "ALLOW_ALL" # Pub/Sub push arrives from outside the VPC; IAM guards it.
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.runtime["ingest"].email
+    environment_variables          = local.function_env
+  }
+
+  depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources]
+}
+
+resource "google_cloudfunctions2_function" "ocr" {
+  name        = "ocr"
+  location    = var.region
+  description = "Scriptorium OCR: text extraction, derived files, document events."
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = "ocr"
+    service_account = google_service_account.build.id
+    source {
+      storage_source {
+        bucket = google_storage_bucket.function_sources.name
+        object = google_storage_bucket_object.function_source["ocr"].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory = "2048Mi"
+    available_cpu    = "1"
+    # OCR is CPU-bound: one document per instance.
+    max_instance_request_concurrency = 1
+    # Below the subscription's 600 s ack deadline, so a timed-out attempt is retried, not doubled.
+    timeout_seconds                = 540
+    max_instance_count             = var.max_instances
+    ingress_settings               = "ALLOW_ALL"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.runtime["ocr"].email
+    environment_variables          = local.function_env
+  }
+
+  depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources]
+}
+
+resource "google_cloudfunctions2_function" "dead_letter" {
+  name        = "dead-letter"
+  location    = var.region
+  description = "Scriptorium dead-letter: records messages that exhausted their delivery attempts."
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = "deadLetter"
+    service_account = google_service_account.build.id
+    source {
+      storage_source {
+        bucket = google_storage_bucket.function_sources.name
+        object = google_storage_bucket_object.function_source["dead-letter"].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory               = "256Mi"
+    timeout_seconds                = 60
+    max_instance_count             = var.max_instances
+    ingress_settings               = "ALLOW_ALL"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.runtime["dead-letter"].email
+    environment_variables          = local.function_env
+  }
+
+  depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources]
+}
+
+# The api is public at the network level: it verifies Firebase ID tokens itself.
+resource "google_cloud_run_service_iam_member" "api_public" {
+  location = google_cloudfunctions2_function.api.location
+  service  = google_cloudfunctions2_function.api.name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+# Event functions are private: only the push identity may invoke them.
+resource "google_cloud_run_service_iam_member" "ingest_push_invoker" {
+  location = google_cloudfunctions2_function.ingest.location
+  service  = google_cloudfunctions2_function.ingest.name
+  role     = "roles/run.invoker"
+  member   = google_service_account.push_invoker.member
+}
+
+resource "google_cloud_run_service_iam_member" "ocr_push_invoker" {
+  location = google_cloudfunctions2_function.ocr.location
+  service  = google_cloudfunctions2_function.ocr.name
+  role     = "roles/run.invoker"
+  member   = google_service_account.push_invoker.member
+}
+
+resource "google_cloud_run_service_iam_member" "dead_letter_push_invoker" {
+  location = google_cloudfunctions2_function.dead_letter.location
+  service  = google_cloudfunctions2_function.dead_letter.name
+  role     = "roles/run.invoker"
+  member   = google_service_account.push_invoker.member
+}

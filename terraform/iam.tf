@@ -1,0 +1,123 @@
+# One runtime service account per function, each granted only what its function does (see
+# the brief in README.md). Project-level roles are used only where no narrower resource exists
+# (Firestore and Document AI have no per-collection / per-processor IAM in terraform).
+
+locals {
+  runtime_accounts = {
+    api           = "Scriptorium api function (signed URLs, reads/writes jobs and documents)"
+    ingest        = "Scriptorium ingest function (object events -> OCR requests)"
+    ocr           = "Scriptorium ocr function (OCR, derived files, document events)"
+    "dead-letter" = "Scriptorium dead-letter function (records failed messages)"
+  }
+}
+
+resource "google_service_account" "runtime" {
+  for_each = local.runtime_accounts
+
+  account_id   = "scriptorium-${each.key}"
+  display_name = each.value
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Every function reads and writes Firestore (jobs, documents, job logs).
+resource "google_project_iam_member" "runtime_firestore" {
+  for_each = local.runtime_accounts
+
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = google_service_account.runtime[each.key].member
+}
+
+# api: creates signed upload URLs and reads/deletes objects on behalf of clients.
+resource "google_storage_bucket_iam_member" "api_documents_object_admin" {
+  bucket = google_storage_bucket.documents.name
+  role   = "roles/storage.objectAdmin"
+  member = google_service_account.runtime["api"].member
+}
+
+# api: without a key file the Storage client signs URLs with IAM signBlob as its own identity,
+# which needs Token Creator on that same service account (and nothing broader).
+resource "google_service_account_iam_member" "api_signs_as_itself" {
+  service_account_id = google_service_account.runtime["api"].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = google_service_account.runtime["api"].member
+}
+
+# ingest: reads object metadata of uploads, publishes OCR requests.
+resource "google_storage_bucket_iam_member" "ingest_documents_viewer" {
+  bucket = google_storage_bucket.documents.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.runtime["ingest"].member
+}
+
+resource "google_pubsub_topic_iam_member" "ingest_publishes_ocr_requests" {
+  topic  = google_pubsub_topic.ocr_requests.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.runtime["ingest"].member
+}
+
+# ocr: reads uploads, writes derived files, publishes document events, calls Document AI.
+resource "google_storage_bucket_iam_member" "ocr_documents_object_admin" {
+  bucket = google_storage_bucket.documents.name
+  role   = "roles/storage.objectAdmin"
+  member = google_service_account.runtime["ocr"].member
+}
+
+resource "google_pubsub_topic_iam_member" "ocr_publishes_document_events" {
+  topic  = google_pubsub_topic.document_events.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.runtime["ocr"].member
+}
+
+resource "google_project_iam_member" "ocr_documentai" {
+  count = var.ocr_engine == "google" ? 1 : 0
+
+  project = var.project_id
+  role    = "roles/documentai.apiUser"
+  member  = google_service_account.runtime["ocr"].member
+}
+
+# Identity Pub/Sub uses for OIDC tokens on push deliveries; the only principal allowed to invoke
+# the event-driven functions.
+resource "google_service_account" "push_invoker" {
+  account_id   = "scriptorium-push-invoker"
+  display_name = "Scriptorium Pub/Sub push invoker"
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Pub/Sub mints the push OIDC tokens as its service agent. Projects created after April 2021 have
+# this implicitly; older ones need it, and granting it on the one account is harmless either way.
+resource "google_service_account_iam_member" "pubsub_agent_mints_push_tokens" {
+  service_account_id = google_service_account.push_invoker.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+# Cloud Build identity for function builds. New projects no longer give the default compute
+# service account broad roles, so builds get a dedicated account with just what a build needs.
+resource "google_service_account" "build" {
+  account_id   = "scriptorium-build"
+  display_name = "Scriptorium function builds"
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_project_iam_member" "build" {
+  for_each = toset([
+    "roles/cloudbuild.builds.builder",
+    "roles/logging.logWriter",
+    "roles/artifactregistry.writer",
+  ])
+
+  project = var.project_id
+  role    = each.value
+  member  = google_service_account.build.member
+}
+
+resource "google_storage_bucket_iam_member" "build_reads_sources" {
+  bucket = google_storage_bucket.function_sources.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.build.member
+}

@@ -1,0 +1,37 @@
+output "api_url" {
+  description = "Base URL of the HTTP api function."
+  value       = google_cloudfunctions2_function.api.service_config[0].uri
+}
+
+output "bucket_name" {
+  description = "The documents bucket (SCRIPTORIUM_BUCKET)."
+  value       = google_storage_bucket.documents.name
+}
+
+output "project_id" {
+  value = var.project_id
+}
+
+output "region" {
+  value = var.region
+}
+
+output "documentai_processor" {
+  description = "Document AI OCR processor resource name, when the google OCR engine is selected."
+  value       = var.ocr_engine == "google" ? google_document_ai_processor.ocr[0].id : null
+}
+
+output "push_invoker_service_account" {
+  description = "Identity Pub/Sub presents when pushing to the event functions."
+  value       = google_service_account.push_invoker.email
+}
+
+output "firebase_web_config" {
+  description = "Firebase web configuration for clients (the API key identifies the project; it is not a secret)."
+  value = {
+    apiKey     = data.google_firebase_web_app_config.console.api_key
+    authDomain = data.google_firebase_web_app_config.console.auth_domain
+    projectId  = var.project_id
+    appId      = google_firebase_web_app.console.app_id
+  }
+}

@@ -1,0 +1,164 @@
+# Topics and subscriptions exactly as declared in shared/topology.ts; test/unit/terraform.test.ts
+# fails when the two disagree. Push endpoints are `<function uri>/projects/<project>/topics/<topic>`
+# because functions-framework derives the CloudEvent `source` from the request path.
+
+resource "google_pubsub_topic" "object_events" {
+  name       = "object-events"
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_pubsub_topic" "ocr_requests" {
+  name       = "ocr-requests"
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_pubsub_topic" "document_events" {
+  name       = "document-events"
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_pubsub_topic" "dead_letter" {
+  name       = "dead-letter"
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_pubsub_subscription" "ingest_object_events" {
+  name                       = "ingest-object-events"
+  topic                      = google_pubsub_topic.object_events.id
+  ack_deadline_seconds       = 60
+  message_retention_duration = "604800s"
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = 5
+  }
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.ingest.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.object_events.name}"
+    oidc_token {
+      service_account_email = google_service_account.push_invoker.email
+      # Cloud Run checks the token audience against the service URL, not the full endpoint.
+      audience = google_cloudfunctions2_function.ingest.service_config[0].uri
+    }
+  }
+
+  # Subscriptions otherwise expire after 31 days without activity.
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# OCR of a long document takes minutes; the ack deadline bounds one push attempt (Pub/Sub's maximum
+# is 600 s, which is why the ocr function's timeout stays below it).
+resource "google_pubsub_subscription" "ocr_ocr_requests" {
+  name                       = "ocr-ocr-requests"
+  topic                      = google_pubsub_topic.ocr_requests.id
+  ack_deadline_seconds       = 600
+  message_retention_duration = "604800s"
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = 5
+  }
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.ocr.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.ocr_requests.name}"
+    oidc_token {
+      service_account_email = google_service_account.push_invoker.email
+      audience              = google_cloudfunctions2_function.ocr.service_config[0].uri
+    }
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_pubsub_subscription" "dead_letter_dead_letter" {
+  name                       = "dead-letter-dead-letter"
+  topic                      = google_pubsub_topic.dead_letter.id
+  ack_deadline_seconds       = 60
+  message_retention_duration = "604800s"
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.dead_letter.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.dead_letter.name}"
+    oidc_token {
+      service_account_email = google_service_account.push_invoker.email
+      audience              = google_cloudfunctions2_function.dead_letter.service_config[0].uri
+    }
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# Kept for replay: every dead-lettered message stays here for a week.
+resource "google_pubsub_subscription" "dead_letter_archive" {
+  name                       = "dead-letter-archive"
+  topic                      = google_pubsub_topic.dead_letter.id
+  ack_deadline_seconds       = 60
+  message_retention_duration = "604800s"
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# Fan-out point for the next stages (chunking, embeddings, summaries).
+resource "google_pubsub_subscription" "document_events_archive" {
+  name                       = "document-events-archive"
+  topic                      = google_pubsub_topic.document_events.id
+  ack_deadline_seconds       = 60
+  message_retention_duration = "604800s"
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# Dead lettering is done by the Pub/Sub service agent: it must be able to publish to the
+# dead-letter topic and to acknowledge (subscribe to) each source subscription, or messages are
+# redelivered forever instead of being forwarded after max_delivery_attempts.
+resource "google_pubsub_topic_iam_member" "pubsub_agent_publishes_dead_letter" {
+  topic  = google_pubsub_topic.dead_letter.id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_ingest_object_events" {
+  subscription = google_pubsub_subscription.ingest_object_events.id
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_ocr_ocr_requests" {
+  subscription = google_pubsub_subscription.ocr_ocr_requests.id
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}

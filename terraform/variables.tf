@@ -1,0 +1,102 @@
+variable "project_id" {
+  description = "Google Cloud project to deploy into (billing must be enabled)."
+  type        = string
+}
+
+variable "region" {
+  description = "Region for the functions, the documents bucket and Pub/Sub-triggered services."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "firestore_location" {
+  description = "Firestore (native mode) location: a multi-region such as nam5/eur3 or a region. Cannot be changed after creation."
+  type        = string
+  default     = "nam5"
+}
+
+variable "documentai_location" {
+  description = "Document AI location for the OCR processor (Document AI only offers the multi-regions us and eu)."
+  type        = string
+  default     = "us"
+
+  validation {
+    condition     = contains(["us", "eu"], var.documentai_location)
+    error_message = "documentai_location must be \"us\" or \"eu\"."
+  }
+}
+
+variable "build_root" {
+  description = "Repository root holding package.json, package-lock.json and the compiled dist/ (run `npm run build` first). Defaults to the parent of this directory."
+  type        = string
+  default     = null
+}
+
+variable "max_upload_bytes" {
+  description = "SCRIPTORIUM_MAX_UPLOAD_BYTES: upper bound on a declared upload size."
+  type        = number
+  default     = 104857600
+
+  validation {
+    condition     = var.max_upload_bytes > 0 && floor(var.max_upload_bytes) == var.max_upload_bytes
+    error_message = "max_upload_bytes must be a positive integer."
+  }
+}
+
+variable "signed_url_ttl_seconds" {
+  description = "SCRIPTORIUM_SIGNED_URL_TTL_SECONDS: lifetime of a signed upload URL (a bearer credential: keep it short)."
+  type        = number
+  default     = 900
+
+  validation {
+    # V4 signed URLs cannot outlive 7 days.
+    condition     = var.signed_url_ttl_seconds > 0 && var.signed_url_ttl_seconds <= 604800
+    error_message = "signed_url_ttl_seconds must be between 1 and 604800."
+  }
+}
+
+variable "max_attempts" {
+  description = "SCRIPTORIUM_MAX_ATTEMPTS: attempts a job stage gets before it is failed for good."
+  type        = number
+  default     = 5
+}
+
+variable "ocr_engine" {
+  description = "SCRIPTORIUM_OCR_ENGINE. \"google\" uses a Document AI OCR processor created here; \"local\" needs tesseract, which the Cloud Functions Node.js image does not contain."
+  type        = string
+  default     = "google"
+
+  validation {
+    condition     = contains(["local", "google"], var.ocr_engine)
+    error_message = "ocr_engine must be \"local\" or \"google\"."
+  }
+}
+
+variable "ocr_languages" {
+  description = "SCRIPTORIUM_OCR_LANGUAGES: tesseract language codes joined by + (local engine only)."
+  type        = string
+  default     = "eng"
+}
+
+variable "log_level" {
+  description = "SCRIPTORIUM_LOG_LEVEL."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be one of DEBUG, INFO, WARNING, ERROR."
+  }
+}
+
+variable "max_instances" {
+  description = "Upper bound on instances per function: a cost ceiling, and a cap on concurrent Firestore/Document AI load."
+  type        = number
+  default     = 10
+}
+
+variable "authorized_domains" {
+  description = "Extra domains (beyond localhost and the Firebase hosting domains) allowed to complete Identity Platform sign-in, e.g. where the web console is served."
+  type        = list(string)
+  default     = []
+}

@@ -1,0 +1,130 @@
+/**
+ * A test client of the running stack, doing what a real client does: sign in against the Auth
+ * emulator, ask the api function for a signed URL, PUT the bytes to it, then follow the job through
+ * a Firestore listener until it ends.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Firestore } from '@google-cloud/firestore';
+import { CreateUploadResponseSchema, type CreateUploadResponse } from '../../shared/api/contracts.js';
+import { JobSchema, isTerminal, type Job } from '../../shared/jobs/model.js';
+import { DocumentSchema, type DocumentRecord } from '../../shared/firestore/documents.js';
+import { toPlain } from '../../shared/firestore/client.js';
+import type { LocalConfig } from '../../emulators/local-config.js';
+
+export async function signIn(cfg: LocalConfig, email = cfg.demoUser.email, password = cfg.demoUser.password): Promise<string> {
+  const res = await fetch(`http://${cfg.authEmulatorHost}/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=local`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password, returnSecureToken: true }),
+  });
+  const body = (await res.json()) as { idToken?: string };
+  if (!res.ok || !body.idToken) throw new Error(`sign-in failed: ${res.status} ${JSON.stringify(body)}`);
+  return body.idToken;
+}
+
+/** Creates a user in the Auth emulator and returns an ID token (not a member of any project). */
+export async function signUp(cfg: LocalConfig, email: string, password = 'password-123'): Promise<string> {
+  const res = await fetch(`http://${cfg.authEmulatorHost}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=local`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password, returnSecureToken: true }),
+  });
+  const body = (await res.json()) as { idToken?: string };
+  if (!res.ok || !body.idToken) throw new Error(`sign-up failed: ${res.status} ${JSON.stringify(body)}`);
+  return body.idToken;
+}
+
+export async function api(cfg: LocalConfig, token: string | null, method: string, route: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }> {
+  const res = await fetch(`${cfg.apiUrl}${route}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = null;
+  }
+  return { status: res.status, json, text };
+}
+
+export async function createUpload(cfg: LocalConfig, token: string, req: { fileName: string; contentType: string; size: number; projectId?: string }): Promise<CreateUploadResponse> {
+  const res = await api(cfg, token, 'POST', '/v1/uploads', { projectId: cfg.projectId, ...req });
+  if (res.status !== 201 && res.status !== 200) throw new Error(`createUpload: ${res.status} ${res.text}`);
+  return CreateUploadResponseSchema.parse(res.json);
+}
+
+export async function putSigned(upload: CreateUploadResponse, body: Buffer): Promise<Response> {
+  return fetch(upload.uploadUrl, { method: 'PUT', headers: upload.headers, body });
+}
+
+let db: Firestore | undefined;
+
+/** An admin Firestore client on the emulator of the running stack (tests read past the rules). */
+export function testFirestore(cfg: LocalConfig): Firestore {
+  // The client reads the emulator host from the environment (and then sends the emulator's owner token).
+  process.env.FIRESTORE_EMULATOR_HOST = cfg.firestoreEmulatorHost;
+  db ??= new Firestore({ projectId: cfg.gcpProjectId, ignoreUndefinedProperties: true });
+  return db;
+}
+
+/** Follows `jobs/{id}` with a listener until it is terminal; every snapshot seen is returned too. */
+export async function waitForJob(cfg: LocalConfig, jobId: string, timeoutMs = 120_000): Promise<{ job: Job; seen: Job[] }> {
+  const seen: Job[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      unsubscribe();
+      reject(new Error(`job ${jobId} not terminal after ${timeoutMs} ms; last: ${JSON.stringify(seen.at(-1))}`));
+    }, timeoutMs);
+    const unsubscribe = testFirestore(cfg)
+      .doc(`jobs/${jobId}`)
+      .onSnapshot(
+        (snap) => {
+          if (!snap.exists) return;
+          const job = JobSchema.parse({ ...(toPlain(snap.data()) as object), id: jobId });
+          seen.push(job);
+          if (isTerminal(job.status)) {
+            clearTimeout(timer);
+            unsubscribe();
+            resolve({ job, seen });
+          }
+        },
+        (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+  });
+}
+
+export async function getDocument(cfg: LocalConfig, documentId: string): Promise<DocumentRecord> {
+  const snap = await testFirestore(cfg).doc(`documents/${documentId}`).get();
+  return DocumentSchema.parse({ ...(toPlain(snap.data()) as object), id: documentId });
+}
+
+export const FIXTURES = path.resolve(import.meta.dirname, '../../../test/fixtures');
+
+/** Reads a fixture whether running from test/ (tsx) or dist/test/ (compiled). */
+export async function fixture(relative: string): Promise<Buffer> {
+  const candidates = [path.resolve(import.meta.dirname, '../fixtures', relative), path.join(FIXTURES, relative)];
+  for (const c of candidates) {
+    try {
+      return await readFile(c);
+    } catch {
+      // try the next location
+    }
+  }
+  throw new Error(`fixture ${relative} not found in ${candidates.join(' or ')}`);
+}
+
+/** Uploads a file through the whole client flow and waits for the job to end. */
+export async function uploadAndWait(cfg: LocalConfig, token: string, fileName: string, body: Buffer, contentType: string): Promise<{ upload: CreateUploadResponse; job: Job; seen: Job[]; document: DocumentRecord; putStatus: number }> {
+  const upload = await createUpload(cfg, token, { fileName, contentType, size: body.length });
+  const put = await putSigned(upload, body);
+  if (!put.ok) throw new Error(`signed PUT failed: ${put.status} ${await put.text()}`);
+  const { job, seen } = await waitForJob(cfg, upload.jobId);
+  return { upload, job, seen, document: await getDocument(cfg, upload.documentId), putStatus: put.status };
+}

@@ -1,0 +1,535 @@
+/**
+ * Unit tests of the CLI's commands, run in-process through `main()`: usage errors (exit 2), help,
+ * and each command against a fake api/storage HTTP server and a fake signed-in session (no
+ * emulators needed; the integration test covers the real stack).
+ */
+import { after, before, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { main, COMMANDS } from '../../scripts/cli/main.js';
+import type { CliContext } from '../../scripts/cli/io.js';
+import { ApiClient, type Session } from '../../scripts/cli/session.js';
+import { toDocumentView, toJobView, type JobView } from '../../scripts/cli/job-view.js';
+import type { LocalConfig } from '../../emulators/local-config.js';
+
+/** A captured output stream. */
+class Capture {
+  text = '';
+  constructor(
+    readonly isTTY = false,
+    readonly columns = 80,
+  ) {}
+  write(s: string): boolean {
+    this.text += s;
+    return true;
+  }
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(argv: string[], openSession?: CliContext['openSession'], env: Record<string, string | undefined> = {}): Promise<Run> {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const code = await main({ argv, stdout, stderr, env, openSession });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'scriptorium-cli-test-'));
+const pdf = path.join(tmp, 'doc.pdf');
+writeFileSync(pdf, Buffer.alloc(5000, 7));
+const empty = path.join(tmp, 'empty.pdf');
+writeFileSync(empty, '');
+
+/** What the fake api/storage server saw and how it should answer. */
+const fake = {
+  uploads: [] as Record<string, unknown>[],
+  puts: [] as { headers: http.IncomingHttpHeaders; bytes: number; url: string }[],
+  createStatus: 201,
+  createError: null as { code: string; message: string } | null,
+  putStatus: 200,
+  text: new Map<string, string>(),
+  auth: [] as (string | undefined)[],
+};
+
+let server: http.Server;
+let base = '';
+let configFile = '';
+
+function config(): LocalConfig {
+  return {
+    projectId: 'demo-project',
+    gcpProjectId: 'demo-scriptorium',
+    bucket: 'demo-scriptorium-documents',
+    apiUrl: `${base}/api`,
+    firestoreEmulatorHost: new URL(base).host,
+    pubsubEmulatorHost: new URL(base).host,
+    authEmulatorHost: new URL(base).host,
+    storageEmulatorHost: new URL(base).host,
+    functions: { api: `${base}/api`, ingest: `${base}/ingest` },
+    demoUser: { email: 'demo@example.com', password: 'pw', uid: 'u1' },
+    signingKeyFile: '/dev/null',
+    logsDir: tmp,
+    pgids: {},
+    startedAt: new Date().toISOString(),
+  };
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+before(async () => {
+  server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = req.url ?? '/';
+      const body = Buffer.concat(chunks);
+      if (url.startsWith('/api/')) fake.auth.push(req.headers.authorization);
+      if (req.method === 'POST' && url === '/api/v1/uploads') {
+        const request = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+        fake.uploads.push(request);
+        if (fake.createError) return json(res, fake.createStatus, { error: fake.createError });
+        const n = fake.uploads.length;
+        return json(res, 201, {
+          documentId: `doc${n}`,
+          jobId: `job${n}`,
+          uploadUrl: `${base}/storage/b/o${n}?X-Goog-Signature=abc`,
+          method: 'PUT',
+          headers: { 'content-type': String(request.contentType), 'x-goog-content-length-range': `${String(request.size)},${String(request.size)}`, 'x-goog-if-generation-match': '0' },
+          expiresAt: '2030-01-01T00:00:00.000Z',
+          bucket: 'b',
+          object: `o${n}`,
+        });
+      }
+      if (req.method === 'PUT' && url.startsWith('/storage/')) {
+        fake.puts.push({ headers: req.headers, bytes: body.length, url });
+        if (fake.putStatus !== 200) {
+          res.writeHead(fake.putStatus, { 'content-type': 'application/xml' }).end('<?xml version="1.0"?><Error><Code>EntityTooLarge</Code><Message>too big</Message></Error>');
+          return;
+        }
+        return json(res, 200, {});
+      }
+      const text = /^\/api\/v1\/documents\/([^/]+)\/text$/.exec(url);
+      if (req.method === 'GET' && text) {
+        const value = fake.text.get(decodeURIComponent(text[1] ?? ''));
+        if (value === undefined) return json(res, 404, { error: { code: 'NOT_FOUND', message: 'no such document' } });
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(value);
+        return;
+      }
+      if (url === '/api/health' || url === '/' || url === '/_health') return json(res, 200, { ok: true });
+      if (url.startsWith('/emulator/')) return json(res, 200, {});
+      return json(res, 404, { error: { code: 'NOT_FOUND', message: url } });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  configFile = path.join(tmp, 'local.json');
+  writeFileSync(configFile, JSON.stringify(config()));
+});
+
+after(() => {
+  server.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  fake.uploads = [];
+  fake.puts = [];
+  fake.createStatus = 201;
+  fake.createError = null;
+  fake.putStatus = 200;
+  fake.auth = [];
+});
+
+/** A scripted job: the updates the fake listener delivers, and what the fake Firestore holds. */
+interface Script {
+  updates?: Record<string, unknown>[];
+  listenError?: Error & { code?: string };
+  job?: Record<string, unknown> | Error;
+  document?: Record<string, unknown>;
+}
+
+function fakeSession(script: Script): { open: CliContext['openSession']; state: { closed: number; unsubscribed: number; watching: string[] } } {
+  const state = { closed: 0, unsubscribed: 0, watching: [] as string[] };
+  const open = (cfg: LocalConfig): Promise<Session> =>
+    Promise.resolve({
+      config: cfg,
+      userEmail: cfg.demoUser.email,
+      api: new ApiClient(cfg.apiUrl, () => Promise.resolve('fake-token')),
+      watchJob(jobId: string, onChange: (job: JobView | null) => void, onError: (e: Error) => void) {
+        state.watching.push(jobId);
+        let stopped = false;
+        // Deliver asynchronously, like the SDK.
+        void (async () => {
+          onChange(null);
+          for (const u of script.updates ?? []) {
+            await new Promise((r) => setTimeout(r, 5));
+            if (stopped) return;
+            onChange(toJobView(jobId, u));
+          }
+          if (script.listenError && !stopped) onError(script.listenError);
+        })();
+        return () => {
+          stopped = true;
+          state.unsubscribed += 1;
+        };
+      },
+      getJob(jobId: string) {
+        if (script.job instanceof Error) return Promise.reject(script.job);
+        return Promise.resolve(script.job ? toJobView(jobId, script.job) : null);
+      },
+      getDocument(documentId: string) {
+        return Promise.resolve(script.document ? toDocumentView(documentId, script.document) : null);
+      },
+      close() {
+        state.closed += 1;
+        return Promise.resolve();
+      },
+    });
+  return { open, state };
+}
+
+const neverOpen: CliContext['openSession'] = () => Promise.reject(new Error('a usage error must not sign in'));
+
+describe('usage errors exit 2 without signing in', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['no command', [], /Usage: scriptorium/],
+    ['unknown command', ['frobnicate'], /unknown command 'frobnicate'/],
+    ['unknown option', ['upload', pdf, '--bogus'], /Unknown option '--bogus'/],
+    ['upload without FILE', ['upload'], /missing FILE/],
+    ['upload of a missing file', ['upload', path.join(tmp, 'nope.pdf')], /no such file/],
+    ['upload of a directory', ['upload', tmp], /not a regular file/],
+    ['upload of an empty file', ['upload', empty], /is empty/],
+    ['upload with two files', ['upload', pdf, pdf], /expected one FILE/],
+    ['upload with a bad timeout', ['upload', pdf, '--timeout', '0'], /--timeout must be a positive number/],
+    ['upload with a bad type', ['upload', pdf, '--type', 'pdf'], /invalid --type/],
+    ['upload with a bad project', ['upload', pdf, '--project', 'Not_Valid'], /invalid --project/],
+    ['upload with a missing option value', ['upload', pdf, '--type'], /argument missing/],
+    ['upload-url without NAME', ['upload-url', '--type', 'application/pdf', '--size', '3'], /missing NAME/],
+    ['upload-url without --type', ['upload-url', 'a.pdf', '--size', '3'], /missing --type/],
+    ['upload-url without --size', ['upload-url', 'a.pdf', '--type', 'application/pdf'], /missing --size/],
+    ['upload-url with a negative size', ['upload-url', 'a.pdf', '--type', 'application/pdf', '--size=-3'], /--size must be a positive integer/],
+    ['upload-url with a fractional size', ['upload-url', 'a.pdf', '--type', 'application/pdf', '--size', '1.5'], /--size must be a positive integer/],
+    ['upload-url with a zero size', ['upload-url', 'a.pdf', '--type', 'application/pdf', '--size', '0'], /--size must be a positive integer/],
+    ['text without id', ['text'], /missing DOCUMENT_ID/],
+    ['job with two ids', ['job', 'a', 'b'], /expected one JOB_ID/],
+    ['health with an argument', ['health', 'now'], /unexpected argument/],
+  ];
+  for (const [name, argv, message] of cases) {
+    it(name, async () => {
+      const r = await run(argv, neverOpen);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, '');
+    });
+  }
+});
+
+describe('help', () => {
+  it('prints the main usage with every command', async () => {
+    for (const argv of [['--help'], ['-h'], ['help']]) {
+      const r = await run(argv);
+      assert.equal(r.code, 0);
+      for (const name of COMMANDS.keys()) assert.match(r.stdout, new RegExp(`^  ${name} `, 'm'));
+    }
+  });
+
+  it('prints each command usage', async () => {
+    for (const name of COMMANDS.keys()) {
+      for (const argv of [[name, '--help'], [name, '-h'], ['help', name]]) {
+        const r = await run(argv, neverOpen);
+        assert.equal(r.code, 0, `${argv.join(' ')}: ${r.stderr}`);
+        assert.match(r.stdout, new RegExp(`^Usage: scriptorium ${name}`));
+      }
+    }
+  });
+});
+
+describe('config', () => {
+  it('a missing config is a clear failure (exit 1)', async () => {
+    const r = await run(['text', 'd1', '--config', path.join(tmp, 'missing.json')], neverOpen);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /missing\.json is missing\): run `npm start` first/);
+  });
+
+  it('SCRIPTORIUM_LOCAL_CONFIG is used, and a global --config before the command wins', async () => {
+    const bad = path.join(tmp, 'bad.json');
+    writeFileSync(bad, '{"projectId": 1}');
+    const viaEnv = await run(['text', 'd1'], neverOpen, { SCRIPTORIUM_LOCAL_CONFIG: bad });
+    assert.equal(viaEnv.code, 1);
+    assert.match(viaEnv.stderr, /invalid local config .*bad\.json/);
+    fake.text.set('d1', 'hello');
+    const { open } = fakeSession({});
+    const global = await run(['--config', configFile, 'text', 'd1'], open, { SCRIPTORIUM_LOCAL_CONFIG: bad });
+    assert.equal(global.code, 0, global.stderr);
+  });
+});
+
+describe('health', () => {
+  it('exit 0 and a table when everything answers', async () => {
+    const r = await run(['health', '--config', configFile]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^COMPONENT +STATE/);
+    for (const name of ['api', 'firestore-emulator', 'pubsub-emulator', 'auth-emulator', 'storage-emulator', 'function:api', 'function:ingest']) {
+      assert.match(r.stdout, new RegExp(`^${name} +up `, 'm'));
+    }
+  });
+
+  it('exit 1 and JSON naming the component that is down', async () => {
+    const down = path.join(tmp, 'down.json');
+    // Port 9 (discard) on loopback: nothing listens there.
+    writeFileSync(down, JSON.stringify({ ...config(), functions: { api: `${base}/api`, ocr: 'http://127.0.0.1:9' } }));
+    const r = await run(['health', '--json', '--config', down]);
+    assert.equal(r.code, 1);
+    const out = JSON.parse(r.stdout) as { ok: boolean; components: { name: string; ok: boolean; httpStatus: number | null; error: string | null; latencyMs: number; url: string }[] };
+    assert.equal(out.ok, false);
+    const ocr = out.components.find((c) => c.name === 'function:ocr');
+    assert.equal(ocr?.ok, false);
+    assert.equal(ocr?.httpStatus, null);
+    assert.ok(ocr?.error);
+    assert.ok(out.components.filter((c) => c.name !== 'function:ocr').every((c) => c.ok));
+    // A function server's 404 still counts: it answers HTTP.
+    assert.equal(out.components.find((c) => c.name === 'function:api')?.ok, true);
+  });
+});
+
+describe('upload', () => {
+  it('uploads, follows the job and prints one JSON object', async () => {
+    const { open, state } = fakeSession({
+      updates: [
+        { status: 'PENDING', stage: 'upload', progress: 0 },
+        { status: 'RUNNING', stage: 'ingest', progress: 5 },
+        { status: 'RUNNING', stage: 'ocr', progress: 50 },
+        { status: 'COMPLETED', stage: 'done', progress: 100, result: { pageCount: 9 } },
+      ],
+      document: { pageCount: 1, language: 'eng' },
+    });
+    const r = await run(['upload', pdf, '--json', '--config', configFile], open);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(out).sort(), ['documentId', 'elapsedMs', 'jobId', 'language', 'pages', 'status']);
+    assert.equal(out.status, 'COMPLETED');
+    assert.equal(out.pages, 1, 'pages come from the document record');
+    assert.equal(out.language, 'eng');
+    assert.equal(out.documentId, 'doc1');
+    assert.equal(out.jobId, 'job1');
+    assert.equal(typeof out.elapsedMs, 'number');
+
+    assert.equal(fake.uploads.length, 1);
+    const request = fake.uploads[0] ?? {};
+    assert.equal(request.projectId, 'demo-project');
+    assert.equal(request.fileName, 'doc.pdf');
+    assert.equal(request.contentType, 'application/pdf');
+    assert.equal(request.size, 5000);
+    assert.match(String(request.clientRequestId), /^cli-[0-9a-f-]{36}$/);
+    assert.deepEqual(fake.auth, ['Bearer fake-token']);
+
+    const put = fake.puts[0];
+    assert.equal(put?.bytes, 5000);
+    assert.equal(put?.headers['content-type'], 'application/pdf');
+    assert.equal(put?.headers['x-goog-content-length-range'], '5000,5000');
+    assert.equal(put?.headers['x-goog-if-generation-match'], '0');
+    assert.equal(put?.headers['content-length'], '5000');
+
+    assert.deepEqual(state.watching, ['job1']);
+    assert.equal(state.unsubscribed, 1);
+    assert.equal(state.closed, 1);
+    assert.match(r.stderr, /uploaded doc\.pdf: 4\.9 KiB/);
+    assert.match(r.stderr, /job job1: RUNNING \(ocr\)/);
+  });
+
+  it('falls back to the job result for pages, and prints key/values without --json', async () => {
+    const { open } = fakeSession({ updates: [{ status: 'COMPLETED', stage: 'done', progress: 100, result: { pageCount: 3, language: 'deu' } }] });
+    const r = await run(['upload', pdf, '--project', 'other-project', '--type', 'Application/X-Test', '--config', configFile], open);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^status +COMPLETED$/m);
+    assert.match(r.stdout, /^pages +3$/m);
+    assert.match(r.stdout, /^language +deu$/m);
+    assert.equal(fake.uploads[0]?.projectId, 'other-project');
+    assert.equal(fake.uploads[0]?.contentType, 'application/x-test');
+    assert.match(r.stderr, /scriptorium text doc1/);
+  });
+
+  it('draws a progress bar on a TTY', async () => {
+    const { open } = fakeSession({ updates: [{ status: 'RUNNING', stage: 'ocr', progress: 50 }, { status: 'COMPLETED', stage: 'done', progress: 100 }] });
+    const stdout = new Capture();
+    const stderr = new Capture(true, 100);
+    const code = await main({ argv: ['upload', pdf, '--config', configFile], stdout, stderr, env: {}, openSession: open });
+    assert.equal(code, 0, stderr.text);
+    assert.match(stderr.text, /\rupload doc\.pdf \[#+\] 100%/);
+    assert.match(stderr.text, /\rjob job1 COMPLETED done \[#+\] 100%/);
+  });
+
+  it('exit 1 with the error when the job FAILED', async () => {
+    const { open, state } = fakeSession({
+      updates: [{ status: 'FAILED', stage: 'ocr', progress: 10, error: { code: 'PDF_ENCRYPTED', message: 'the PDF is encrypted', retryable: false } }],
+    });
+    const r = await run(['upload', pdf, '--json', '--config', configFile], open);
+    assert.equal(r.code, 1);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.equal(out.status, 'FAILED');
+    assert.deepEqual(out.error, { code: 'PDF_ENCRYPTED', message: 'the PDF is encrypted', retryable: false });
+    assert.equal('pages' in out, false);
+    assert.match(r.stderr, /job job1 FAILED: PDF_ENCRYPTED: the PDF is encrypted/);
+    assert.equal(state.closed, 1);
+  });
+
+  it('exit 1 when the job is CANCELLED', async () => {
+    const { open } = fakeSession({ updates: [{ status: 'CANCELLED', stage: 'ocr', progress: 10, error: null }] });
+    const r = await run(['upload', pdf, '--config', configFile], open);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /job job1 CANCELLED/);
+  });
+
+  it('exit 1 with the API error code and message (413)', async () => {
+    fake.createStatus = 413;
+    fake.createError = { code: 'FILE_TOO_LARGE', message: 'at most 100 MiB' };
+    const { open, state } = fakeSession({});
+    const r = await run(['upload', pdf, '--json', '--config', configFile], open);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /HTTP 413 FILE_TOO_LARGE: at most 100 MiB/);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.equal(out.status, 'ERROR');
+    assert.equal(out.documentId, null);
+    assert.deepEqual(out.error, { code: 'FILE_TOO_LARGE', message: 'the api refused the upload (HTTP 413 FILE_TOO_LARGE: at most 100 MiB)', httpStatus: 413 });
+    assert.equal(fake.puts.length, 0);
+    assert.equal(state.closed, 1);
+  });
+
+  it('exit 1 with the storage reason when the PUT is refused', async () => {
+    fake.putStatus = 400;
+    const { open, state } = fakeSession({});
+    const r = await run(['upload', pdf, '--config', configFile], open);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /storage refused the upload \(HTTP 400\): EntityTooLarge: too big/);
+    assert.deepEqual(state.watching, []);
+  });
+
+  it('exit 1 after --timeout, with the listener unsubscribed', async () => {
+    const { open, state } = fakeSession({ updates: [{ status: 'RUNNING', stage: 'ocr', progress: 20 }] });
+    const r = await run(['upload', pdf, '--timeout', '0.2', '--json', '--config', configFile], open);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /gave up waiting for job job1 after 200 ms \(last seen: RUNNING, ocr\)/);
+    assert.equal((JSON.parse(r.stdout) as { status: string }).status, 'ERROR');
+    assert.equal(state.unsubscribed, 1);
+    assert.equal(state.closed, 1);
+  });
+
+  it('exit 1 when the listener is denied', async () => {
+    const denied = Object.assign(new Error('Missing or insufficient permissions.'), { code: 'permission-denied' });
+    const { open } = fakeSession({ listenError: denied });
+    const r = await run(['upload', pdf, '--config', configFile], open);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot read job job1 as demo@example\.com \(permission-denied/);
+  });
+
+  it('--no-wait exits 0 after the upload with the ids', async () => {
+    const { open, state } = fakeSession({});
+    const r = await run(['upload', pdf, '--no-wait', '--json', '--config', configFile], open);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.equal(out.status, 'UPLOADED');
+    assert.equal(out.documentId, 'doc1');
+    assert.equal(out.jobId, 'job1');
+    assert.deepEqual(state.watching, []);
+    assert.equal(fake.puts.length, 1);
+  });
+});
+
+describe('upload-url', () => {
+  it('--json prints the URL, headers and ids', async () => {
+    const { open, state } = fakeSession({});
+    const r = await run(['upload-url', 'some/dir/scan.png', '--type', 'image/png', '--size', '1234', '--json', '--config', configFile], open);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(out), ['uploadUrl', 'headers', 'documentId', 'jobId', 'expiresAt']);
+    assert.deepEqual(out.headers, { 'content-type': 'image/png', 'x-goog-content-length-range': '1234,1234', 'x-goog-if-generation-match': '0' });
+    assert.equal(fake.uploads[0]?.fileName, 'scan.png');
+    assert.equal(fake.uploads[0]?.size, 1234);
+    assert.equal(state.closed, 1);
+  });
+
+  it('prints a runnable curl command', async () => {
+    const { open } = fakeSession({});
+    const r = await run(['upload-url', 'my scan.png', '--type', 'image/png', '--size', '10', '--config', configFile], open);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.match(lines[0] ?? '', /^# document doc1, job job1; URL expires 2030-/);
+    assert.equal(
+      lines[1],
+      `curl -X PUT -H 'content-type: image/png' -H 'x-goog-content-length-range: 10,10' -H 'x-goog-if-generation-match: 0' --data-binary '@my scan.png' '${base}/storage/b/o1?X-Goog-Signature=abc'`,
+    );
+  });
+
+  it('exit 1 on an API error', async () => {
+    fake.createStatus = 400;
+    fake.createError = { code: 'UNSUPPORTED_CONTENT_TYPE', message: 'nope' };
+    const { open } = fakeSession({});
+    const r = await run(['upload-url', 'a.bin', '--type', 'application/x-nope', '--size', '10', '--json', '--config', configFile], open);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /HTTP 400 UNSUPPORTED_CONTENT_TYPE: nope/);
+  });
+});
+
+describe('text', () => {
+  it('prints the text as is', async () => {
+    fake.text.set('d 1', 'Hello, World!\nsecond line\n');
+    const { open, state } = fakeSession({});
+    const r = await run(['text', 'd 1', '--config', configFile], open);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'Hello, World!\nsecond line\n');
+    assert.equal(state.closed, 1);
+  });
+
+  it('exit 1 with a clear message when not found', async () => {
+    const { open, state } = fakeSession({});
+    const r = await run(['text', 'nope', '--config', configFile], open);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^error: document nope not found \(HTTP 404 NOT_FOUND: no such document\)$/m);
+    assert.equal(state.closed, 1);
+  });
+});
+
+describe('job', () => {
+  const job = { status: 'RUNNING', stage: 'ocr', progress: 45, attempts: 1, error: null, kind: 'document.process', createdAt: '2024-01-01T00:00:00.000Z' };
+
+  it('--json prints the job document', async () => {
+    const { open, state } = fakeSession({ job });
+    const r = await run(['job', 'j1', '--json', '--config', configFile], open);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { ...job, id: 'j1' });
+    assert.equal(state.closed, 1);
+  });
+
+  it('prints it human-readable', async () => {
+    const { open } = fakeSession({ job });
+    const r = await run(['job', 'j1', '--config', configFile], open);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^status +RUNNING$/m);
+    assert.match(r.stdout, /^progress +45%$/m);
+    assert.match(r.stdout, /^attempts +1$/m);
+  });
+
+  it('exit 1 when it cannot be read', async () => {
+    const denied = Object.assign(new Error('Missing or insufficient permissions.'), { code: 'permission-denied' });
+    const { open, state } = fakeSession({ job: denied });
+    const r = await run(['job', 'nope', '--config', configFile], open);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /job nope not found, or not readable by demo@example\.com/);
+    assert.equal(state.closed, 1);
+    const missing = await run(['job', 'nope', '--config', configFile], fakeSession({}).open);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /job nope not found/);
+  });
+});

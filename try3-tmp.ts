@@ -1,0 +1,10 @@
+import { orderTextLayer } from './shared/engines/ocr/local.ts';
+import { execFileSync } from 'node:child_process';
+const [f, p] = process.argv.slice(2) as [string, string];
+const a = execFileSync('pdftotext', ['-f', p, '-l', p, f, '-'], { encoding: 'utf8' });
+const bb = execFileSync('pdftotext', ['-bbox-layout', '-f', p, '-l', p, f, '-'], { encoding: 'utf8' });
+const parts = a.replace(/\f/g,'').replace(/\s+$/,'').split('\n\n');
+const b = orderTextLayer(a, bb);
+const order = b.split('\n\n').map(x => parts.indexOf(x));
+console.log('flow order:', order.join(' '));
+parts.forEach((x, i) => console.log(i, JSON.stringify(x.slice(0, 70))));
