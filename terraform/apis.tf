@@ -6,7 +6,6 @@ locals {
     "cloudbuild.googleapis.com",       # builds function sources
     "cloudfunctions.googleapis.com",
     "cloudresourcemanager.googleapis.com", # project lookups and IAM
-    "documentai.googleapis.com",           # the google OCR engine
     "firebase.googleapis.com",
     "firebaserules.googleapis.com", # Firestore security rules
     "firestore.googleapis.com",

@@ -54,7 +54,6 @@ locals {
     SCRIPTORIUM_SIGNED_URL_TTL_SECONDS = var.signed_url_ttl_seconds
     SCRIPTORIUM_MAX_ATTEMPTS           = var.max_attempts
     SCRIPTORIUM_OCR_ENGINE             = var.ocr_engine
-    SCRIPTORIUM_DOCUMENTAI_PROCESSOR   = var.ocr_engine == "google" ? google_document_ai_processor.ocr[0].id : ""
     SCRIPTORIUM_OCR_LANGUAGES          = var.ocr_languages
     SCRIPTORIUM_LOG_LEVEL              = var.log_level
   }

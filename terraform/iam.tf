@@ -1,6 +1,6 @@
-# One runtime service account per function, each granted only what its function does (see
-# the brief in README.md). Project-level roles are used only where no narrower resource exists
-# (Firestore and Document AI have no per-collection / per-processor IAM in terraform).
+# One runtime service account per function, each granted only what its function does, on the
+# narrowest resource that has IAM (bucket, topic, service account). Firestore is the exception: it
+# has no per-collection IAM, so datastore.user is granted on the project.
 
 locals {
   runtime_accounts = {
@@ -29,11 +29,26 @@ resource "google_project_iam_member" "runtime_firestore" {
   member  = google_service_account.runtime[each.key].member
 }
 
-# api: creates signed upload URLs and reads/deletes objects on behalf of clients.
-resource "google_storage_bucket_iam_member" "api_documents_object_admin" {
+# api: a signed URL carries its signer's permissions. Uploads are signed with
+# x-goog-if-generation-match: 0 (create, never overwrite), so create is enough; it also reads
+# extracted text back for clients. No delete, no overwrite.
+resource "google_storage_bucket_iam_member" "api_documents_creator" {
   bucket = google_storage_bucket.documents.name
-  role   = "roles/storage.objectAdmin"
+  role   = "roles/storage.objectCreator"
   member = google_service_account.runtime["api"].member
+}
+
+resource "google_storage_bucket_iam_member" "api_documents_viewer" {
+  bucket = google_storage_bucket.documents.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.runtime["api"].member
+}
+
+# api: verifyIdToken(token, checkRevoked = true) looks the user up in Identity Platform.
+resource "google_project_iam_member" "api_reads_auth_users" {
+  project = var.project_id
+  role    = "roles/firebaseauth.viewer"
+  member  = google_service_account.runtime["api"].member
 }
 
 # api: without a key file the Storage client signs URLs with IAM signBlob as its own identity,
@@ -44,20 +59,22 @@ resource "google_service_account_iam_member" "api_signs_as_itself" {
   member             = google_service_account.runtime["api"].member
 }
 
-# ingest: reads object metadata of uploads, publishes OCR requests.
-resource "google_storage_bucket_iam_member" "ingest_documents_viewer" {
-  bucket = google_storage_bucket.documents.name
-  role   = "roles/storage.objectViewer"
-  member = google_service_account.runtime["ingest"].member
-}
-
+# ingest: never calls Cloud Storage (the notification carries the object's metadata). It publishes
+# OCR requests, and a document-failed event when an upload is refused.
 resource "google_pubsub_topic_iam_member" "ingest_publishes_ocr_requests" {
   topic  = google_pubsub_topic.ocr_requests.id
   role   = "roles/pubsub.publisher"
   member = google_service_account.runtime["ingest"].member
 }
 
-# ocr: reads uploads, writes derived files, publishes document events, calls Document AI.
+resource "google_pubsub_topic_iam_member" "ingest_publishes_document_events" {
+  topic  = google_pubsub_topic.document_events.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.runtime["ingest"].member
+}
+
+# ocr: downloads uploads and writes derived files; a retried attempt overwrites its own earlier
+# output, which needs delete as well as create, hence objectAdmin rather than objectCreator.
 resource "google_storage_bucket_iam_member" "ocr_documents_object_admin" {
   bucket = google_storage_bucket.documents.name
   role   = "roles/storage.objectAdmin"
@@ -68,14 +85,6 @@ resource "google_pubsub_topic_iam_member" "ocr_publishes_document_events" {
   topic  = google_pubsub_topic.document_events.id
   role   = "roles/pubsub.publisher"
   member = google_service_account.runtime["ocr"].member
-}
-
-resource "google_project_iam_member" "ocr_documentai" {
-  count = var.ocr_engine == "google" ? 1 : 0
-
-  project = var.project_id
-  role    = "roles/documentai.apiUser"
-  member  = google_service_account.runtime["ocr"].member
 }
 
 # Identity Pub/Sub uses for OIDC tokens on push deliveries; the only principal allowed to invoke

@@ -16,11 +16,6 @@ output "region" {
   value = var.region
 }
 
-output "documentai_processor" {
-  description = "Document AI OCR processor resource name, when the google OCR engine is selected."
-  value       = var.ocr_engine == "google" ? google_document_ai_processor.ocr[0].id : null
-}
-
 output "push_invoker_service_account" {
   description = "Identity Pub/Sub presents when pushing to the event functions."
   value       = google_service_account.push_invoker.email

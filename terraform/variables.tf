@@ -15,17 +15,6 @@ variable "firestore_location" {
   default     = "nam5"
 }
 
-variable "documentai_location" {
-  description = "Document AI location for the OCR processor (Document AI only offers the multi-regions us and eu)."
-  type        = string
-  default     = "us"
-
-  validation {
-    condition     = contains(["us", "eu"], var.documentai_location)
-    error_message = "documentai_location must be \"us\" or \"eu\"."
-  }
-}
-
 variable "build_root" {
   description = "Repository root holding package.json, package-lock.json and the compiled dist/ (run `npm run build` first). Defaults to the parent of this directory."
   type        = string
@@ -62,18 +51,19 @@ variable "max_attempts" {
 }
 
 variable "ocr_engine" {
-  description = "SCRIPTORIUM_OCR_ENGINE. \"google\" uses a Document AI OCR processor created here; \"local\" needs tesseract, which the Cloud Functions Node.js image does not contain."
+  description = "SCRIPTORIUM_OCR_ENGINE. Only \"local\" (tesseract + poppler as child processes) exists today; see README.md for what that needs from the runtime image."
   type        = string
-  default     = "google"
+  default     = "local"
 
   validation {
-    condition     = contains(["local", "google"], var.ocr_engine)
-    error_message = "ocr_engine must be \"local\" or \"google\"."
+    # Mirrors the enum in shared/config/index.ts, so a typo fails at plan time instead of at cold start.
+    condition     = contains(["local"], var.ocr_engine)
+    error_message = "ocr_engine must be \"local\" (the only engine in shared/config/index.ts)."
   }
 }
 
 variable "ocr_languages" {
-  description = "SCRIPTORIUM_OCR_LANGUAGES: tesseract language codes joined by + (local engine only)."
+  description = "SCRIPTORIUM_OCR_LANGUAGES: tesseract language codes joined by +."
   type        = string
   default     = "eng"
 }

@@ -117,18 +117,22 @@ class FileWriter implements BlobWriter {
   get size(): number {
     return this.hasher.size;
   }
-  async write(chunk: Buffer): Promise<void> {
-    if (this.failure) throw this.failure;
-    this.hasher.update(chunk);
-    if (!this.stream.write(chunk)) await Promise.race([once(this.stream, 'drain'), once(this.stream, 'error')]);
+  /** Rethrows a stream error recorded by the listener (a method, so it is re-read after awaits). */
+  private check(): void {
     if (this.failure) throw this.failure;
   }
+  async write(chunk: Buffer): Promise<void> {
+    this.check();
+    this.hasher.update(chunk);
+    if (!this.stream.write(chunk)) await Promise.race([once(this.stream, 'drain'), once(this.stream, 'error')]);
+    this.check();
+  }
   async finish(): Promise<{ ref: BlobRef; digests: Digests }> {
-    if (this.failure) throw this.failure;
+    this.check();
     await new Promise<void>((resolve, reject) => {
       this.stream.end((err?: Error | null) => (err ? reject(err) : resolve()));
     });
-    if (this.failure) throw this.failure;
+    this.check();
     return { ref: { kind: 'file', file: this.file }, digests: this.hasher.digests() };
   }
   async abort(): Promise<void> {

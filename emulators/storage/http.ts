@@ -29,6 +29,8 @@ export class Ctx {
   readonly rawPath: string;
   readonly rawQuery: string;
   readonly queryPairs: [string, string][];
+  /** Set when the query string could not be decoded; routing reports it. */
+  readonly queryError: StorageApiError | undefined;
   readonly headers: Map<string, string>;
   /** Scheme and host the client used to reach us (for selfLink, mediaLink, Location). */
   readonly baseUrl: string;
@@ -45,7 +47,15 @@ export class Ctx {
     const q = url.indexOf('?');
     this.rawPath = q < 0 ? url : url.slice(0, q);
     this.rawQuery = q < 0 ? '' : url.slice(q + 1);
-    this.queryPairs = parseQuery(this.rawQuery);
+    let pairs: [string, string][] = [];
+    let queryError: StorageApiError | undefined;
+    try {
+      pairs = parseQuery(this.rawQuery);
+    } catch (e) {
+      queryError = e instanceof StorageApiError ? e : new StorageApiError(400, 'invalid', 'InvalidArgument', 'Invalid query string.');
+    }
+    this.queryPairs = pairs;
+    this.queryError = queryError;
     this.headers = new Map();
     // Join repeated headers with ',' (the canonical form signatures use), from the raw list so
     // Node's own joining rules do not interfere.

@@ -62,7 +62,7 @@ function parseCors(v: unknown): CorsRule[] {
   const strings = (x: unknown, field: string): string[] | undefined => {
     if (x === undefined || x === null) return undefined;
     if (!Array.isArray(x) || !x.every((s) => typeof s === 'string')) throw badRequest(`Invalid value for cors[].${field}: expected a list of strings.`);
-    return x as string[];
+    return x;
   };
   return v.map((r: unknown) => {
     if (typeof r !== 'object' || r === null) throw badRequest('Invalid cors entry.');
@@ -81,13 +81,18 @@ function parseCors(v: unknown): CorsRule[] {
   });
 }
 
+/** Stringifies a JSON scalar (objects are JSON-encoded rather than becoming "[object Object]"). */
+function scalarString(v: unknown): string {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+}
+
 function parseLabels(v: unknown, existing: Record<string, string> | undefined, merge: boolean): Record<string, string> | undefined {
   if (v === null) return undefined;
   if (typeof v !== 'object' || Array.isArray(v)) throw badRequest('Invalid value for labels.');
   const out: Record<string, string> = merge ? { ...(existing ?? {}) } : {};
   for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
     if (val === null) delete out[k];
-    else out[k] = String(val);
+    else out[k] = scalarString(val);
   }
   return out;
 }
@@ -150,11 +155,11 @@ interface PageToken {
   prefix: boolean;
 }
 
-function encodeToken(t: PageToken): string {
+export function encodeToken(t: PageToken): string {
   return Buffer.from(JSON.stringify(t)).toString('base64url');
 }
 
-function decodeToken(s: string): PageToken {
+export function decodeToken(s: string): PageToken {
   try {
     const v = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as Partial<PageToken>;
     if (typeof v.after === 'string' && typeof v.prefix === 'boolean') return { after: v.after, prefix: v.prefix };
@@ -482,9 +487,9 @@ async function composeObject(emu: Emulator, ctx: Ctx, bucketName: string, dstNam
     const so = (typeof s === 'object' && s !== null ? s : {}) as { name?: unknown; generation?: unknown; objectPreconditions?: { ifGenerationMatch?: unknown } };
     if (typeof so.name !== 'string') throw new StorageApiError(400, 'required', 'InvalidArgument', 'Required: sourceObjects[].name.');
     const o = emu.store.getObject(bucketName, so.name);
-    if (!o || (so.generation !== undefined && String(so.generation) !== o.generation)) throw notFoundObject(bucketName, so.name);
+    if (!o || (so.generation !== undefined && scalarString(so.generation) !== o.generation)) throw notFoundObject(bucketName, so.name);
     const pre = so.objectPreconditions?.ifGenerationMatch;
-    if (pre !== undefined && String(pre) !== o.generation) throw new StorageApiError(412, 'conditionNotMet', 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold.');
+    if (pre !== undefined && scalarString(pre) !== o.generation) throw new StorageApiError(412, 'conditionNotMet', 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold.');
     return o;
   });
   const preconditions = preconditionsFromQuery(ctx);
@@ -524,7 +529,7 @@ async function createNotification(emu: Emulator, ctx: Ctx, bucketName: string): 
     throw badRequest(`Invalid event_types: ${JSON.stringify(eventTypes)}; allowed: ${EVENT_TYPES.join(', ')}`);
   }
   const payloadFormat = pick('payload_format', 'payloadFormat') ?? 'JSON_API_V1';
-  if (payloadFormat !== 'JSON_API_V1' && payloadFormat !== 'NONE') throw badRequest(`Invalid payload_format: ${String(payloadFormat)}`);
+  if (payloadFormat !== 'JSON_API_V1' && payloadFormat !== 'NONE') throw badRequest(`Invalid payload_format: ${scalarString(payloadFormat)}`);
   const prefix = pick('object_name_prefix', 'objectNamePrefix');
   if (prefix !== undefined && typeof prefix !== 'string') throw badRequest('Invalid object_name_prefix.');
   const custom = pick('custom_attributes', 'customAttributes');
@@ -542,7 +547,7 @@ async function createNotification(emu: Emulator, ctx: Ctx, bucketName: string): 
     etag: String(bucket.nextNotificationId),
     ...(Array.isArray(eventTypes) && eventTypes.length > 0 ? { eventTypes: eventTypes as string[] } : {}),
     ...(typeof prefix === 'string' && prefix !== '' ? { objectNamePrefix: prefix } : {}),
-    ...(custom ? { customAttributes: Object.fromEntries(Object.entries(custom as Record<string, unknown>).map(([k, v]) => [k, String(v)])) } : {}),
+    ...(custom ? { customAttributes: Object.fromEntries(Object.entries(custom as Record<string, unknown>).map(([k, v]) => [k, scalarString(v)])) } : {}),
   };
   await emu.store.saveBucket({ ...bucket, notifications: [...bucket.notifications, n], nextNotificationId: bucket.nextNotificationId + 1 });
   emu.log({ severity: 'INFO', message: 'notification config created', bucket: bucketName, id: n.id, topic, eventTypes: n.eventTypes, objectNamePrefix: n.objectNamePrefix });
@@ -600,6 +605,15 @@ export async function handleJsonApi(emu: Emulator, ctx: Ctx, rest: string): Prom
     throw notImplemented(`${m} ${ctx.rawPath}`);
   }
   const kind = segs[2];
+  if (segs.length === 3 && m === 'GET' && kind === 'storageLayout') {
+    // gcloud asks before recursive operations; buckets here are flat (no hierarchical namespace).
+    const b = requireBucket(emu, bucket);
+    return sendJson(ctx, 200, { kind: 'storage#storageLayout', bucket, location: b.location, locationType: 'multi-region', hierarchicalNamespace: { enabled: false } });
+  }
+  if (segs.length === 3 && m === 'GET' && (kind === 'managedFolders' || kind === 'folders')) {
+    requireBucket(emu, bucket);
+    return sendJson(ctx, 200, { kind: kind === 'folders' ? 'storage#folders' : 'storage#managedFolders' });
+  }
   if (kind === 'notificationConfigs') {
     const b = requireBucket(emu, bucket);
     if (segs.length === 3) {

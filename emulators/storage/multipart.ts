@@ -108,9 +108,9 @@ export async function readMultipartRelated(
   onMedia: (chunk: Buffer) => Promise<void>,
 ): Promise<MultipartHead> {
   const delim = Buffer.from(`--${parseBoundary(contentType)}`);
-  let pending = Buffer.alloc(0);
+  let pending: Buffer = Buffer.alloc(0);
   let head: MultipartHead | undefined;
-  let held = Buffer.alloc(0);
+  let held: Buffer = Buffer.alloc(0);
   for await (const chunk of body) {
     if (!head) {
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;

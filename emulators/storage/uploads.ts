@@ -1,8 +1,9 @@
 /**
  * Receiving object bytes: single-request bodies and resumable upload sessions (JSON API
  * `uploadType=resumable` and XML API `x-goog-resumable: start`), with GCS's chunk protocol:
- * `Content-Range: bytes S-E/N|*` chunks answered `308` + `Range: bytes=0-X` until the last one,
- * `bytes */N|*` status queries, and `bytes S-*/N|*` single-request streaming (Node's default).
+ * `Content-Range: bytes S-E/N` (or total `*`) chunks answered `308` + `Range: bytes=0-X` until
+ * the last one, `bytes *` + `/N` status queries, and `bytes S-*` + `/*` single-request streaming
+ * (the Node client's default).
  */
 import { randomUUID } from 'node:crypto';
 import type { BlobRef, BlobWriter, Digests } from './blobs.js';

@@ -86,7 +86,7 @@ export async function main(ctx: CliContext): Promise<number> {
       return EXIT.FAILURE;
     }
     if (err instanceof ApiError) {
-      ctx.stderr.write(`error: the api answered ${err.describe()}\n`);
+      ctx.stderr.write(`error: ${err.explain(`run ${command.name}`)}\n`);
       return EXIT.FAILURE;
     }
     // A bug or an unexpected failure: show the stack, it is what a bug report needs.

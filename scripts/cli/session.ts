@@ -84,6 +84,13 @@ export class ApiError extends Error {
     this.name = 'ApiError';
   }
 
+  /** What went wrong with a request doing `action` ("create the upload"), for the user. */
+  explain(action: string): string {
+    if (this.status === 0) return `cannot ${action}: ${this.message}`;
+    if (this.code === 'BAD_RESPONSE') return `cannot ${action}: ${this.message} (HTTP ${this.status})`;
+    return `the api refused to ${action} (${this.describe()})`;
+  }
+
   /** `HTTP 413 FILE_TOO_LARGE: message`. */
   describe(): string {
     return this.status ? `HTTP ${this.status} ${this.code}: ${this.message}` : `${this.code}: ${this.message}`;
@@ -138,10 +145,17 @@ export class ApiClient {
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
-      throw new ApiError(res.status, 'BAD_RESPONSE', `the api's answer does not match the contract: ${parsed.error.message}`);
+      throw new ApiError(res.status, 'BAD_RESPONSE', `the api's answer does not match the contract (${summarizeIssues(parsed.error)})`);
     }
     return parsed.data;
   }
+}
+
+/** Zod issues on one line: `documentId: Invalid input; method: Invalid input` (the first few). */
+export function summarizeIssues(error: z.ZodError): string {
+  const shown = error.issues.slice(0, 4).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+  if (error.issues.length > shown.length) shown.push(`${error.issues.length - shown.length} more`);
+  return shown.join('; ');
 }
 
 /** The message of a failed `fetch` (undici puts the real reason, e.g. ECONNREFUSED, in `cause`). */

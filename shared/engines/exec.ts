@@ -133,7 +133,7 @@ export function runProcess(command: string, args: readonly string[], options: Ru
       options.signal?.removeEventListener('abort', onAbort);
     };
 
-    child.once('error', (err: NodeJS.ErrnoException) => {
+    child.on('error', (err: NodeJS.ErrnoException) => {
       // 'error' without a pid means spawn itself failed; with a pid it is a failed kill, and 'close' follows.
       if (child.pid !== undefined) return;
       cleanup();

@@ -54,6 +54,8 @@ const fake = {
   puts: [] as { headers: http.IncomingHttpHeaders; bytes: number; url: string }[],
   createStatus: 201,
   createError: null as { code: string; message: string } | null,
+  /** Replaces the create-upload answer (to test contract checking). */
+  createBody: null as unknown,
   putStatus: 200,
   text: new Map<string, string>(),
   auth: [] as (string | undefined)[],
@@ -98,6 +100,7 @@ before(async () => {
         const request = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
         fake.uploads.push(request);
         if (fake.createError) return json(res, fake.createStatus, { error: fake.createError });
+        if (fake.createBody !== null) return json(res, 200, fake.createBody);
         const n = fake.uploads.length;
         return json(res, 201, {
           documentId: `doc${n}`,
@@ -146,6 +149,7 @@ beforeEach(() => {
   fake.puts = [];
   fake.createStatus = 201;
   fake.createError = null;
+  fake.createBody = null;
   fake.putStatus = 200;
   fake.auth = [];
 });
@@ -200,7 +204,7 @@ function fakeSession(script: Script): { open: CliContext['openSession']; state: 
 
 const neverOpen: CliContext['openSession'] = () => Promise.reject(new Error('a usage error must not sign in'));
 
-describe('usage errors exit 2 without signing in', () => {
+void describe('usage errors exit 2 without signing in', () => {
   const cases: [string, string[], RegExp][] = [
     ['no command', [], /Usage: scriptorium/],
     ['unknown command', ['frobnicate'], /unknown command 'frobnicate'/],
@@ -225,7 +229,7 @@ describe('usage errors exit 2 without signing in', () => {
     ['health with an argument', ['health', 'now'], /unexpected argument/],
   ];
   for (const [name, argv, message] of cases) {
-    it(name, async () => {
+    void it(name, async () => {
       const r = await run(argv, neverOpen);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, message);
@@ -234,8 +238,8 @@ describe('usage errors exit 2 without signing in', () => {
   }
 });
 
-describe('help', () => {
-  it('prints the main usage with every command', async () => {
+void describe('help', () => {
+  void it('prints the main usage with every command', async () => {
     for (const argv of [['--help'], ['-h'], ['help']]) {
       const r = await run(argv);
       assert.equal(r.code, 0);
@@ -243,7 +247,7 @@ describe('help', () => {
     }
   });
 
-  it('prints each command usage', async () => {
+  void it('prints each command usage', async () => {
     for (const name of COMMANDS.keys()) {
       for (const argv of [[name, '--help'], [name, '-h'], ['help', name]]) {
         const r = await run(argv, neverOpen);
@@ -254,14 +258,14 @@ describe('help', () => {
   });
 });
 
-describe('config', () => {
-  it('a missing config is a clear failure (exit 1)', async () => {
+void describe('config', () => {
+  void it('a missing config is a clear failure (exit 1)', async () => {
     const r = await run(['text', 'd1', '--config', path.join(tmp, 'missing.json')], neverOpen);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /missing\.json is missing\): run `npm start` first/);
   });
 
-  it('SCRIPTORIUM_LOCAL_CONFIG is used, and a global --config before the command wins', async () => {
+  void it('SCRIPTORIUM_LOCAL_CONFIG is used, and a global --config before the command wins', async () => {
     const bad = path.join(tmp, 'bad.json');
     writeFileSync(bad, '{"projectId": 1}');
     const viaEnv = await run(['text', 'd1'], neverOpen, { SCRIPTORIUM_LOCAL_CONFIG: bad });
@@ -274,8 +278,8 @@ describe('config', () => {
   });
 });
 
-describe('health', () => {
-  it('exit 0 and a table when everything answers', async () => {
+void describe('health', () => {
+  void it('exit 0 and a table when everything answers', async () => {
     const r = await run(['health', '--config', configFile]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^COMPONENT +STATE/);
@@ -284,7 +288,7 @@ describe('health', () => {
     }
   });
 
-  it('exit 1 and JSON naming the component that is down', async () => {
+  void it('exit 1 and JSON naming the component that is down', async () => {
     const down = path.join(tmp, 'down.json');
     // Port 9 (discard) on loopback: nothing listens there.
     writeFileSync(down, JSON.stringify({ ...config(), functions: { api: `${base}/api`, ocr: 'http://127.0.0.1:9' } }));
@@ -302,8 +306,8 @@ describe('health', () => {
   });
 });
 
-describe('upload', () => {
-  it('uploads, follows the job and prints one JSON object', async () => {
+void describe('upload', () => {
+  void it('uploads, follows the job and prints one JSON object', async () => {
     const { open, state } = fakeSession({
       updates: [
         { status: 'PENDING', stage: 'upload', progress: 0 },
@@ -347,7 +351,7 @@ describe('upload', () => {
     assert.match(r.stderr, /job job1: RUNNING \(ocr\)/);
   });
 
-  it('falls back to the job result for pages, and prints key/values without --json', async () => {
+  void it('falls back to the job result for pages, and prints key/values without --json', async () => {
     const { open } = fakeSession({ updates: [{ status: 'COMPLETED', stage: 'done', progress: 100, result: { pageCount: 3, language: 'deu' } }] });
     const r = await run(['upload', pdf, '--project', 'other-project', '--type', 'Application/X-Test', '--config', configFile], open);
     assert.equal(r.code, 0, r.stderr);
@@ -359,7 +363,7 @@ describe('upload', () => {
     assert.match(r.stderr, /scriptorium text doc1/);
   });
 
-  it('draws a progress bar on a TTY', async () => {
+  void it('draws a progress bar on a TTY', async () => {
     const { open } = fakeSession({ updates: [{ status: 'RUNNING', stage: 'ocr', progress: 50 }, { status: 'COMPLETED', stage: 'done', progress: 100 }] });
     const stdout = new Capture();
     const stderr = new Capture(true, 100);
@@ -369,7 +373,7 @@ describe('upload', () => {
     assert.match(stderr.text, /\rjob job1 COMPLETED done \[#+\] 100%/);
   });
 
-  it('exit 1 with the error when the job FAILED', async () => {
+  void it('exit 1 with the error when the job FAILED', async () => {
     const { open, state } = fakeSession({
       updates: [{ status: 'FAILED', stage: 'ocr', progress: 10, error: { code: 'PDF_ENCRYPTED', message: 'the PDF is encrypted', retryable: false } }],
     });
@@ -383,14 +387,14 @@ describe('upload', () => {
     assert.equal(state.closed, 1);
   });
 
-  it('exit 1 when the job is CANCELLED', async () => {
+  void it('exit 1 when the job is CANCELLED', async () => {
     const { open } = fakeSession({ updates: [{ status: 'CANCELLED', stage: 'ocr', progress: 10, error: null }] });
     const r = await run(['upload', pdf, '--config', configFile], open);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /job job1 CANCELLED/);
   });
 
-  it('exit 1 with the API error code and message (413)', async () => {
+  void it('exit 1 with the API error code and message (413)', async () => {
     fake.createStatus = 413;
     fake.createError = { code: 'FILE_TOO_LARGE', message: 'at most 100 MiB' };
     const { open, state } = fakeSession({});
@@ -400,12 +404,12 @@ describe('upload', () => {
     const out = JSON.parse(r.stdout) as Record<string, unknown>;
     assert.equal(out.status, 'ERROR');
     assert.equal(out.documentId, null);
-    assert.deepEqual(out.error, { code: 'FILE_TOO_LARGE', message: 'the api refused the upload (HTTP 413 FILE_TOO_LARGE: at most 100 MiB)', httpStatus: 413 });
+    assert.deepEqual(out.error, { code: 'FILE_TOO_LARGE', message: 'the api refused to create the upload (HTTP 413 FILE_TOO_LARGE: at most 100 MiB)', httpStatus: 413 });
     assert.equal(fake.puts.length, 0);
     assert.equal(state.closed, 1);
   });
 
-  it('exit 1 with the storage reason when the PUT is refused', async () => {
+  void it('exit 1 with the storage reason when the PUT is refused', async () => {
     fake.putStatus = 400;
     const { open, state } = fakeSession({});
     const r = await run(['upload', pdf, '--config', configFile], open);
@@ -414,7 +418,7 @@ describe('upload', () => {
     assert.deepEqual(state.watching, []);
   });
 
-  it('exit 1 after --timeout, with the listener unsubscribed', async () => {
+  void it('exit 1 after --timeout, with the listener unsubscribed', async () => {
     const { open, state } = fakeSession({ updates: [{ status: 'RUNNING', stage: 'ocr', progress: 20 }] });
     const r = await run(['upload', pdf, '--timeout', '0.2', '--json', '--config', configFile], open);
     assert.equal(r.code, 1);
@@ -424,7 +428,7 @@ describe('upload', () => {
     assert.equal(state.closed, 1);
   });
 
-  it('exit 1 when the listener is denied', async () => {
+  void it('exit 1 when the listener is denied', async () => {
     const denied = Object.assign(new Error('Missing or insufficient permissions.'), { code: 'permission-denied' });
     const { open } = fakeSession({ listenError: denied });
     const r = await run(['upload', pdf, '--config', configFile], open);
@@ -432,7 +436,7 @@ describe('upload', () => {
     assert.match(r.stderr, /cannot read job job1 as demo@example\.com \(permission-denied/);
   });
 
-  it('--no-wait exits 0 after the upload with the ids', async () => {
+  void it('--no-wait exits 0 after the upload with the ids', async () => {
     const { open, state } = fakeSession({});
     const r = await run(['upload', pdf, '--no-wait', '--json', '--config', configFile], open);
     assert.equal(r.code, 0, r.stderr);
@@ -445,8 +449,8 @@ describe('upload', () => {
   });
 });
 
-describe('upload-url', () => {
-  it('--json prints the URL, headers and ids', async () => {
+void describe('upload-url', () => {
+  void it('--json prints the URL, headers and ids', async () => {
     const { open, state } = fakeSession({});
     const r = await run(['upload-url', 'some/dir/scan.png', '--type', 'image/png', '--size', '1234', '--json', '--config', configFile], open);
     assert.equal(r.code, 0, r.stderr);
@@ -458,7 +462,7 @@ describe('upload-url', () => {
     assert.equal(state.closed, 1);
   });
 
-  it('prints a runnable curl command', async () => {
+  void it('prints a runnable curl command', async () => {
     const { open } = fakeSession({});
     const r = await run(['upload-url', 'my scan.png', '--type', 'image/png', '--size', '10', '--config', configFile], open);
     assert.equal(r.code, 0, r.stderr);
@@ -470,7 +474,7 @@ describe('upload-url', () => {
     );
   });
 
-  it('exit 1 on an API error', async () => {
+  void it('exit 1 on an API error', async () => {
     fake.createStatus = 400;
     fake.createError = { code: 'UNSUPPORTED_CONTENT_TYPE', message: 'nope' };
     const { open } = fakeSession({});
@@ -481,8 +485,8 @@ describe('upload-url', () => {
   });
 });
 
-describe('text', () => {
-  it('prints the text as is', async () => {
+void describe('text', () => {
+  void it('prints the text as is', async () => {
     fake.text.set('d 1', 'Hello, World!\nsecond line\n');
     const { open, state } = fakeSession({});
     const r = await run(['text', 'd 1', '--config', configFile], open);
@@ -491,7 +495,7 @@ describe('text', () => {
     assert.equal(state.closed, 1);
   });
 
-  it('exit 1 with a clear message when not found', async () => {
+  void it('exit 1 with a clear message when not found', async () => {
     const { open, state } = fakeSession({});
     const r = await run(['text', 'nope', '--config', configFile], open);
     assert.equal(r.code, 1);
@@ -501,10 +505,10 @@ describe('text', () => {
   });
 });
 
-describe('job', () => {
+void describe('job', () => {
   const job = { status: 'RUNNING', stage: 'ocr', progress: 45, attempts: 1, error: null, kind: 'document.process', createdAt: '2024-01-01T00:00:00.000Z' };
 
-  it('--json prints the job document', async () => {
+  void it('--json prints the job document', async () => {
     const { open, state } = fakeSession({ job });
     const r = await run(['job', 'j1', '--json', '--config', configFile], open);
     assert.equal(r.code, 0, r.stderr);
@@ -512,7 +516,7 @@ describe('job', () => {
     assert.equal(state.closed, 1);
   });
 
-  it('prints it human-readable', async () => {
+  void it('prints it human-readable', async () => {
     const { open } = fakeSession({ job });
     const r = await run(['job', 'j1', '--config', configFile], open);
     assert.equal(r.code, 0, r.stderr);
@@ -521,7 +525,7 @@ describe('job', () => {
     assert.match(r.stdout, /^attempts +1$/m);
   });
 
-  it('exit 1 when it cannot be read', async () => {
+  void it('exit 1 when it cannot be read', async () => {
     const denied = Object.assign(new Error('Missing or insufficient permissions.'), { code: 'permission-denied' });
     const { open, state } = fakeSession({ job: denied });
     const r = await run(['job', 'nope', '--config', configFile], open);

@@ -10,7 +10,7 @@ import { curlPutCommand, shellQuote, shellWord } from '../../scripts/cli/shell.j
 import { buildUploadResult } from '../../scripts/cli/commands/upload.js';
 import { splitHostPort, hostUrl } from '../../scripts/cli/session.js';
 
-describe('guessContentType', () => {
+void describe('guessContentType', () => {
   const cases: [string, string][] = [
     ['a.pdf', 'application/pdf'],
     ['scan.PNG', 'image/png'],
@@ -28,16 +28,16 @@ describe('guessContentType', () => {
     ['notes.txt', 'text/plain'],
     ['dir.with.dots/report.final.pdf', 'application/pdf'],
   ];
-  for (const [name, type] of cases) it(`${name} → ${type}`, () => assert.equal(guessContentType(name), type));
+  for (const [name, type] of cases) void it(`${name} → ${type}`, () => assert.equal(guessContentType(name), type));
 
-  it('falls back to application/octet-stream', () => {
+  void it('falls back to application/octet-stream', () => {
     assert.equal(FALLBACK_CONTENT_TYPE, 'application/octet-stream');
     for (const name of ['archive.zip', 'README', '.pdf', 'x.pdf.gz', 'noext.']) assert.equal(guessContentType(name), 'application/octet-stream', name);
   });
 });
 
-describe('progress rendering', () => {
-  it('formats bytes in binary units', () => {
+void describe('progress rendering', () => {
+  void it('formats bytes in binary units', () => {
     assert.equal(formatBytes(0), '0 B');
     assert.equal(formatBytes(1023), '1023 B');
     assert.equal(formatBytes(1024), '1.0 KiB');
@@ -46,13 +46,13 @@ describe('progress rendering', () => {
     assert.equal(formatBytes(-5), '0 B');
   });
 
-  it('formats durations', () => {
+  void it('formats durations', () => {
     assert.equal(formatDuration(850.4), '850 ms');
     assert.equal(formatDuration(2100), '2.1 s');
     assert.equal(formatDuration(185_000), '3 m 05 s');
   });
 
-  it('draws bars with the requested width, clamped', () => {
+  void it('draws bars with the requested width, clamped', () => {
     assert.equal(renderBar(0, 10), '[----------]');
     assert.equal(renderBar(0.5, 10), '[#####-----]');
     assert.equal(renderBar(1, 10), '[##########]');
@@ -61,32 +61,32 @@ describe('progress rendering', () => {
     assert.equal(renderBar(Number.NaN, 4), '[----]');
   });
 
-  it('computes whole percents', () => {
+  void it('computes whole percents', () => {
     assert.equal(percent(0, 100), 0);
     assert.equal(percent(999, 1000), 99);
     assert.equal(percent(1000, 1000), 100);
     assert.equal(percent(5, 0), 100);
   });
 
-  it('renders an upload line that fits the terminal', () => {
+  void it('renders an upload line that fits the terminal', () => {
     const line = renderUploadProgress({ label: 'a.pdf', sent: 8489, total: 16978, elapsedMs: 1000, columns: 80 });
-    assert.match(line, /^upload a\.pdf \[#+-+\]  50%  8\.3 KiB \/ 16\.6 KiB  8\.3 KiB\/s$/);
+    assert.match(line, /^upload a\.pdf \[#+-+\] {2}50% {2}8\.3 KiB \/ 16\.6 KiB {2}8\.3 KiB\/s$/);
     assert.ok(line.length <= 80);
     const narrow = renderUploadProgress({ label: 'a-very-long-file-name-that-will-not-fit.pdf', sent: 1, total: 2, elapsedMs: 0, columns: 40 });
     assert.ok(narrow.length < 40, narrow);
   });
 
-  it('renders the final upload line', () => {
+  void it('renders the final upload line', () => {
     assert.equal(renderUploadDone('a.pdf', 16978, 2000), 'uploaded a.pdf: 16.6 KiB in 2.0 s, 8.3 KiB/s');
   });
 
-  it('renders a job line', () => {
+  void it('renders a job line', () => {
     const line = renderJobProgress({ jobId: 'j1', status: 'RUNNING', stage: 'ocr', progress: 45, columns: 80 });
-    assert.match(line, /^job j1 RUNNING ocr \[#+-+\]  45%$/);
-    assert.match(renderJobProgress({ jobId: 'j1', status: 'PENDING', stage: null, progress: null, columns: 80 }), /^job j1 PENDING \[-+\]   0%$/);
+    assert.match(line, /^job j1 RUNNING ocr \[#+-+\] {2}45%$/);
+    assert.match(renderJobProgress({ jobId: 'j1', status: 'PENDING', stage: null, progress: null, columns: 80 }), /^job j1 PENDING \[-+\] {3}0%$/);
   });
 
-  it('LineDrawer redraws in place, throttled, and ends the line', () => {
+  void it('LineDrawer redraws in place, throttled, and ends the line', () => {
     const out: string[] = [];
     let now = 0;
     const drawer = new LineDrawer({ write: (s: string) => out.push(s), isTTY: true, columns: 50 }, 100, () => now);
@@ -104,10 +104,10 @@ describe('progress rendering', () => {
   });
 });
 
-describe('job and document views', () => {
+void describe('job and document views', () => {
   const ts = (iso: string) => ({ seconds: Date.parse(iso) / 1000, nanoseconds: 0, toDate: () => new Date(iso) });
 
-  it('converts timestamps, nested', () => {
+  void it('converts timestamps, nested', () => {
     assert.deepEqual(firestorePlain({ a: ts('2024-01-02T03:04:05.000Z'), b: [ts('2024-01-01T00:00:00.000Z')], c: { d: 1 }, e: null }), {
       a: '2024-01-02T03:04:05.000Z',
       b: ['2024-01-01T00:00:00.000Z'],
@@ -116,7 +116,7 @@ describe('job and document views', () => {
     });
   });
 
-  it('reads a job leniently', () => {
+  void it('reads a job leniently', () => {
     const job = toJobView('j1', {
       status: 'FAILED',
       stage: 'ocr',
@@ -145,12 +145,12 @@ describe('job and document views', () => {
     assert.equal(odd.progress, null);
   });
 
-  it('knows terminal statuses', () => {
+  void it('knows terminal statuses', () => {
     for (const s of ['COMPLETED', 'FAILED', 'CANCELLED']) assert.ok(isTerminalStatus(s), s);
     for (const s of ['PENDING', 'RUNNING', 'UNKNOWN', '']) assert.ok(!isTerminalStatus(s), s);
   });
 
-  it('reads a document', () => {
+  void it('reads a document', () => {
     const doc = toDocumentView('d1', { pageCount: 1, language: 'eng', status: 'READY' });
     assert.equal(doc.pageCount, 1);
     assert.equal(doc.language, 'eng');
@@ -158,8 +158,8 @@ describe('job and document views', () => {
   });
 });
 
-describe('upload --json result', () => {
-  it('has the documented keys and omits the unknown', () => {
+void describe('upload --json result', () => {
+  void it('has the documented keys and omits the unknown', () => {
     assert.deepEqual(buildUploadResult({ documentId: 'd', jobId: 'j', status: 'COMPLETED', pages: 1, language: 'eng', elapsedMs: 12.7 }), {
       documentId: 'd',
       jobId: 'j',
@@ -173,14 +173,14 @@ describe('upload --json result', () => {
   });
 });
 
-describe('shell quoting', () => {
-  it('quotes safely', () => {
+void describe('shell quoting', () => {
+  void it('quotes safely', () => {
     assert.equal(shellQuote("it's"), `'it'\\''s'`);
     assert.equal(shellWord('@a.pdf'), '@a.pdf');
     assert.equal(shellWord('@my file.pdf'), `'@my file.pdf'`);
   });
 
-  it('builds the curl command line', () => {
+  void it('builds the curl command line', () => {
     const cmd = curlPutCommand('http://127.0.0.1:9199/b/o?X-Goog-Signature=ab&x=1', { 'content-type': 'application/pdf', 'x-goog-if-generation-match': '0' }, 'a.pdf');
     assert.equal(
       cmd,
@@ -189,8 +189,8 @@ describe('shell quoting', () => {
   });
 });
 
-describe('host parsing', () => {
-  it('splits host and port', () => {
+void describe('host parsing', () => {
+  void it('splits host and port', () => {
     assert.deepEqual(splitHostPort('127.0.0.1:8080'), { host: '127.0.0.1', port: 8080 });
     assert.deepEqual(splitHostPort('[::1]:9099'), { host: '::1', port: 9099 });
     assert.deepEqual(splitHostPort('http://localhost:8085'), { host: 'localhost', port: 8085 });

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ContentTypeSchema, FileNameSchema, ProjectIdSchema } from '../../../shared/api/contracts.js';
 import { parseCommand, parsePositiveInt } from '../args.js';
-import { EXIT, UsageError, type CliContext, type Command } from '../io.js';
-import { loadConfig, openFirebaseSession } from '../session.js';
+import { EXIT, UsageError, CliFailure, type CliContext, type Command } from '../io.js';
+import { ApiError, loadConfig, openFirebaseSession } from '../session.js';
 import { curlPutCommand } from '../shell.js';
 
 const USAGE = `Usage: scriptorium upload-url NAME --type CONTENT_TYPE --size BYTES [--project ID] [--json] [--config FILE]
@@ -67,6 +67,9 @@ async function run(ctx: CliContext): Promise<number> {
       ctx.stdout.write(`${curlPutCommand(created.uploadUrl, created.headers, name)}\n`);
     }
     return EXIT.OK;
+  } catch (err) {
+    if (err instanceof ApiError) throw new CliFailure(err.explain('create the upload'));
+    throw err;
   } finally {
     await session.close();
   }

@@ -164,7 +164,7 @@ async function upload(ctx: CliContext, opts: UploadOptions, session: Session, st
       clientRequestId: `cli-${randomUUID()}`,
     });
   } catch (err) {
-    if (err instanceof ApiError) return fail(err.code, `the api refused the upload (${err.describe()})`, err.status || undefined);
+    if (err instanceof ApiError) return fail(err.code, err.explain('create the upload'), err.status || undefined);
     throw err;
   }
   ids = { documentId: created.documentId, jobId: created.jobId };

@@ -23,7 +23,7 @@ import { RunError, runProcess } from '../exec.js';
 import type { RunResult } from '../exec.js';
 import { detectLanguage } from '../language.js';
 import { OCR_ERROR_CODES, isOcrContentType } from './types.js';
-import type { OcrEngine, OcrInput, OcrOptions, OcrPage, OcrResult } from './types.js';
+import type { OcrEngine, OcrInput, OcrOptions, OcrPage, OcrProgress, OcrResult } from './types.js';
 
 /** Settings of {@link createLocalOcrEngine}. */
 export interface LocalOcrEngineOptions {
@@ -49,6 +49,8 @@ const MIN_TEXT_LAYER_CHARS = 32;
 const SCAN_IMAGE_COVERAGE = 0.5;
 /** Render budget per page (A4 at 300 dpi is 8.7 Mpx): keeps a poster-sized page from exhausting memory. */
 const MAX_RENDER_PIXELS = 40_000_000;
+/** Pages whose text layers one poppler run extracts. */
+const TEXT_CHUNK_PAGES = 16;
 /** Metadata tools (pdfinfo, pdfimages, --list-langs) get this long. */
 const META_TIMEOUT_MS = 60_000;
 const TESSERACT_ENV = { OMP_THREAD_LIMIT: '1' } as const;
@@ -101,7 +103,9 @@ export function createLocalOcrEngine(options: LocalOcrEngineOptions = {}): OcrEn
         throw new PermanentError(unsupported, `content type ${String(input.contentType)} is not supported by OCR`);
       }
       const kind = await sniff(input.path, input.contentType);
-      const dir = await mkdtemp(join(settings.tmpDir, 'scriptorium-ocr-'));
+      const dir = await mkdtemp(join(settings.tmpDir, 'scriptorium-ocr-')).catch((err: unknown) => {
+        throw new TransientError(engineFailed, `cannot create a temp directory in ${settings.tmpDir}: ${errorText(err)}`, err);
+      });
       try {
         const job: Job = {
           settings,
@@ -168,7 +172,7 @@ async function sniff(path: string, declared: string): Promise<'pdf' | ImageForma
   } catch (err) {
     if (err instanceof ScriptoriumError) throw err;
     // The handler put the file there; its absence is our problem, not the document's.
-    throw new TransientError(engineFailed, `input file cannot be read: ${(err as Error).message}`, err);
+    throw new TransientError(engineFailed, `input file cannot be read: ${errorText(err)}`, err);
   }
   const image = imageFormat(head);
   if (image) return image;
@@ -213,11 +217,13 @@ async function extractPdf(job: Job): Promise<OcrPage[]> {
     throw new PermanentError(corrupt, 'the PDF is damaged: its page tree cannot be read (no page has a size)');
   }
   let coverage: Promise<Map<number, number>> | undefined;
+  let layers: string[] = [];
   const pages: OcrPage[] = [];
   for (let n = 1; n <= pageCount; n++) {
     checkAborted(signal);
     const size = sizes[n - 1] ?? { widthPt: 0, heightPt: 0 };
-    const layer = await pdfTextLayer(job, n);
+    if (layers.length === 0) layers = await pdfTextLayers(job, n, Math.min(pageCount, n + TEXT_CHUNK_PAGES - 1));
+    const layer = layers.shift() ?? '';
     const chars = countNonSpace(layer);
     let page: OcrPage = { pageNumber: n, text: layer, method: 'text-layer', rotation: 0 };
     const renderable = size.widthPt > 0 && size.heightPt > 0;
@@ -230,10 +236,10 @@ async function extractPdf(job: Job): Promise<OcrPage[]> {
       const ocr = await ocrPdfPage(job, n, size);
       // Keep a non-empty text layer unless OCR clearly found more: a form page's few labels are
       // exact in the layer, while OCR may find nothing or noise.
-      if (chars === 0 || countNonSpace(ocr.text) > Math.max(chars * 1.5, chars + 16)) page = { pageNumber: n, ...ocr, method: 'ocr' };
+      if (chars === 0 || countNonSpace(ocr.text) > Math.max(chars * 1.5, chars + 16)) page = ocrPage(n, ocr);
     }
     pages.push(page);
-    await job.onProgress?.({ pagesDone: n, pageCount });
+    await report(job, { pagesDone: n, pageCount });
   }
   return pages;
 }
@@ -291,18 +297,32 @@ async function pdfImageCoverage(job: Job, pageCount: number, sizes: readonly Pdf
   return coverage;
 }
 
-/** The page's text layer in reading order; empty when there is none or poppler cannot read it. */
-async function pdfTextLayer(job: Job, page: number): Promise<string> {
-  const range = ['-f', String(page), '-l', String(page)];
+/**
+ * Text layers of pages `first`..`last`, each in reading order; '' where a page has none or poppler
+ * cannot read it. Pages are read in chunks because every poppler run re-parses the file: on the
+ * 117-page GeoTopo PDF that is ~0.5 s per full pass, ~10 ms per single page.
+ */
+async function pdfTextLayers(job: Job, first: number, last: number): Promise<string[]> {
+  const count = last - first + 1;
+  const range = ['-f', String(first), '-l', String(last)];
   const opts = { timeoutMs: job.settings.pageTimeoutMs, signal: job.signal };
   const plain = await runProcess('pdftotext', [...range, job.path, '-'], opts);
-  // A page poppler cannot extract text from may still render: fall through to OCR.
-  if (plain.code !== 0 || countNonSpace(plain.stdout) === 0) return '';
+  // pdftotext ends every page with a form feed.
+  const texts = plain.stdout.split('\f').slice(0, count);
+  if (plain.code !== 0 || plain.stdoutTruncated || texts.length !== count) {
+    // A page poppler cannot extract text from may still render (and be OCRed): isolate it.
+    if (count === 1) return [''];
+    const pages: string[] = [];
+    for (let n = first; n <= last; n++) pages.push(...(await pdfTextLayers(job, n, n)));
+    return pages;
+  }
+  if (texts.every((t) => countNonSpace(t) === 0)) return texts.map(() => '');
   const boxes = await runProcess('pdftotext', ['-bbox-layout', ...range, job.path, '-'], opts);
-  return orderTextLayer(plain.stdout, boxes.code === 0 ? boxes.stdout : '');
+  const layouts = boxes.code === 0 && !boxes.stdoutTruncated ? boxes.stdout.split(/<page\b/).slice(1) : [];
+  return texts.map((t, i) => (countNonSpace(t) === 0 ? '' : orderTextLayer(t, layouts[i] ?? '')));
 }
 
-async function ocrPdfPage(job: Job, page: number, size: PdfPageInfo): Promise<{ text: string; rotation: number; confidence?: number }> {
+async function ocrPdfPage(job: Job, page: number, size: PdfPageInfo): Promise<Recognised> {
   const { settings } = job;
   const squareInches = (size.widthPt / 72) * (size.heightPt / 72);
   const dpi = Math.max(1, Math.min(settings.dpi, Math.floor(Math.sqrt(MAX_RENDER_PIXELS / squareInches))));
@@ -442,11 +462,11 @@ async function extractImage(job: Job, format: ImageFormat): Promise<OcrPage[]> {
   const pageCount = ifds?.offsets.length ?? 1;
   if (pageCount === 0) throw new PermanentError(corrupt, 'the TIFF has no readable pages');
   if (pageCount > job.settings.maxPages) {
-    throw new PermanentError(tooManyPages, `the TIFF has more than ${job.settings.maxPages} pages`);
+    throw new PermanentError(tooManyPages, `the TIFF has more pages than the limit of ${job.settings.maxPages}`);
   }
   if (!ifds || pageCount === 1) {
     const page = await ocrImage(job, job.path, format, 1);
-    await job.onProgress?.({ pagesDone: 1, pageCount: 1 });
+    await report(job, { pagesDone: 1, pageCount: 1 });
     return [page];
   }
   // Multi-page TIFF: one working copy whose header is pointed at one page at a time (and that
@@ -467,7 +487,7 @@ async function extractImage(job: Job, format: ImageFormat): Promise<OcrPage[]> {
       } finally {
         await writeOffset(handle, ifds, linkPos, ifds.offsets[i + 1] ?? 0);
       }
-      await job.onProgress?.({ pagesDone: i + 1, pageCount });
+      await report(job, { pagesDone: i + 1, pageCount });
     }
   } finally {
     await handle.close();
@@ -478,7 +498,7 @@ async function extractImage(job: Job, format: ImageFormat): Promise<OcrPage[]> {
 async function ocrImage(job: Job, path: string, format: ImageFormat, pageNumber: number): Promise<OcrPage> {
   const base = join(job.dir, `img-${pageNumber}`);
   const first = await tesseract(job, path, base);
-  if (first.ok) return { pageNumber, text: first.text, method: 'ocr', rotation: first.rotation, ...conf(first.confidence) };
+  if (first.ok) return ocrPage(pageNumber, first);
   // tesseract could not read it: let ffmpeg decode it (covers formats a leptonica build lacks).
   // If ffmpeg cannot either, the file is broken; if it can and tesseract still fails, that is ours.
   const png = `${base}.png`;
@@ -491,19 +511,27 @@ async function ocrImage(job: Job, path: string, format: ImageFormat, pageNumber:
       throw new PermanentError(corrupt, `the ${format.toUpperCase()} image${pageNumber > 1 ? ` (page ${pageNumber})` : ''} cannot be decoded: ${first.reason}`);
     }
     const second = await tesseract(job, png, `${base}-ff`);
-    if (second.ok) return { pageNumber, text: second.text, method: 'ocr', rotation: second.rotation, ...conf(second.confidence) };
+    if (second.ok) return ocrPage(pageNumber, second);
     throw new TransientError(engineFailed, `tesseract failed on page ${pageNumber}: ${second.reason}`);
   } finally {
     await rm(png, { force: true });
   }
 }
 
-const conf = (confidence: number | undefined): { confidence?: number } => (confidence === undefined ? {} : { confidence });
+/** Built field by field: no stray keys, and no `undefined` values (Firestore rejects them). */
+function ocrPage(pageNumber: number, r: Recognised): OcrPage {
+  return { pageNumber, text: r.text, method: 'ocr', rotation: r.rotation, ...(r.confidence === undefined ? {} : { confidence: r.confidence }) };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Tesseract
 
-type TesseractOutcome = { ok: true; text: string; rotation: number; confidence?: number } | { ok: false; reason: string };
+interface Recognised {
+  readonly text: string;
+  readonly rotation: number;
+  readonly confidence?: number;
+}
+type TesseractOutcome = ({ ok: true } & Recognised) | { ok: false; reason: string };
 
 /** leptonica's messages when it cannot decode the input (tesseract may still exit 0). */
 const READ_FAILURE = /Error in (?:pixRead|fopenReadStream|findFileFormat)|cannot be read|pix not read|Unsupported image type/i;
@@ -642,6 +670,21 @@ async function writeOffset(handle: FileHandle, tiff: TiffPages, position: number
 // ---------------------------------------------------------------------------------------------
 // Errors and small helpers
 
+/** Carries an error thrown by the caller's onProgress through our classification untouched. */
+class CallerError extends Error {
+  constructor(readonly error: unknown) {
+    super('onProgress failed', { cause: error });
+  }
+}
+
+async function report(job: Job, progress: OcrProgress): Promise<void> {
+  try {
+    await job.onProgress?.(progress);
+  } catch (err) {
+    throw new CallerError(err);
+  }
+}
+
 function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortError(signal);
 }
@@ -656,6 +699,7 @@ function abortError(signal: AbortSignal | undefined, cause?: unknown): Transient
 /** Maps child-process failures to the contract's errors; ours pass through unchanged. */
 function toEngineError(err: unknown, signal: AbortSignal | undefined): unknown {
   if (err instanceof ScriptoriumError) return err;
+  if (err instanceof CallerError) return err.error;
   if (err instanceof RunError) {
     switch (err.kind) {
       case 'not-found':
@@ -668,7 +712,11 @@ function toEngineError(err: unknown, signal: AbortSignal | undefined): unknown {
         return abortError(signal, err);
     }
   }
-  return new TransientError(engineFailed, `local OCR failed: ${err instanceof Error ? err.message : String(err)}`, err);
+  return new TransientError(engineFailed, `local OCR failed: ${errorText(err)}`, err);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function countNonSpace(text: string): number {

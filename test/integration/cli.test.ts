@@ -1,0 +1,233 @@
+/**
+ * The `scriptorium` CLI end to end: the built bin (`node scripts/scriptorium.mjs`) run as a child
+ * process against the running test platform, exactly as a user would run it.
+ *
+ * Needs SCRIPTORIUM_LOCAL_CONFIG pointing at the test platform's config (`.scriptorium/test.json`,
+ * which `npm test` sets up) and `npm run build` done. Without them the suite fails, never skips:
+ * a skipped integration suite reads as green.
+ */
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readLocalConfig, type LocalConfig } from '../../emulators/local-config.js';
+
+/** The repository root: the nearest folder above this file with a package.json (works from test/ and dist/test/). */
+function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+  return dir;
+}
+
+const ROOT = repoRoot();
+const BIN = path.join(ROOT, 'scripts', 'scriptorium.mjs');
+const PDF = path.join(ROOT, 'test', 'fixtures', 'pdf', 'minimal-document.pdf');
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  wallMs: number;
+}
+
+let configFile = '';
+let cfg: LocalConfig;
+
+/** Runs the bin with SCRIPTORIUM_LOCAL_CONFIG set; never rejects on a non-zero exit. */
+function cli(args: readonly string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, SCRIPTORIUM_LOCAL_CONFIG: configFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 180_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, wallMs: performance.now() - started });
+    });
+  });
+}
+
+function parseJson<T>(run: CliRun): T {
+  try {
+    return JSON.parse(run.stdout) as T;
+  } catch {
+    throw new Error(`stdout is not one JSON object:\n${run.stdout}\nstderr:\n${run.stderr}`);
+  }
+}
+
+interface UploadJson {
+  documentId: string;
+  jobId: string;
+  status: string;
+  error?: { code: string; message: string };
+  pages?: number;
+  language?: string;
+  elapsedMs: number;
+}
+
+void describe('scriptorium CLI against the test platform', () => {
+  let uploaded: UploadJson;
+
+  before(async () => {
+    const file = process.env.SCRIPTORIUM_LOCAL_CONFIG;
+    if (!file) {
+      throw new Error('SCRIPTORIUM_LOCAL_CONFIG is not set: these tests need the running test platform (run them through `npm test`, which starts it and points SCRIPTORIUM_LOCAL_CONFIG at .scriptorium/test.json)');
+    }
+    configFile = path.resolve(file);
+    if (!existsSync(configFile)) throw new Error(`SCRIPTORIUM_LOCAL_CONFIG=${file} does not exist: is the test platform running?`);
+    cfg = readLocalConfig(configFile);
+    if (!existsSync(path.join(ROOT, 'dist', 'scripts', 'cli', 'main.js'))) throw new Error('the CLI is not built: run `npm run build` first');
+    const health = await fetch(`${cfg.apiUrl}/health`).catch((err: unknown) => err);
+    if (!(health instanceof Response)) throw new Error(`the api at ${cfg.apiUrl} does not answer: is the test platform running? (${String(health)})`);
+    await health.body?.cancel();
+  });
+
+  void it('health: every component answers (exit 0)', async () => {
+    const table = await cli(['health']);
+    assert.equal(table.code, 0, table.stdout + table.stderr);
+    assert.match(table.stdout, /^api +up /m);
+    const json = await cli(['health', '--json']);
+    assert.equal(json.code, 0, json.stdout + json.stderr);
+    const out = parseJson<{ ok: boolean; components: { name: string; ok: boolean }[] }>(json);
+    assert.equal(out.ok, true);
+    const names = out.components.map((c) => c.name);
+    for (const name of ['api', 'firestore-emulator', 'pubsub-emulator', 'auth-emulator', 'storage-emulator']) assert.ok(names.includes(name), name);
+    for (const fn of Object.keys(cfg.functions)) assert.ok(names.includes(`function:${fn}`), fn);
+  });
+
+  void it('upload --json: the PDF is processed, one page', async () => {
+    const run = await cli(['upload', PDF, '--json', '--timeout', '150']);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    uploaded = parseJson<UploadJson>(run);
+    assert.equal(uploaded.status, 'COMPLETED');
+    assert.equal(uploaded.pages, 1);
+    assert.match(uploaded.documentId, /\S/);
+    assert.match(uploaded.jobId, /\S/);
+    assert.equal(typeof uploaded.elapsedMs, 'number');
+    assert.equal(uploaded.error, undefined);
+    if (uploaded.language !== undefined) assert.equal(typeof uploaded.language, 'string');
+    // Exactly one line of JSON on stdout; progress went to stderr.
+    assert.equal(run.stdout.trim().split('\n').length, 1);
+    assert.match(run.stderr, /uploaded minimal-document\.pdf/);
+    // The listener and the firebase app are released: the process exits by itself, promptly
+    // (the bin's safety net would force an exit 3 s after the command returned).
+    assert.ok(run.wallMs - uploaded.elapsedMs < 2900, `process took ${Math.round(run.wallMs - uploaded.elapsedMs)} ms beyond the command`);
+  });
+
+  void it('text: prints the extracted text', async () => {
+    assert.ok(uploaded, 'needs the upload test');
+    const run = await cli(['text', uploaded.documentId]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /Lorem\s+ipsum\s+dolor\s+sit\s+amet/);
+  });
+
+  void it('text: a missing document is a clear failure (exit 1)', async () => {
+    const run = await cli(['text', 'doc_does_not_exist']);
+    assert.equal(run.code, 1);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /document doc_does_not_exist not found/);
+  });
+
+  void it('job: the state, as JSON and for humans', async () => {
+    assert.ok(uploaded, 'needs the upload test');
+    const json = await cli(['job', uploaded.jobId, '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const job = parseJson<Record<string, unknown>>(json);
+    assert.equal(job.id, uploaded.jobId);
+    assert.equal(job.status, 'COMPLETED');
+    assert.equal(job.progress, 100);
+    assert.equal(job.documentId, uploaded.documentId);
+    assert.equal(typeof job.attempts, 'number');
+    assert.match(String(job.createdAt), /^\d{4}-\d\d-\d\dT/);
+    assert.match(String(job.finishedAt), /^\d{4}-\d\d-\d\dT/);
+
+    const human = await cli(['job', uploaded.jobId]);
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, /^status +COMPLETED$/m);
+    assert.match(human.stdout, /^progress +100%$/m);
+    // Whoever wrote it, a job the user cannot read (or that does not exist) is exit 1.
+    const missing = await cli(['job', 'job_does_not_exist']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /job job_does_not_exist not found/);
+  });
+
+  void it('upload-url --json: a PUT with the given headers is accepted', async () => {
+    const size = statSync(PDF).size;
+    const run = await cli(['upload-url', 'via-url.pdf', '--type', 'application/pdf', '--size', String(size), '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const out = parseJson<{ uploadUrl: string; headers: Record<string, string>; documentId: string; jobId: string; expiresAt: string }>(run);
+    assert.deepEqual(Object.keys(out).sort(), ['documentId', 'expiresAt', 'headers', 'jobId', 'uploadUrl']);
+    const put = await fetch(out.uploadUrl, { method: 'PUT', headers: out.headers, body: readFileSync(PDF) });
+    assert.ok(put.ok, `PUT ${put.status}: ${await put.text()}`);
+    const job = await cli(['job', out.jobId, '--json']);
+    assert.equal(job.code, 0, job.stderr);
+  });
+
+  void it('upload-url: the printed curl command line works', async (t) => {
+    if (spawnSync('curl', ['--version']).error) {
+      t.skip('curl is not installed');
+      return;
+    }
+    const dir = mkdtempSync(path.join(tmpdir(), 'scriptorium-cli-'));
+    try {
+      const name = 'by curl.pdf';
+      writeFileSync(path.join(dir, name), readFileSync(PDF));
+      const run = await cli(['upload-url', name, '--type', 'application/pdf', '--size', String(statSync(PDF).size)], { cwd: dir });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^curl -X PUT /m);
+      // The whole output is a shell script (comment lines + the command); fail on an HTTP error.
+      const script = run.stdout.replace(/^curl /m, 'curl --silent --show-error --fail ');
+      const sh = spawnSync('sh', ['-c', script], { cwd: dir, encoding: 'utf8' });
+      assert.equal(sh.status, 0, `curl failed: ${sh.stderr}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  void it('upload --no-wait: exits after the upload with the ids', async () => {
+    const run = await cli(['upload', PDF, '--no-wait', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const out = parseJson<UploadJson>(run);
+    assert.equal(out.status, 'UPLOADED');
+    assert.match(out.jobId, /\S/);
+  });
+
+  void it('upload: an API refusal is exit 1 with its code (not a member of the project)', async () => {
+    const run = await cli(['upload', PDF, '--project', 'no-such-project-for-cli', '--json']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /HTTP 403 PERMISSION_DENIED/);
+    const out = parseJson<UploadJson & { error: { code: string; httpStatus?: number } }>(run);
+    assert.equal(out.status, 'ERROR');
+    assert.equal(out.error.code, 'PERMISSION_DENIED');
+    assert.equal(out.error.httpStatus, 403);
+  });
+
+  void it('usage errors exit 2', async () => {
+    const missing = await cli(['upload', path.join(ROOT, 'no-such-file.pdf')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /no such file/);
+    const unknown = await cli(['upload', PDF, '--frobnicate']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /Unknown option '--frobnicate'/);
+    const none = await cli([]);
+    assert.equal(none.code, 2);
+  });
+});

@@ -1,0 +1,228 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { checkTerraform, findTerraformDir, terraformFmtCheck } from '../../shared/topology-terraform.js';
+
+const terraformDir = findTerraformDir();
+
+/** Replaces the first occurrence of `from`, failing loudly if terraform no longer contains it. */
+function replaceIn(dir: string, file: string, from: string, to: string): void {
+  const p = path.join(dir, file);
+  const text = readFileSync(p, 'utf8');
+  assert.ok(text.includes(from), `${file} no longer contains ${JSON.stringify(from)}: update this test`);
+  writeFileSync(p, text.replace(from, to));
+}
+
+/** Deletes one `resource "type" "name" { ... }` block (braces matched, strings ignored). */
+function removeResource(dir: string, file: string, type: string, name: string): void {
+  const p = path.join(dir, file);
+  const text = readFileSync(p, 'utf8');
+  const start = text.indexOf(`resource "${type}" "${name}" {`);
+  assert.ok(start >= 0, `${file} has no resource ${type}.${name}: update this test`);
+  let depth = 0;
+  let inString = false;
+  for (let i = text.indexOf('{', start); i < text.length; i++) {
+    const c = text[i];
+    if (c === '"' && text[i - 1] !== '\\') inString = !inString;
+    if (inString) continue;
+    if (c === '{') depth++;
+    if (c === '}' && --depth === 0) {
+      writeFileSync(p, text.slice(0, start) + text.slice(i + 1));
+      return;
+    }
+  }
+  assert.fail(`unbalanced braces in ${file}`);
+}
+
+void describe('terraform/', () => {
+  void it('declares exactly what shared/topology.ts declares', async () => {
+    assert.deepEqual(await checkTerraform(terraformDir), []);
+  });
+
+  void it('is terraform fmt clean', (t) => {
+    const fmt = terraformFmtCheck(terraformDir);
+    if (!fmt.available) {
+      t.skip('terraform is not installed');
+      return;
+    }
+    assert.ok(fmt.ok, `terraform fmt -check failed:\n${fmt.output}`);
+  });
+});
+
+void describe('checkTerraform', () => {
+  let scratch: string;
+  before(() => {
+    scratch = mkdtempSync(path.join(tmpdir(), 'scriptorium-tf-'));
+  });
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  /** A fresh copy of terraform/ (sources only) to mutate. */
+  function copy(label: string): string {
+    const dir = path.join(scratch, label.replace(/[^a-z0-9]+/gi, '-'));
+    cpSync(terraformDir, dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}.terraform`) });
+    return dir;
+  }
+
+  const p = '${var.project_id}';
+  const cases: { name: string; mutate: (dir: string) => void; expected: string[] }[] = [
+    {
+      name: 'a changed ack deadline',
+      mutate: (d) => replaceIn(d, 'pubsub.tf', 'ack_deadline_seconds       = 600', 'ack_deadline_seconds       = 60'),
+      expected: ['subscription ocr-ocr-requests: ack_deadline_seconds 60 in terraform, 600 in topology'],
+    },
+    {
+      name: 'a dropped subscription',
+      mutate: (d) => removeResource(d, 'pubsub.tf', 'google_pubsub_subscription', 'dead_letter_archive'),
+      expected: ['subscription dead-letter-archive: missing in terraform'],
+    },
+    {
+      name: 'a renamed entry point',
+      mutate: (d) => replaceIn(d, 'functions.tf', 'entry_point     = "deadLetter"', 'entry_point     = "dead_letter"'),
+      expected: ['function dead-letter: entry_point dead_letter in terraform, deadLetter in topology'],
+    },
+    {
+      name: 'an extra topic',
+      mutate: (d) => writeFileSync(path.join(d, 'extra.tf'), 'resource "google_pubsub_topic" "thumbnails" {\n  name = "thumbnails"\n}\n'),
+      expected: ['topic thumbnails: in terraform (google_pubsub_topic.thumbnails) but not in topology'],
+    },
+    {
+      name: 'an environment variable ConfigSchema does not know',
+      mutate: (d) => replaceIn(d, 'functions.tf', '    SCRIPTORIUM_LOG_LEVEL ', '    SCRIPTORIUM_OCR_TIMEOUT_SECONDS = 30\n    SCRIPTORIUM_LOG_LEVEL '),
+      expected: ['functions.tf: SCRIPTORIUM_OCR_TIMEOUT_SECONDS is not a key of ConfigSchema (shared/config/index.ts)'],
+    },
+    {
+      name: 'an emulator variable in production',
+      mutate: (d) => replaceIn(d, 'functions.tf', '    SCRIPTORIUM_LOG_LEVEL ', '    FIRESTORE_EMULATOR_HOST = "127.0.0.1:8080"\n    SCRIPTORIUM_LOG_LEVEL '),
+      expected: ['api', 'ingest', 'ocr', 'dead-letter'].map((f) => `function ${f}: sets FIRESTORE_EMULATOR_HOST, which would point production at an emulator`),
+    },
+    {
+      name: 'a config value ConfigSchema rejects',
+      mutate: (d) => replaceIn(d, 'variables.tf', 'default     = "INFO"', 'default     = "VERBOSE"'),
+      expected: ['api', 'ingest', 'ocr', 'dead-letter'].map(
+        (f) => `function ${f}: SCRIPTORIUM_LOG_LEVEL = "VERBOSE" is rejected by ConfigSchema (Invalid option: expected one of "DEBUG"|"INFO"|"WARNING"|"ERROR")`,
+      ),
+    },
+    {
+      name: 'a changed retry backoff',
+      mutate: (d) => replaceIn(d, 'pubsub.tf', 'maximum_backoff = "600s"', 'maximum_backoff = "300s"'),
+      expected: ['subscription ingest-object-events: retry_policy.maximum_backoff 300s in terraform, 600s in topology'],
+    },
+    {
+      name: 'a changed retention',
+      mutate: (d) => replaceIn(d, 'pubsub.tf', 'message_retention_duration = "604800s"', 'message_retention_duration = "86400s"'),
+      expected: ['subscription ingest-object-events: message_retention_duration 86400s in terraform, 604800s in topology'],
+    },
+    {
+      name: 'a changed dead-letter attempt count',
+      mutate: (d) => replaceIn(d, 'pubsub.tf', 'max_delivery_attempts = 5', 'max_delivery_attempts = 10'),
+      expected: ['subscription ingest-object-events: dead_letter_policy.max_delivery_attempts 10 in terraform, 5 in topology'],
+    },
+    {
+      name: 'a dropped dead-letter policy',
+      mutate: (d) =>
+        replaceIn(
+          d,
+          'pubsub.tf',
+          '  dead_letter_policy {\n    dead_letter_topic     = google_pubsub_topic.dead_letter.id\n    max_delivery_attempts = 5\n  }\n',
+          '',
+        ),
+      expected: ['subscription ingest-object-events: dead_letter_policy missing in terraform, topology dead-letters to dead-letter after 5 attempts'],
+    },
+    {
+      name: 'a missing dead-letter grant',
+      mutate: (d) => removeResource(d, 'pubsub.tf', 'google_pubsub_subscription_iam_member', 'pubsub_agent_subscribes_ocr_ocr_requests'),
+      expected: ['subscription ocr-ocr-requests: dead-lettering needs roles/pubsub.subscriber for the Pub/Sub service agent on this subscription; terraform grants none'],
+    },
+    {
+      name: 'a push path naming the wrong topic',
+      mutate: (d) => replaceIn(d, 'pubsub.tf', 'topics/${google_pubsub_topic.ocr_requests.name}', 'topics/${google_pubsub_topic.document_events.name}'),
+      expected: [`subscription ocr-ocr-requests: push path /projects/${p}/topics/document-events in terraform, /projects/${p}/topics/ocr-requests in topology`],
+    },
+    {
+      name: 'a push to the wrong function',
+      mutate: (d) => replaceIn(d, 'pubsub.tf', 'push_endpoint = "${google_cloudfunctions2_function.ingest.', 'push_endpoint = "${google_cloudfunctions2_function.ocr.'),
+      expected: ['subscription ingest-object-events: push target function ocr in terraform, ingest in topology'],
+    },
+    {
+      name: 'a pull subscription turned into a push subscription',
+      mutate: (d) =>
+        replaceIn(
+          d,
+          'pubsub.tf',
+          '  topic                      = google_pubsub_topic.document_events.id\n',
+          '  topic                      = google_pubsub_topic.document_events.id\n\n  push_config {\n    push_endpoint = "https://example.com/"\n  }\n',
+        ),
+      expected: ['subscription document-events-archive: push_config in terraform, topology declares a pull subscription'],
+    },
+    {
+      name: 'changed function memory',
+      mutate: (d) => replaceIn(d, 'functions.tf', 'available_memory               = "256Mi"', 'available_memory               = "1Gi"'),
+      expected: ['function dead-letter: available_memory 1Gi in terraform, 256 MB in topology'],
+    },
+    {
+      name: 'a changed function timeout',
+      mutate: (d) => replaceIn(d, 'functions.tf', 'timeout_seconds                = 540', 'timeout_seconds                = 300'),
+      expected: ['function ocr: timeout_seconds 300 in terraform, 540 in topology'],
+    },
+    {
+      name: 'an event function made public',
+      mutate: (d) =>
+        replaceIn(d, 'functions.tf', 'service  = google_cloudfunctions2_function.ingest.name\n  role     = "roles/run.invoker"\n  member   = google_service_account.push_invoker.member', 'service  = google_cloudfunctions2_function.ingest.name\n  role     = "roles/run.invoker"\n  member   = "allUsers"'),
+      expected: [
+        'function ingest: trigger pubsub but terraform makes it public (allUsers invoker); only the push identity may invoke it',
+        'function ingest: push identity ${google_service_account.push_invoker.email} of subscription ingest-object-events is not granted roles/run.invoker on it',
+      ],
+    },
+    {
+      name: 'an extra function',
+      mutate: (d) =>
+        writeFileSync(path.join(d, 'extra.tf'), 'resource "google_cloudfunctions2_function" "thumbnail" {\n  name     = "thumbnail"\n  location = var.region\n}\n'),
+      expected: ['function thumbnail: in terraform (google_cloudfunctions2_function.thumbnail) but not in topology'],
+    },
+    {
+      name: 'a changed notification prefix',
+      mutate: (d) => replaceIn(d, 'storage.tf', 'object_name_prefix = "uploads/"', 'object_name_prefix = "derived/"'),
+      expected: ['bucket documents: notification to topic object-events: object_name_prefix derived/ in terraform, uploads/ in topology'],
+    },
+    {
+      name: 'a notification losing an event type',
+      mutate: (d) => replaceIn(d, 'storage.tf', 'event_types        = ["OBJECT_FINALIZE", "OBJECT_DELETE"]', 'event_types        = ["OBJECT_FINALIZE"]'),
+      expected: ['bucket documents: notification to topic object-events: event_types [OBJECT_FINALIZE] in terraform, [OBJECT_FINALIZE, OBJECT_DELETE] in topology'],
+    },
+    {
+      name: 'a changed CORS method list',
+      mutate: (d) => replaceIn(d, 'storage.tf', 'method          = ["PUT", "GET", "HEAD"]', 'method          = ["PUT", "GET"]'),
+      expected: ['bucket documents: cors[0].method [PUT, GET] in terraform, [PUT, GET, HEAD] in topology'],
+    },
+    {
+      name: 'a renamed documents bucket',
+      mutate: (d) => replaceIn(d, 'storage.tf', 'name     = "${var.project_id}-documents"', 'name     = "${var.project_id}-docs"'),
+      expected: [
+        `bucket ${p}-docs: in terraform (google_storage_bucket.documents) but not in topology`,
+        `bucket documents: missing in terraform (no google_storage_bucket named "${p}-documents")`,
+        `notification google_storage_notification.documents_uploads (bucket ${p}-docs, topic object-events): in terraform but not in topology`,
+      ],
+    },
+    {
+      name: 'a file that is not valid HCL',
+      mutate: (d) => writeFileSync(path.join(d, 'broken.tf'), 'resource "google_pubsub_topic" "x" {\n'),
+      expected: [],
+    },
+  ];
+
+  for (const c of cases) {
+    void it(`reports ${c.name}`, async () => {
+      const dir = copy(c.name);
+      c.mutate(dir);
+      const problems = await checkTerraform(dir);
+      if (c.expected.length === 0) {
+        assert.equal(problems.length, 1, problems.join('\n'));
+        assert.match(problems[0] ?? '', /^broken\.tf: cannot be parsed as HCL/);
+      } else {
+        assert.deepEqual(problems, c.expected);
+      }
+    });
+  }
+});
