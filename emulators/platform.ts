@@ -17,8 +17,8 @@ import { bucketName, topology } from '../shared/topology.js';
 import { applyTopology, type AppliedTopology } from './apply-topology.js';
 import { LocalConfigSchema, STATE_DIR, type LocalConfig } from './local-config.js';
 import {
-  httpStatus,
   markedGroupMembers,
+  probeOnce,
   spawnGroup,
   stopGroup,
   waitForHttp,
@@ -27,7 +27,7 @@ import {
   type SpawnGroupOptions,
   type StopResult,
 } from './processes.js';
-import { seed } from './seed.js';
+import { DEMO_PROJECT_ID, DEMO_USER_EMAIL, DEMO_USER_UID, ensureDemoUser, seedDemoProject } from './seed.js';
 import { ensureSigningKey } from './signing-key.js';
 
 /** `dev` (what `npm start` runs) or `test` (what `npm test` runs). */
@@ -270,6 +270,10 @@ function emulatorEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 /** Environment variables a function server may inherit from the caller (besides SCRIPTORIUM_*). */
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'NODE_EXTRA_CA_CERTS', 'TESSDATA_PREFIX'];
 
+function functionProbeUrl(trigger: 'http' | 'pubsub', baseUrl: string): string {
+  return trigger === 'http' ? `${baseUrl}/health` : baseUrl.replace(/^http:/, 'tcp:');
+}
+
 interface Component {
   readonly spawn: SpawnGroupOptions;
   readonly probe: HttpProbe;
@@ -335,6 +339,25 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
   const firestoreImport = persist ? latestFirestoreExport(p.firestoreData) : undefined;
   const authImport = persist && existsSync(path.join(p.authData, 'firebase-export-metadata.json'));
   const components: Record<string, Component> = {
+    // Spawned in this order. Auth first: its start (~5 s of CPU) is the longest.
+    auth: {
+      spawn: {
+        ...base,
+        name: 'auth',
+        // firebase-debug.log lands in the working directory: keep it out of the repository root.
+        cwd: p.stateDir,
+        command: process.execPath,
+        args: [
+          firebaseBin, 'emulators:start', '--only', 'auth', '--project', gcp, '--config', p.firebaseJson,
+          ...(authImport ? ['--import', p.authData] : []),
+          ...(persist ? ['--export-on-exit', p.authData] : []),
+        ],
+        // CI=true skips the MOTD fetch, NO_UPDATE_NOTIFIER the npm update check: both go online.
+        env: emulatorEnv({ CI: 'true', NO_UPDATE_NOTIFIER: '1' }),
+        logFile: logFile('auth'),
+      },
+      probe: { url: `http://${hosts.auth}/`, timeoutMs: 90_000 },
+    },
     firestore: {
       spawn: {
         ...base,
@@ -359,24 +382,6 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
         logFile: logFile('pubsub'),
       },
       probe: { url: `http://${hosts.pubsub}/`, timeoutMs: 90_000 },
-    },
-    auth: {
-      spawn: {
-        ...base,
-        name: 'auth',
-        // firebase-debug.log lands in the working directory: keep it out of the repository root.
-        cwd: p.stateDir,
-        command: process.execPath,
-        args: [
-          firebaseBin, 'emulators:start', '--only', 'auth', '--project', gcp, '--config', p.firebaseJson,
-          ...(authImport ? ['--import', p.authData] : []),
-          ...(persist ? ['--export-on-exit', p.authData] : []),
-        ],
-        // CI=true skips the MOTD fetch, NO_UPDATE_NOTIFIER the npm update check: both go online.
-        env: emulatorEnv({ CI: 'true', NO_UPDATE_NOTIFIER: '1' }),
-        logFile: logFile('auth'),
-      },
-      probe: { url: `http://${hosts.auth}/`, timeoutMs: 90_000 },
     },
     storage: {
       spawn: {
@@ -431,8 +436,10 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
         },
         logFile: logFile(`function-${fn.name}`),
       },
-      // Any HTTP answer (a CloudEvent function answers a GET with 4xx) means it is listening.
-      probe: { url: `${functionUrls[fn.name] ?? ''}/`, ready: () => true, timeoutMs: 60_000 },
+      // functions-framework listens only after loading the function, so an answer means ready. HTTP
+      // functions: any status of GET /health (the api serves it). CloudEvent functions answer a
+      // GET with a logged TypeError: for them an accepted connection is the cleaner signal.
+      probe: { url: functionProbeUrl(fn.trigger, functionUrls[fn.name] ?? ''), ready: () => true, timeoutMs: 60_000 },
     };
   });
 
@@ -453,33 +460,47 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
       // Recorded as we go: a start that dies half-way still leaves `stop` what it needs.
       writeJsonAtomic(p.processesFile, record);
     }
-    const ready = await Promise.allSettled(
-      started.map(async (proc) => {
-        const c = components[proc.name];
-        if (!c) throw new Error(`no component ${proc.name}`);
-        await waitForHttp(proc, c.probe);
-        timings[proc.name] = Date.now() - t0;
-        log(`  ${proc.name.padEnd(12)} ready after ${timings[proc.name]} ms`);
-      }),
-    );
-    const failures = ready.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => (r.reason as Error).message);
+    // Each step waits only for what it needs: the Firestore half of the seed (whose first write
+    // pays the emulator's JVM warm-up, ~1 s) overlaps the Auth emulator's slow start.
+    const readiness = new Map<string, Promise<void>>();
+    for (const proc of started) {
+      const c = components[proc.name];
+      if (!c) throw new Error(`no component ${proc.name}`);
+      readiness.set(
+        proc.name,
+        waitForHttp(proc, c.probe).then(() => {
+          timings[proc.name] = Date.now() - t0;
+          log(`  ${proc.name.padEnd(12)} ready after ${timings[proc.name]} ms`);
+        }),
+      );
+    }
+    const after = (names: readonly string[]) => Promise.all(names.map((n) => readiness.get(n) ?? Promise.reject(new Error(`no component ${n}`))));
+    const topologyTask = after(['pubsub', 'storage', ...topology.functions.map((f) => f.name)]).then(async () => {
+      const applied = await applyTopology({ gcpProjectId: gcp, pubsubEmulatorHost: hosts.pubsub, storageEmulatorHost: hosts.storage, functions: functionUrls });
+      timings.topology = Date.now() - t0;
+      return applied;
+    });
+    const seedTarget = { gcpProjectId: gcp, authEmulatorHost: hosts.auth, firestoreEmulatorHost: hosts.firestore };
+    const seedTask = (async () => {
+      await after(['firestore']);
+      await seedDemoProject(seedTarget, { uid: DEMO_USER_UID, email: DEMO_USER_EMAIL });
+      await after(['auth']);
+      const user = await ensureDemoUser(seedTarget);
+      // A persisted user created elsewhere keeps its uid: make that one the admin too.
+      if (user.uid !== DEMO_USER_UID) await seedDemoProject(seedTarget, user);
+      timings.seed = Date.now() - t0;
+      return user;
+    })();
+    const settled = await Promise.allSettled([...readiness.values(), topologyTask, seedTask]);
+    const failures = [...new Set(settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => (r.reason as Error).message))];
     if (failures.length > 0) throw new Error(`platform (${profile}) failed to start:\n${failures.join('\n\n')}`);
-
-    const [applied, user] = await Promise.all([
-      applyTopology({ gcpProjectId: gcp, pubsubEmulatorHost: hosts.pubsub, storageEmulatorHost: hosts.storage, functions: functionUrls }).then((a) => {
-        timings.topology = Date.now() - t0;
-        return a;
-      }),
-      seed({ gcpProjectId: gcp, authEmulatorHost: hosts.auth, firestoreEmulatorHost: hosts.firestore }).then((u) => {
-        timings.seed = Date.now() - t0;
-        return u;
-      }),
-    ]);
+    const applied = await topologyTask;
+    const user = await seedTask;
 
     const apiUrl = functionUrls.api;
     if (apiUrl === undefined) throw new Error('topology declares no api function');
     const config: LocalConfig = LocalConfigSchema.parse({
-      projectId: 'demo',
+      projectId: DEMO_PROJECT_ID,
       gcpProjectId: gcp,
       bucket,
       apiUrl,
@@ -519,7 +540,10 @@ export async function platformStatus(root: string, profile: Profile): Promise<{ 
     urls.pubsub = `http://${config.pubsubEmulatorHost}/`;
     urls.auth = `http://${config.authEmulatorHost}/`;
     urls.storage = `${config.storageEmulatorHost}/_health`;
-    for (const [name, url] of Object.entries(config.functions)) urls[name] = `${url}/`;
+    for (const fn of topology.functions) {
+      const url = config.functions[fn.name];
+      if (url !== undefined) urls[fn.name] = functionProbeUrl(fn.trigger, url);
+    }
   }
   return Promise.all(
     Object.entries(rec.pgids).map(async ([name, pgid]) => {
@@ -529,7 +553,7 @@ export async function platformStatus(root: string, profile: Profile): Promise<{ 
         pgid,
         alive: markedGroupMembers(pgid, rec.marker).length > 0,
         ...(url !== undefined ? { url } : {}),
-        http: url !== undefined ? await httpStatus(url) : null,
+        http: url !== undefined ? await probeOnce(url) : null,
       };
     }),
   );

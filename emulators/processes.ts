@@ -14,6 +14,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -124,7 +125,25 @@ export function httpStatus(url: string, timeoutMs = 1000): Promise<number | null
   });
 }
 
-/** What a readiness probe waits for. */
+/** Whether something accepts TCP connections on `host:port`. */
+export function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port, timeout: timeoutMs });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+  });
+}
+
+/**
+ * What a readiness probe waits for: an HTTP answer, or (`url` of the form `tcp://host:port`) an
+ * accepted connection. The TCP form is for servers that listen only once loaded but answer a
+ * plain GET with a logged error (functions-framework CloudEvent functions).
+ */
 export interface HttpProbe {
   readonly url: string;
   /** Statuses that mean "ready". Default: exactly 200. */
@@ -133,6 +152,15 @@ export interface HttpProbe {
   readonly timeoutMs?: number;
   /** Pause between attempts. Default 100 ms. */
   readonly intervalMs?: number;
+}
+
+/** One probe: the HTTP status, 200 for an open `tcp://` port, or null when nothing answered. */
+export async function probeOnce(url: string, timeoutMs = 1000): Promise<number | null> {
+  if (url.startsWith('tcp://')) {
+    const { hostname, port } = new URL(url);
+    return (await tcpOpen(hostname, Number(port), timeoutMs)) ? 200 : null;
+  }
+  return httpStatus(url, timeoutMs);
 }
 
 /** Thrown when a process does not become ready; the message carries its log tail. */
@@ -161,7 +189,7 @@ export async function waitForHttp(proc: ManagedProcess, probe: HttpProbe): Promi
         `${proc.name} exited before it was ready (code ${String(info.code)}, signal ${String(info.signal)}); log ${proc.logFile}:\n${tailFile(proc.logFile)}`,
       );
     }
-    last = await httpStatus(probe.url, Math.min(2000, timeoutMs));
+    last = await probeOnce(probe.url, Math.min(2000, timeoutMs));
     if (last !== null && ready(last)) return Date.now() - started;
     if (Date.now() - started > timeoutMs) {
       throw new NotReadyError(

@@ -77,14 +77,19 @@ export function emulatorFirestore(gcpProjectId: string, firestoreEmulatorHost: s
   return new Firestore({ projectId: gcpProjectId, host, port: Number(port), ssl: false, ignoreUndefinedProperties: true });
 }
 
-/** Seeds the demo user and the demo project; returns the user. */
-export async function seed(target: SeedTarget): Promise<DemoUser> {
-  const user = await ensureDemoUser(target);
+/** The demo project with `user` as its admin (Firestore only: the user may not exist yet). */
+export async function seedDemoProject(target: Pick<SeedTarget, 'gcpProjectId' | 'firestoreEmulatorHost'>, user: Pick<DemoUser, 'uid' | 'email'>): Promise<void> {
   const db = emulatorFirestore(target.gcpProjectId, target.firestoreEmulatorHost);
   try {
     await new ProjectRepository(db).ensureProject(DEMO_PROJECT_ID, DEMO_PROJECT_NAME, { uid: user.uid, email: user.email });
   } finally {
     await db.terminate();
   }
+}
+
+/** Seeds the demo user and the demo project; returns the user. */
+export async function seed(target: SeedTarget): Promise<DemoUser> {
+  const user = await ensureDemoUser(target);
+  await seedDemoProject(target, user);
   return user;
 }

@@ -43,7 +43,11 @@ export class UsageError extends Error {
 
 /** A run-time failure with a message meant for the user as is: the dispatcher prints it and exits 1. */
 export class CliFailure extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** A stable code for JSON output (`NO_LOCAL_STACK`, `SIGN_IN_FAILED`, ...). */
+    readonly code = 'FAILED',
+  ) {
     super(message);
     this.name = 'CliFailure';
   }

@@ -61,8 +61,10 @@ export interface UploadProgress {
 /** One line: `upload a.pdf [####------]  40%  6.6 KiB / 16.6 KiB  1.2 MiB/s`. */
 export function renderUploadProgress(p: UploadProgress): string {
   const pct = `${String(percent(p.sent, p.total)).padStart(3)}%`;
-  const rate = p.elapsedMs > 0 ? `  ${formatBytes((p.sent / p.elapsedMs) * 1000)}/s` : '';
-  return withBar(`upload ${p.label}`, p.total > 0 ? p.sent / p.total : 1, `${pct}  ${formatBytes(p.sent)} / ${formatBytes(p.total)}${rate}`, p.columns);
+  // Fixed-width fields: the bar's width is what is left, so it must not change between redraws.
+  const rate = p.elapsedMs > 0 ? `${formatBytes((p.sent / p.elapsedMs) * 1000)}/s` : '';
+  const suffix = `${pct}  ${formatBytes(p.sent).padStart(9)} / ${formatBytes(p.total)}  ${rate.padStart(11)}`;
+  return withBar(`upload ${p.label}`, p.total > 0 ? p.sent / p.total : 1, suffix, p.columns);
 }
 
 /** The line printed once an upload is done (instead of the bar when stderr is not a terminal). */
@@ -81,11 +83,12 @@ export interface JobProgress {
   readonly columns: number;
 }
 
-/** One line: `job j1 RUNNING ocr [####------]  45%`. */
+/** One line: `job j1 RUNNING   ocr    [####------]  45%`. */
 export function renderJobProgress(p: JobProgress): string {
   const pct = p.progress ?? 0;
-  const stage = p.stage ? ` ${p.stage}` : '';
-  return withBar(`job ${p.jobId} ${p.status}${stage}`, pct / 100, `${String(Math.round(pct)).padStart(3)}%`, p.columns);
+  // Padded so the bar does not jump sideways as status and stage change.
+  const prefix = `job ${p.jobId} ${p.status.padEnd(9)} ${(p.stage ?? '').padEnd(6)}`.trimEnd();
+  return withBar(prefix.padEnd(`job ${p.jobId}`.length + 17), pct / 100, `${String(Math.round(pct)).padStart(3)}%`, p.columns);
 }
 
 /** Redraws one line in place on a TTY (carriage return, then clear to end of line). */

@@ -52,8 +52,8 @@ export function loadConfig(flag: string | undefined, env: Readonly<Record<string
     return readLocalConfig(file);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    if (!existsSync(file)) throw new CliFailure(message);
-    throw new CliFailure(`invalid local config ${file}: ${message}`);
+    if (!existsSync(file)) throw new CliFailure(message, 'NO_LOCAL_STACK');
+    throw new CliFailure(`invalid local config ${file}: ${message}`, 'INVALID_CONFIG');
   }
 }
 
@@ -218,6 +218,16 @@ export const openFirebaseSession: SessionFactory = async (config) => {
   // `--help` should not pay.
   const [{ initializeApp, deleteApp }, authSdk, fs] = await Promise.all([import('firebase/app'), import('firebase/auth'), import('firebase/firestore')]);
 
+  // Probe the Auth emulator first: when it is down the SDK's sign-in fails fast but leaves a 30 s
+  // timer behind (which would hold the process), and this gives the clearer message anyway.
+  const authUrl = hostUrl(config.authEmulatorHost);
+  try {
+    const res = await fetch(`${authUrl}/`, { signal: AbortSignal.timeout(5000) });
+    await res.body?.cancel();
+  } catch (err) {
+    throw new CliFailure(`the Auth emulator at ${config.authEmulatorHost} does not answer (${describeFetchError(err)}): is the local stack running?`, 'SIGN_IN_FAILED');
+  }
+
   // A unique app name per session: several sessions can live in one process (tests).
   const app = initializeApp(
     // The emulators accept any API key; the project id must be the emulators' project.
@@ -229,12 +239,12 @@ export const openFirebaseSession: SessionFactory = async (config) => {
   let db: import('firebase/firestore').Firestore;
   try {
     const auth = authSdk.getAuth(app);
-    authSdk.connectAuthEmulator(auth, hostUrl(config.authEmulatorHost), { disableWarnings: true });
+    authSdk.connectAuthEmulator(auth, authUrl, { disableWarnings: true });
     let credential: import('firebase/auth').UserCredential;
     try {
       credential = await authSdk.signInWithEmailAndPassword(auth, email, password);
     } catch (err) {
-      throw new CliFailure(`cannot sign in as ${email} on the Auth emulator at ${config.authEmulatorHost}: ${errorCode(err) ?? (err instanceof Error ? err.message : String(err))}`);
+      throw new CliFailure(`cannot sign in as ${email} on the Auth emulator at ${config.authEmulatorHost}: ${errorCode(err) ?? (err instanceof Error ? err.message : String(err))}`, 'SIGN_IN_FAILED');
     }
     const user = credential.user;
     token = () => user.getIdToken();

@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main, COMMANDS } from '../../scripts/cli/main.js';
-import type { CliContext } from '../../scripts/cli/io.js';
+import { CliFailure, type CliContext } from '../../scripts/cli/io.js';
 import { ApiClient, type Session } from '../../scripts/cli/session.js';
 import { toDocumentView, toJobView, type JobView } from '../../scripts/cli/job-view.js';
 import type { LocalConfig } from '../../emulators/local-config.js';
@@ -370,7 +370,7 @@ void describe('upload', () => {
     const code = await main({ argv: ['upload', pdf, '--config', configFile], stdout, stderr, env: {}, openSession: open });
     assert.equal(code, 0, stderr.text);
     assert.match(stderr.text, /\rupload doc\.pdf \[#+\] 100%/);
-    assert.match(stderr.text, /\rjob job1 COMPLETED done \[#+\] 100%/);
+    assert.match(stderr.text, /\rjob job1 COMPLETED done +\[#+\] 100%/);
   });
 
   void it('exit 1 with the error when the job FAILED', async () => {
@@ -407,6 +407,19 @@ void describe('upload', () => {
     assert.deepEqual(out.error, { code: 'FILE_TOO_LARGE', message: 'the api refused to create the upload (HTTP 413 FILE_TOO_LARGE: at most 100 MiB)', httpStatus: 413 });
     assert.equal(fake.puts.length, 0);
     assert.equal(state.closed, 1);
+  });
+
+  void it('--json still prints one object when nothing could start', async () => {
+    const missing = await run(['upload', pdf, '--json', '--config', path.join(tmp, 'missing.json')], neverOpen);
+    assert.equal(missing.code, 1);
+    assert.deepEqual((JSON.parse(missing.stdout) as { error: { code: string } }).error.code, 'NO_LOCAL_STACK');
+    const failing: CliContext['openSession'] = () => Promise.reject(new CliFailure('cannot sign in', 'SIGN_IN_FAILED'));
+    const signIn = await run(['upload', pdf, '--json', '--config', configFile], failing);
+    assert.equal(signIn.code, 1);
+    const out = JSON.parse(signIn.stdout) as Record<string, unknown>;
+    assert.equal(out.status, 'ERROR');
+    assert.deepEqual(out.error, { code: 'SIGN_IN_FAILED', message: 'cannot sign in' });
+    assert.match(signIn.stderr, /^error: cannot sign in$/m);
   });
 
   void it('exit 1 with the storage reason when the PUT is refused', async () => {

@@ -70,7 +70,11 @@ void describe('progress rendering', () => {
 
   void it('renders an upload line that fits the terminal', () => {
     const line = renderUploadProgress({ label: 'a.pdf', sent: 8489, total: 16978, elapsedMs: 1000, columns: 80 });
-    assert.match(line, /^upload a\.pdf \[#+-+\] {2}50% {2}8\.3 KiB \/ 16\.6 KiB {2}8\.3 KiB\/s$/);
+    assert.match(line, /^upload a\.pdf \[#+-+\] {2}50% {4}8\.3 KiB \/ 16\.6 KiB {4}8\.3 KiB\/s$/);
+    // Same width from start to end: the redraw never shifts the bar.
+    const start = renderUploadProgress({ label: 'a.pdf', sent: 0, total: 5 * 1024 * 1024, elapsedMs: 1, columns: 80 });
+    const end = renderUploadProgress({ label: 'a.pdf', sent: 5 * 1024 * 1024, total: 5 * 1024 * 1024, elapsedMs: 50, columns: 80 });
+    assert.equal(start.length, end.length);
     assert.ok(line.length <= 80);
     const narrow = renderUploadProgress({ label: 'a-very-long-file-name-that-will-not-fit.pdf', sent: 1, total: 2, elapsedMs: 0, columns: 40 });
     assert.ok(narrow.length < 40, narrow);
@@ -82,8 +86,13 @@ void describe('progress rendering', () => {
 
   void it('renders a job line', () => {
     const line = renderJobProgress({ jobId: 'j1', status: 'RUNNING', stage: 'ocr', progress: 45, columns: 80 });
-    assert.match(line, /^job j1 RUNNING ocr \[#+-+\] {2}45%$/);
-    assert.match(renderJobProgress({ jobId: 'j1', status: 'PENDING', stage: null, progress: null, columns: 80 }), /^job j1 PENDING \[-+\] {3}0%$/);
+    assert.match(line, /^job j1 RUNNING {3}ocr {4}\[#+-+\] {2}45%$/);
+    assert.match(renderJobProgress({ jobId: 'j1', status: 'PENDING', stage: null, progress: null, columns: 80 }), /^job j1 PENDING {10}\[-+\] {3}0%$/);
+    // The bar starts in the same column whatever the status and stage.
+    const a = renderJobProgress({ jobId: 'j1', status: 'PENDING', stage: 'upload', progress: 0, columns: 80 });
+    const b = renderJobProgress({ jobId: 'j1', status: 'COMPLETED', stage: 'done', progress: 100, columns: 80 });
+    assert.equal(a.indexOf('['), b.indexOf('['));
+    assert.equal(a.length, b.length);
   });
 
   void it('LineDrawer redraws in place, throttled, and ends the line', () => {

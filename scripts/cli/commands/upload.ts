@@ -127,8 +127,19 @@ async function run(ctx: CliContext): Promise<number> {
     ctx.stdout.write(USAGE);
     return EXIT.OK;
   }
-  const config = loadConfig(opts.config, ctx.env);
-  const session = await (ctx.openSession ?? openFirebaseSession)(config);
+  let session: Session;
+  try {
+    session = await (ctx.openSession ?? openFirebaseSession)(loadConfig(opts.config, ctx.env));
+  } catch (err) {
+    // With --json the one JSON object is promised even when nothing could start.
+    if (opts.json && err instanceof CliFailure) {
+      ctx.stderr.write(`error: ${err.message}\n`);
+      const error = { code: err.code, message: err.message };
+      ctx.stdout.write(`${JSON.stringify(buildUploadResult({ documentId: null, jobId: null, status: 'ERROR', error, elapsedMs: performance.now() - started }))}\n`);
+      return EXIT.FAILURE;
+    }
+    throw err;
+  }
   try {
     return await upload(ctx, opts, session, started);
   } finally {

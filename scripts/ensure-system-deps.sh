@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Ensures the system tools Scriptorium runs locally are present, installing the missing ones from
+# Debian/Ubuntu apt (never gcloud: that one is only checked). Idempotent: with everything present it
+# prints one line and touches nothing.
+#
+#   scripts/ensure-system-deps.sh                  # engines + emulator prerequisites
+#   scripts/ensure-system-deps.sh --engines-only   # OCR tools only (no java/gcloud), e.g. unit-test CI
+#   scripts/ensure-system-deps.sh --check          # report only, never install
+#
+# Needed by: the local OCR engine (tesseract + eng/osd data, poppler's pdfinfo/pdftotext/pdftoppm/
+# pdfimages, ffmpeg), the Firestore and Pub/Sub emulators (java 17+, gcloud with both components).
+set -euo pipefail
+
+engines_only=0
+check_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --engines-only) engines_only=1 ;;
+    --check) check_only=1 ;;
+    -h | --help)
+      sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *)
+      echo "ensure-system-deps: unknown argument: $arg (try --help)" >&2
+      exit 2
+      ;;
+  esac
+done
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# Major Java version from `java -version` ("17.0.15" -> 17, "1.8.0_392" -> 8); 0 when absent.
+java_major() {
+  have java || { echo 0; return; }
+  local v
+  v=$(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | sed -n 1p)
+  case "$v" in
+    1.*) v=${v#1.} ;;
+  esac
+  v=${v%%[.+-]*}
+  [[ "$v" =~ ^[0-9]+$ ]] && echo "$v" || echo 0
+}
+
+tesseract_has_lang() {
+  have tesseract && OMP_THREAD_LIMIT=1 tesseract --list-langs 2>/dev/null | tail -n +2 | grep -x "$1" >/dev/null
+}
+
+# Fills `missing` (human-readable) and `packages` (apt names) from the current state of the system.
+missing=()
+packages=()
+need() { missing+=("$1"); [[ -n "${2:-}" ]] && packages+=("$2"); return 0; }
+
+survey() {
+  missing=()
+  packages=()
+  have tesseract || need tesseract tesseract-ocr
+  tesseract_has_lang eng || need "tesseract language data: eng" tesseract-ocr-eng
+  tesseract_has_lang osd || need "tesseract orientation data: osd" tesseract-ocr-osd
+  local tool
+  for tool in pdfinfo pdftotext pdftoppm pdfimages; do
+    if ! have "$tool"; then
+      need "$tool" poppler-utils
+    fi
+  done
+  have ffmpeg || need ffmpeg ffmpeg
+  if ((engines_only == 0)); then
+    (($(java_major) >= 17)) || need "java 17+ (found: $(java_major))" "$(java_package)"
+  fi
+}
+
+# The newest headless JRE >= 17 apt knows about (after apt-get update).
+java_package() {
+  local candidate
+  for candidate in openjdk-21-jre-headless openjdk-17-jre-headless; do
+    if apt-cache show "$candidate" >/dev/null 2>&1; then
+      echo "$candidate"
+      return
+    fi
+  done
+  echo openjdk-17-jre-headless
+}
+
+# gcloud is never installed from here: only checked, with the two emulator components.
+check_gcloud() {
+  if ! have gcloud; then
+    echo "ensure-system-deps: gcloud is not installed. Install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install)" >&2
+    echo "  with the Firestore and Pub/Sub emulators, e.g. apt-get install google-cloud-cli google-cloud-cli-firestore-emulator google-cloud-cli-pubsub-emulator" >&2
+    return 1
+  fi
+  local root problems=()
+  root=$(dirname "$(dirname "$(readlink -f "$(command -v gcloud)")")")
+  [[ -d "$root/platform/cloud-firestore-emulator" ]] || problems+=("cloud-firestore-emulator (apt: google-cloud-cli-firestore-emulator)")
+  [[ -d "$root/platform/pubsub-emulator" ]] || problems+=("pubsub-emulator (apt: google-cloud-cli-pubsub-emulator)")
+  if ((${#problems[@]} > 0)); then
+    echo "ensure-system-deps: gcloud ($root) lacks components: ${problems[*]}" >&2
+    echo "  install them with apt, or: gcloud components install cloud-firestore-emulator pubsub-emulator beta" >&2
+    return 1
+  fi
+}
+
+summary() {
+  local tess poppler ff
+  # awk reads to the end: an early-exiting `head` would SIGPIPE the tool and trip pipefail.
+  tess=$(tesseract --version 2>&1 | awk 'NR == 1 {print $2}')
+  poppler=$(pdfinfo -v 2>&1 | awk 'NR == 1 {print $3}')
+  ff=$(ffmpeg -version 2>/dev/null | awk 'NR == 1 {print $3}')
+  local line="system deps OK: tesseract $tess (eng, osd), poppler $poppler, ffmpeg $ff"
+  ((engines_only == 0)) && line+=", java $(java_major), gcloud (firestore + pubsub emulators)"
+  echo "$line"
+}
+
+survey
+if ((${#missing[@]} > 0)); then
+  if ((check_only == 1)); then
+    echo "ensure-system-deps: missing: ${missing[*]}" >&2
+    exit 1
+  fi
+  if ! have apt-get; then
+    echo "ensure-system-deps: missing: ${missing[*]}; no apt-get here: install them with your package manager" >&2
+    exit 1
+  fi
+  sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    have sudo || { echo "ensure-system-deps: missing: ${missing[*]}; not root and no sudo to install them" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  echo "ensure-system-deps: installing: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # Once: the package lists are needed to resolve the names (java_package included).
+  "${sudo[@]}" apt-get update -qq >&2 || { echo "ensure-system-deps: apt-get update failed" >&2; exit 1; }
+  survey # re-resolve package names now that the lists are fresh
+  mapfile -t unique < <(printf '%s\n' "${packages[@]}" | sort -u)
+  if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${unique[@]}" >&2; then
+    echo "ensure-system-deps: apt-get install ${unique[*]} failed" >&2
+    exit 1
+  fi
+  survey
+  if ((${#missing[@]} > 0)); then
+    echo "ensure-system-deps: still missing after install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+if ((engines_only == 0)); then
+  check_gcloud || exit 1
+fi
+summary
