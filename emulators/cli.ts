@@ -35,6 +35,9 @@ function findRoot(): string {
   }
 }
 
+// Our own client libraries (seed, topology) must not probe for a metadata server offline.
+process.env.METADATA_SERVER_DETECTION ??= 'none';
+
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const rel = (root: string, file: string) => path.relative(process.cwd(), file) || path.relative(root, file);
 
@@ -97,37 +100,53 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start': {
       out(`starting the ${profile} platform${values.persist ? ' (persistent)' : ''}…`);
-      const platform = await startPlatform({ profile, root, persist: values.persist, log: out });
+      // Signals are handled from the first moment: Ctrl-C during the start aborts it (the platform
+      // then stops what it had started); once up, it stops everything and exits.
+      const aborter = new AbortController();
+      let platform: RunningPlatform | undefined;
+      let resolveStopped: (code: number) => void = () => {};
+      const stopped = new Promise<number>((resolve) => {
+        resolveStopped = resolve;
+      });
+      let stopping = false;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          out(`${signal} again: leaving now; run \`stop --profile ${profile}\` to clean up`);
+          process.exit(130);
+        }
+        stopping = true;
+        if (!platform) {
+          out(`\n${signal}: aborting the start…`);
+          aborter.abort(new Error(`interrupted by ${signal}`));
+          return;
+        }
+        out(`\n${signal}: stopping…`);
+        stopAndReport(root, profile).then(resolveStopped, (err: unknown) => {
+          out(`stop failed: ${(err as Error).message}`);
+          resolveStopped(1);
+        });
+      };
+      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+      try {
+        platform = await startPlatform({ profile, root, persist: values.persist, log: out, signal: aborter.signal });
+      } catch (err) {
+        if (aborter.signal.aborted) {
+          out('start aborted; everything it had started is stopped');
+          return 130;
+        }
+        throw err;
+      }
       summary(root, profile, platform);
       if (values.detach) {
         out(`  stop with    node ${rel(root, path.join(root, 'dist', 'emulators', 'cli.js'))} stop --profile ${profile}`);
         return 0;
       }
       out('  Ctrl-C stops everything.');
-      return new Promise<number>((resolve) => {
-        // Keeps the event loop alive: the children are unref'd and nothing else is pending.
-        const keepAlive = setInterval(() => {}, 1 << 30);
-        let stopping = false;
-        const onSignal = (signal: NodeJS.Signals) => {
-          if (stopping) {
-            out(`${signal} again: leaving; run stop --profile ${profile} to clean up`);
-            resolve(130);
-            return;
-          }
-          stopping = true;
-          out(`\n${signal}: stopping…`);
-          stopAndReport(root, profile)
-            .then((code) => resolve(code))
-            .catch((err: unknown) => {
-              out(`stop failed: ${(err as Error).message}`);
-              resolve(1);
-            })
-            .finally(() => clearInterval(keepAlive));
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-        process.on('SIGHUP', onSignal);
-      });
+      // Keeps the event loop alive: the children are unref'd and nothing else is pending.
+      const keepAlive = setInterval(() => {}, 1 << 30);
+      const code = await stopped;
+      clearInterval(keepAlive);
+      return code;
     }
     case 'stop':
       return stopAndReport(root, profile);
@@ -138,7 +157,8 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       for (const r of rows) {
-        out(`${r.name.padEnd(12)} pgid ${String(r.pgid).padEnd(7)} ${r.alive ? 'running' : 'gone   '} ${r.url ?? ''} ${r.http === null ? '(no answer)' : `(HTTP ${r.http})`}`);
+        const answer = r.http === null ? 'no answer' : r.url?.startsWith('tcp:') ? 'listening' : `HTTP ${r.http}`;
+        out(`${r.name.padEnd(12)} pgid ${String(r.pgid).padEnd(7)} ${r.alive ? 'running' : 'gone   '} ${r.url ?? ''} (${answer})`);
       }
       return rows.every((r) => r.alive) ? 0 : 1;
     }

@@ -73,6 +73,8 @@ export interface StartPlatformOptions {
   readonly functionsDir?: string;
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void;
+  /** Aborting it makes a start in progress stop what it started and reject. */
+  readonly signal?: AbortSignal;
 }
 
 /** Milliseconds from the start of {@link startPlatform} until each component was ready. */
@@ -314,6 +316,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
   if (missing.length > 0) throw new Error(`missing compiled functions: ${missing.join(', ')} (run npm run build)`);
   const busy = await busyPorts(ports, topology.functions.length);
   if (busy.length > 0) throw new Error(`ports of the ${profile} profile already in use: ${busy.join(', ')}`);
+  opts.signal?.throwIfAborted();
 
   for (const d of [p.logsDir, p.pubsubData]) mkdirSync(d, { recursive: true });
   // Not persisting means starting empty: drop what an earlier persisted run left.
@@ -468,7 +471,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
       if (!c) throw new Error(`no component ${proc.name}`);
       readiness.set(
         proc.name,
-        waitForHttp(proc, c.probe).then(() => {
+        waitForHttp(proc, { ...c.probe, ...(opts.signal ? { signal: opts.signal } : {}) }).then(() => {
           timings[proc.name] = Date.now() - t0;
           log(`  ${proc.name.padEnd(12)} ready after ${timings[proc.name]} ms`);
         }),
@@ -496,6 +499,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
     if (failures.length > 0) throw new Error(`platform (${profile}) failed to start:\n${failures.join('\n\n')}`);
     const applied = await topologyTask;
     const user = await seedTask;
+    opts.signal?.throwIfAborted();
 
     const apiUrl = functionUrls.api;
     if (apiUrl === undefined) throw new Error('topology declares no api function');

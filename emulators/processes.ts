@@ -152,6 +152,8 @@ export interface HttpProbe {
   readonly timeoutMs?: number;
   /** Pause between attempts. Default 100 ms. */
   readonly intervalMs?: number;
+  /** Gives up (rejecting with the signal's reason) when aborted, e.g. on Ctrl-C during a start. */
+  readonly signal?: AbortSignal;
 }
 
 /** One probe: the HTTP status, 200 for an open `tcp://` port, or null when nothing answered. */
@@ -183,6 +185,7 @@ export async function waitForHttp(proc: ManagedProcess, probe: HttpProbe): Promi
   const ready = probe.ready ?? ((s: number) => s === 200);
   let last: number | null = null;
   for (;;) {
+    probe.signal?.throwIfAborted();
     if (proc.hasExited()) {
       const info = await proc.exited;
       throw new NotReadyError(

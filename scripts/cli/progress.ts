@@ -40,10 +40,22 @@ export function percent(done: number, total: number): number {
   return Math.min(100, Math.max(0, Math.floor((done / total) * 100)));
 }
 
-/** Fits `prefix bar suffix` into `columns`: the bar takes what is left, between 10 and 40 cells. */
+/** Shortens `s` to `max` characters, marking the cut with `…`. */
+export function ellipsize(s: string, max: number): string {
+  if (s.length <= max) return s;
+  return max <= 1 ? s.slice(0, Math.max(0, max)) : `${s.slice(0, max - 1)}…`;
+}
+
+/**
+ * Fits `prefix bar suffix` into `columns`: the bar takes what is left, between 10 and 40 cells; a
+ * prefix too long for that (a long file name) is shortened, the numbers in the suffix never are.
+ */
 function withBar(prefix: string, fraction: number, suffix: string, columns: number): string {
-  const room = columns - prefix.length - suffix.length - 4; // two spaces and the brackets
-  const line = `${prefix} ${renderBar(fraction, Math.min(40, Math.max(10, room)))} ${suffix}`;
+  const MIN_BAR = 10;
+  const fixed = suffix.length + 4; // two spaces and the brackets
+  const head = ellipsize(prefix, Math.max(8, columns - 1 - fixed - MIN_BAR));
+  const room = columns - 1 - head.length - fixed;
+  const line = `${head} ${renderBar(fraction, Math.min(40, Math.max(MIN_BAR, room)))} ${suffix}`;
   // Never wrap: a wrapped line breaks the carriage-return redraw.
   return line.length > columns ? line.slice(0, Math.max(0, columns - 1)) : line;
 }

@@ -70,12 +70,12 @@ export function splitHostPort(hostPort: string): { host: string; port: number } 
   return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
 }
 
-/** An error answer of the api function (or no answer: `status` 0, code `UNREACHABLE`). */
+/** An error answer of the api function (or none: `status` 0, code `UNREACHABLE` or `TIMEOUT`). */
 export class ApiError extends Error {
   constructor(
-    /** HTTP status; 0 when the api could not be reached. */
+    /** HTTP status; 0 when there was no answer. */
     readonly status: number,
-    /** The API's error code (`error.code`), or `HTTP_<status>` / `UNREACHABLE` / `BAD_RESPONSE`. */
+    /** The API's error code (`error.code`), or `HTTP_<status>` / `UNREACHABLE` / `TIMEOUT` / `BAD_RESPONSE`. */
     readonly code: string,
     message: string,
     readonly details?: unknown,
@@ -104,12 +104,26 @@ export class ApiClient {
     /** Called per request: the SDK refreshes the token when it nears expiry. */
     private readonly idToken: () => Promise<string>,
     private readonly timeoutMs = 30_000,
+    /** Waits before each retry of an idempotent request. */
+    private readonly retryDelaysMs: readonly number[] = [300, 1000],
   ) {}
 
-  /** `POST /v1/uploads`: a document, its job and a signed URL to PUT the bytes to. */
+  /**
+   * `POST /v1/uploads`: a document, its job and a signed URL to PUT the bytes to. With a
+   * `clientRequestId` the request is idempotent, so transient failures (no answer, 429, 502–504)
+   * are retried: a retry returns the same upload rather than creating a second one.
+   */
   async createUpload(request: CreateUploadRequest): Promise<CreateUploadResponse> {
-    const res = await this.send('POST', API_ROUTES.createUpload, { body: JSON.stringify(request) });
-    return this.parse(res, CreateUploadResponseSchema);
+    const attempts = request.clientRequestId ? this.retryDelaysMs.length + 1 : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await this.send('POST', API_ROUTES.createUpload, { body: JSON.stringify(request) });
+        return await this.parse(res, CreateUploadResponseSchema);
+      } catch (err) {
+        if (!(err instanceof ApiError) || !isTransient(err) || attempt >= attempts) throw err;
+        await new Promise((resolve) => setTimeout(resolve, this.retryDelaysMs[attempt - 1]));
+      }
+    }
   }
 
   /** `GET /v1/documents/:id/text`: the extracted text. */
@@ -129,7 +143,8 @@ export class ApiClient {
     try {
       res = await fetch(url, { method, headers, body: opts.body, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
-      throw new ApiError(0, 'UNREACHABLE', `cannot reach the api at ${url}: ${describeFetchError(err)}`);
+      const timedOut = err instanceof Error && err.name === 'TimeoutError';
+      throw new ApiError(0, timedOut ? 'TIMEOUT' : 'UNREACHABLE', `${timedOut ? 'no answer from' : 'cannot reach'} the api at ${url}: ${describeFetchError(err)}`);
     }
     if (!res.ok) throw await errorFrom(res);
     return res;
@@ -149,6 +164,14 @@ export class ApiClient {
     }
     return parsed.data;
   }
+}
+
+/**
+ * Failures worth retrying: no connection, overload, gateway errors. Not a timeout: that request may
+ * still be running, and waiting as long again helps nobody.
+ */
+export function isTransient(err: ApiError): boolean {
+  return err.code === 'UNREACHABLE' || [429, 502, 503, 504].includes(err.status);
 }
 
 /** Zod issues on one line: `documentId: Invalid input; method: Invalid input` (the first few). */

@@ -4,7 +4,12 @@
  */
 import { z } from 'zod';
 
+/** Full resource name of a Document AI processor (or processor version). */
+export const DOCUMENTAI_PROCESSOR_NAME = /^projects\/[^/]+\/locations\/[^/]+\/processors\/[^/]+(?:\/processorVersions\/[^/]+)?$/;
+
 const intFromEnv = (def: number) => z.coerce.number().int().positive().default(def);
+/** An optional variable set to '' counts as unset: deploy tooling often cannot omit a key, only blank it. */
+const emptyAsUnset = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema);
 
 export const ConfigSchema = z.object({
   /** The Google Cloud project (locally a `demo-` project). */
@@ -17,9 +22,24 @@ export const ConfigSchema = z.object({
   SCRIPTORIUM_SIGNED_URL_TTL_SECONDS: intFromEnv(900),
   /** Attempts a job stage gets before it is failed for good (counted by us: push bodies carry no deliveryAttempt locally). */
   SCRIPTORIUM_MAX_ATTEMPTS: intFromEnv(5),
-  SCRIPTORIUM_OCR_ENGINE: z.enum(['local']).default('local'),
+  /** `local` (poppler + tesseract child processes) or `google` (Document AI, online processing). */
+  SCRIPTORIUM_OCR_ENGINE: z.enum(['local', 'google']).default('local'),
   /** OCR languages for the local engine (tesseract codes joined by +). */
   SCRIPTORIUM_OCR_LANGUAGES: z.string().default('eng'),
+  /**
+   * Document AI OCR processor for the `google` engine, as a full resource name
+   * (`projects/P/locations/L/processors/ID`, optionally `/processorVersions/V`). Required when the
+   * engine is `google` (checked below, on the whole object).
+   */
+  SCRIPTORIUM_DOCUMENTAI_PROCESSOR: emptyAsUnset(
+    z.string().regex(DOCUMENTAI_PROCESSOR_NAME, 'expected projects/{project}/locations/{location}/processors/{processor}[/processorVersions/{version}]').optional(),
+  ),
+  /**
+   * Document AI endpoint override, `host` or `host:port`. Default: the processor's regional
+   * endpoint (`{location}-documentai.googleapis.com`). A loopback host (`127.0.0.1:PORT`,
+   * `localhost:PORT`) is spoken to in plaintext without credentials: that is the test server.
+   */
+  SCRIPTORIUM_DOCUMENTAI_ENDPOINT: emptyAsUnset(z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/, 'expected host or host:port').optional()),
   /**
    * Service-account key file used to sign URLs. In production leave unset: the runtime service
    * account signs through IAM signBlob. Locally the platform generates a key the storage emulator trusts.
@@ -32,7 +52,16 @@ export const ConfigSchema = z.object({
   FIREBASE_AUTH_EMULATOR_HOST: z.string().optional(),
   /** Log level floor. */
   SCRIPTORIUM_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR']).default('INFO'),
-});
+}).superRefine(
+  (c, ctx) => {
+    if (c.SCRIPTORIUM_OCR_ENGINE === 'google' && !c.SCRIPTORIUM_DOCUMENTAI_PROCESSOR) {
+      ctx.addIssue({ code: 'custom', path: ['SCRIPTORIUM_DOCUMENTAI_PROCESSOR'], message: 'required when SCRIPTORIUM_OCR_ENGINE is google' });
+    }
+  },
+  // Run even when other variables are bad, so one parse names every problem. The callback then
+  // sees partly unparsed input, hence only an equality test and a truthiness test on it.
+  { when: () => true },
+);
 
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -54,6 +54,8 @@ const fake = {
   puts: [] as { headers: http.IncomingHttpHeaders; bytes: number; url: string }[],
   createStatus: 201,
   createError: null as { code: string; message: string } | null,
+  /** How many create-upload requests to answer 503 before answering normally. */
+  createFailures: 0,
   /** Replaces the create-upload answer (to test contract checking). */
   createBody: null as unknown,
   putStatus: 200,
@@ -62,6 +64,8 @@ const fake = {
 };
 
 let server: http.Server;
+/** A loopback port nothing listens on (bound, then released). */
+let closedPort = 0;
 let base = '';
 let configFile = '';
 
@@ -100,6 +104,10 @@ before(async () => {
         const request = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
         fake.uploads.push(request);
         if (fake.createError) return json(res, fake.createStatus, { error: fake.createError });
+        if (fake.createFailures > 0) {
+          fake.createFailures -= 1;
+          return json(res, 503, { error: { code: 'UNAVAILABLE', message: 'try again' } });
+        }
         if (fake.createBody !== null) return json(res, 200, fake.createBody);
         const n = fake.uploads.length;
         return json(res, 201, {
@@ -133,6 +141,10 @@ before(async () => {
       return json(res, 404, { error: { code: 'NOT_FOUND', message: url } });
     });
   });
+  const probe = http.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  closedPort = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   configFile = path.join(tmp, 'local.json');
@@ -150,6 +162,7 @@ beforeEach(() => {
   fake.createStatus = 201;
   fake.createError = null;
   fake.createBody = null;
+  fake.createFailures = 0;
   fake.putStatus = 200;
   fake.auth = [];
 });
@@ -290,8 +303,7 @@ void describe('health', () => {
 
   void it('exit 1 and JSON naming the component that is down', async () => {
     const down = path.join(tmp, 'down.json');
-    // Port 9 (discard) on loopback: nothing listens there.
-    writeFileSync(down, JSON.stringify({ ...config(), functions: { api: `${base}/api`, ocr: 'http://127.0.0.1:9' } }));
+    writeFileSync(down, JSON.stringify({ ...config(), functions: { api: `${base}/api`, ocr: `http://127.0.0.1:${closedPort}` } }));
     const r = await run(['health', '--json', '--config', down]);
     assert.equal(r.code, 1);
     const out = JSON.parse(r.stdout) as { ok: boolean; components: { name: string; ok: boolean; httpStatus: number | null; error: string | null; latencyMs: number; url: string }[] };
@@ -420,6 +432,41 @@ void describe('upload', () => {
     assert.equal(out.status, 'ERROR');
     assert.deepEqual(out.error, { code: 'SIGN_IN_FAILED', message: 'cannot sign in' });
     assert.match(signIn.stderr, /^error: cannot sign in$/m);
+  });
+
+  void it('retries a transient api failure with the same clientRequestId', async () => {
+    fake.createFailures = 1;
+    const { open } = fakeSession({ updates: [{ status: 'COMPLETED', stage: 'done', progress: 100 }] });
+    const r = await run(['upload', pdf, '--json', '--config', configFile], open);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(fake.uploads.length, 2);
+    assert.equal(fake.uploads[0]?.clientRequestId, fake.uploads[1]?.clientRequestId);
+    assert.equal(fake.puts.length, 1);
+  });
+
+  void it('gives up after the retries (503 is exit 1 with the code)', async () => {
+    fake.createFailures = 10;
+    const r = await run(['upload', pdf, '--json', '--config', configFile], fakeSession({}).open);
+    assert.equal(r.code, 1);
+    assert.equal(fake.uploads.length, 3);
+    assert.match(r.stderr, /HTTP 503 UNAVAILABLE: try again/);
+  });
+
+  void it('exit 1 when the api answers outside the contract', async () => {
+    fake.createBody = { ok: true };
+    const r = await run(['upload', pdf, '--config', configFile], fakeSession({}).open);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: cannot create the upload: the api's answer does not match the contract \(documentId: .*\) \(HTTP 200\)$/m);
+    assert.equal(fake.puts.length, 0);
+  });
+
+  void it('exit 1 when the api cannot be reached', async () => {
+    const unreachable = path.join(tmp, 'unreachable.json');
+    writeFileSync(unreachable, JSON.stringify({ ...config(), apiUrl: `http://127.0.0.1:${closedPort}` }));
+    const r = await run(['upload', pdf, '--json', '--config', unreachable], fakeSession({}).open);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot create the upload: cannot reach the api at http:\/\/127\.0\.0\.1:\d+\/v1\/uploads: .*ECONNREFUSED/);
+    assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'UNREACHABLE');
   });
 
   void it('exit 1 with the storage reason when the PUT is refused', async () => {

@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { guessContentType, FALLBACK_CONTENT_TYPE } from '../../scripts/cli/content-type.js';
-import { formatBytes, formatDuration, percent, renderBar, renderJobProgress, renderUploadDone, renderUploadProgress, LineDrawer } from '../../scripts/cli/progress.js';
+import { ellipsize, formatBytes, formatDuration, percent, renderBar, renderJobProgress, renderUploadDone, renderUploadProgress, LineDrawer } from '../../scripts/cli/progress.js';
 import { firestorePlain, formatJob, isTerminalStatus, toDocumentView, toJobView } from '../../scripts/cli/job-view.js';
 import { curlPutCommand, shellQuote, shellWord } from '../../scripts/cli/shell.js';
 import { buildUploadResult } from '../../scripts/cli/commands/upload.js';
@@ -46,6 +46,12 @@ void describe('progress rendering', () => {
     assert.equal(formatBytes(-5), '0 B');
   });
 
+  void it('ellipsizes', () => {
+    assert.equal(ellipsize('abcdef', 10), 'abcdef');
+    assert.equal(ellipsize('abcdef', 4), 'abc…');
+    assert.equal(ellipsize('abcdef', 1), 'a');
+  });
+
   void it('formats durations', () => {
     assert.equal(formatDuration(850.4), '850 ms');
     assert.equal(formatDuration(2100), '2.1 s');
@@ -78,6 +84,10 @@ void describe('progress rendering', () => {
     assert.ok(line.length <= 80);
     const narrow = renderUploadProgress({ label: 'a-very-long-file-name-that-will-not-fit.pdf', sent: 1, total: 2, elapsedMs: 0, columns: 40 });
     assert.ok(narrow.length < 40, narrow);
+    // A long name is shortened, the numbers are kept whole.
+    const long = renderUploadProgress({ label: 'GeoTopo-komprimiert-und-noch-viel-laenger.pdf', sent: 65536, total: 1.7 * 1024 * 1024, elapsedMs: 16, columns: 80 });
+    assert.ok(long.length < 80, long);
+    assert.match(long, /^upload GeoTopo-\S*… \[#*-+\] {3}3% {3}64\.0 KiB \/ 1\.7 MiB {4}3\.9 MiB\/s$/);
   });
 
   void it('renders the final upload line', () => {

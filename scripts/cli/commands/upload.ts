@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ContentTypeSchema, ProjectIdSchema, FileNameSchema } from '../../../shared/api/contracts.js';
+import { ContentTypeSchema, ProjectIdSchema, FileNameSchema, type CreateUploadResponse } from '../../../shared/api/contracts.js';
 import { parseCommand, parseSeconds } from '../args.js';
 import { guessContentType } from '../content-type.js';
 import { followJob } from '../follow.js';
@@ -164,14 +164,14 @@ async function upload(ctx: CliContext, opts: UploadOptions, session: Session, st
   };
 
   const projectId = opts.projectId ?? session.config.projectId;
-  let created;
+  let created: CreateUploadResponse;
   try {
     created = await session.api.createUpload({
       projectId,
       fileName: label,
       contentType: opts.contentType,
       size: opts.size,
-      // Fresh per invocation: a retried request inside this run is idempotent, a new run is a new upload.
+      // Fresh per invocation: the client's retries of this request are idempotent, a new run is a new upload.
       clientRequestId: `cli-${randomUUID()}`,
     });
   } catch (err) {
