@@ -79,7 +79,8 @@ export async function handleOcr(eventData: unknown, deps: OcrDeps): Promise<OcrO
         signal: controller.signal,
         onProgress: async ({ pagesDone, pageCount }) => {
           const t = performance.now();
-          if (pagesDone < pageCount && t - lastWrite < interval) return;
+          // The last page's progress is written by the completion itself; between pages, at most one write per interval.
+          if (pagesDone >= pageCount || t - lastWrite < interval) return;
           lastWrite = t;
           try {
             const out = await deps.jobs.update(jobId, (job) =>

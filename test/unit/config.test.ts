@@ -24,6 +24,45 @@ describe('parseConfig', () => {
     );
   });
 
+  describe('google OCR engine', () => {
+    const processor = 'projects/demo-x/locations/eu/processors/0123456789abcdef';
+
+    it('accepts a processor resource name (or a processor version) and an optional endpoint', () => {
+      const c = parseConfig({ ...base, SCRIPTORIUM_OCR_ENGINE: 'google', SCRIPTORIUM_DOCUMENTAI_PROCESSOR: processor });
+      assert.equal(c.SCRIPTORIUM_OCR_ENGINE, 'google');
+      assert.equal(c.SCRIPTORIUM_DOCUMENTAI_PROCESSOR, processor);
+      assert.equal(c.SCRIPTORIUM_DOCUMENTAI_ENDPOINT, undefined);
+      for (const endpoint of ['eu-documentai.googleapis.com', '127.0.0.1:50051', 'localhost:8080', '[::1]:9000']) {
+        assert.equal(parseConfig({ ...base, SCRIPTORIUM_DOCUMENTAI_PROCESSOR: `${processor}/processorVersions/pretrained-ocr-v2.0-2023-06-02`, SCRIPTORIUM_DOCUMENTAI_ENDPOINT: endpoint }).SCRIPTORIUM_DOCUMENTAI_ENDPOINT, endpoint);
+      }
+    });
+
+    it('requires the processor when the engine is google, naming the variable', () => {
+      assert.throws(
+        () => parseConfig({ ...base, SCRIPTORIUM_OCR_ENGINE: 'google' }),
+        (err: unknown) => err instanceof ConfigError && /SCRIPTORIUM_DOCUMENTAI_PROCESSOR: required when SCRIPTORIUM_OCR_ENGINE is google/.test(err.message),
+      );
+      // Blank is unset (deploy tooling often cannot omit a key).
+      assert.throws(() => parseConfig({ ...base, SCRIPTORIUM_OCR_ENGINE: 'google', SCRIPTORIUM_DOCUMENTAI_PROCESSOR: '' }), /SCRIPTORIUM_DOCUMENTAI_PROCESSOR/);
+      // ...also alongside other problems, so one run names them all.
+      assert.throws(
+        () => parseConfig({ SCRIPTORIUM_OCR_ENGINE: 'google' }),
+        (err: unknown) => err instanceof ConfigError && /GOOGLE_CLOUD_PROJECT/.test(err.message) && /SCRIPTORIUM_DOCUMENTAI_PROCESSOR/.test(err.message),
+      );
+      assert.equal(parseConfig({ ...base, SCRIPTORIUM_OCR_ENGINE: 'local' }).SCRIPTORIUM_DOCUMENTAI_PROCESSOR, undefined, 'not needed by the local engine');
+    });
+
+    it('rejects a processor that is not a full resource name, and a malformed endpoint', () => {
+      for (const bad of ['0123456789abcdef', 'projects/p/processors/x', 'projects/p/locations/eu/processors/']) {
+        assert.throws(() => parseConfig({ ...base, SCRIPTORIUM_OCR_ENGINE: 'google', SCRIPTORIUM_DOCUMENTAI_PROCESSOR: bad }), /SCRIPTORIUM_DOCUMENTAI_PROCESSOR: expected projects/, bad);
+      }
+      for (const bad of ['https://eu-documentai.googleapis.com', 'host:port', 'a b']) {
+        assert.throws(() => parseConfig({ ...base, SCRIPTORIUM_DOCUMENTAI_ENDPOINT: bad }), /SCRIPTORIUM_DOCUMENTAI_ENDPOINT/, bad);
+      }
+      assert.equal(parseConfig({ ...base, SCRIPTORIUM_DOCUMENTAI_ENDPOINT: '' }).SCRIPTORIUM_DOCUMENTAI_ENDPOINT, undefined);
+    });
+  });
+
   it('redacts the signing key path', () => {
     const view = redactedConfig(parseConfig({ ...base, SCRIPTORIUM_SIGNING_KEY_FILE: '/secret/key.json' }));
     assert.equal(view.SCRIPTORIUM_SIGNING_KEY_FILE, '[set]');

@@ -52,8 +52,8 @@ type IProcessOptions = protos.google.cloud.documentai.v1.IProcessOptions;
  * API enablement are wrong (no retry will help), or one page alone is over the request size limit.
  */
 export const GOOGLE_OCR_ERROR_CODES = {
-  misconfigured: 'ENGINE_MISCONFIGURED',
-  tooLarge: 'INPUT_TOO_LARGE',
+  misconfigured: OCR_ERROR_CODES.engineMisconfigured,
+  tooLarge: OCR_ERROR_CODES.inputTooLarge,
 } as const;
 
 /** Settings of {@link createGoogleOcrEngine}. */
@@ -404,6 +404,7 @@ async function processDocument(job: Job, content: Buffer): Promise<IDocument | n
   const request: IProcessRequest = {
     name: settings.processor,
     rawDocument: { content, mimeType: job.contentType },
+    // Human review, if anyone ever enables it on the processor, must not hold up a pipeline stage.
     skipHumanReview: true,
     fieldMask: { paths: FIELD_MASK },
     ...(Object.keys(processOptions).length > 0 ? { processOptions } : {}),
@@ -511,7 +512,8 @@ function mapDocument(document: IDocument | null | undefined, offset: number, exp
       if (code) votes.push({ code, weight: letters * (language.confidence || 1) });
     }
   });
-  const count = expected ?? Math.max(0, ...byNumber.keys());
+  // An image always has a page, even one the service found nothing on.
+  const count = expected ?? Math.max(1, ...byNumber.keys());
   const pages: OcrPage[] = [];
   for (let n = 1; n <= count; n++) {
     pages.push(byNumber.get(n) ?? { pageNumber: offset + n, text: '', method: 'ocr', rotation: 0 });
@@ -684,9 +686,9 @@ function toEngineError(err: unknown, signal: AbortSignal | undefined, processor:
       // The service's words decide which document problem this is (see the fake server for examples).
       if (/password|encrypt/i.test(details)) return new PermanentError(encrypted, `the PDF is encrypted (${what})`, err);
       if (/pages?\b.*exceed|exceed.*\bpages?\b/i.test(details)) return new PermanentError(tooManyPages, `too many pages for one request (${what})`, err);
-      if (/size.*exceed|too large|exceeds the limit/i.test(details)) return new PermanentError(tooLarge, `the input is too large (${what})`, err);
+      if (/exceed|too large/i.test(details)) return new PermanentError(tooLarge, `the input is too large (${what})`, err);
       if (/unsupported|mime.?type|file format/i.test(details)) return new PermanentError(unsupported, `the input type is not supported (${what})`, err);
-      if (/field.?mask|processor|resource name/i.test(details)) return new PermanentError(misconfigured, `the request was refused; check ${processor} (${what})`, err);
+      if (/field.?mask|resource name|processor name/i.test(details)) return new PermanentError(misconfigured, `the request was refused; check ${processor} (${what})`, err);
       return new PermanentError(corrupt, `the document cannot be processed (${what})`, err);
     case CODE.NOT_FOUND:
     case CODE.PERMISSION_DENIED:

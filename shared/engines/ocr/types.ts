@@ -69,4 +69,8 @@ export const OCR_ERROR_CODES = {
   tooManyPages: 'TOO_MANY_PAGES',
   engineFailed: 'ENGINE_FAILED',
   engineUnavailable: 'ENGINE_UNAVAILABLE',
+  /** The engine's configuration (processor, permissions, API enablement) is wrong: no retry helps. */
+  engineMisconfigured: 'ENGINE_MISCONFIGURED',
+  /** A single page alone is over the engine's request size limit. */
+  inputTooLarge: 'INPUT_TOO_LARGE',
 } as const;
