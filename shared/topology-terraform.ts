@@ -2,8 +2,10 @@
  * Checks that `terraform/` declares exactly the infrastructure in `shared/topology.ts`: the same
  * topics, subscriptions (ack deadline, retry and dead-letter policies, retention, push target and
  * path), functions (entry point, memory, timeout, invoker), bucket CORS and notifications, and only
- * environment variables that `ConfigSchema` knows. The local platform builds its emulator wiring
- * from `topology`, so this is what keeps local and production from drifting apart.
+ * environment variables that `ConfigSchema` knows, with values it accepts. The local platform builds
+ * its emulator wiring from `topology`, so this is what keeps local and production from drifting
+ * apart. A function whose Document AI processor terraform creates is also checked for what the
+ * google OCR engine needs from it (processor type, full resource name, API, IAM grant).
  *
  * Terraform cannot be planned offline, so the check works on the HCL itself: every `.tf` file is
  * parsed with `@cdktf/hcl2json`, and expressions (which arrive as strings such as
@@ -421,29 +423,132 @@ function configKeys(): { all: Set<string>; required: string[] } {
   return { all, required };
 }
 
-function checkEnvironment(model: TfModel, problems: Problems, subject: string, env: unknown): void {
-  const resolved = resolve(model, env);
-  if (!isRecord(resolved)) {
-    problems.add(`${subject}: service_config.environment_variables ${fmt(env)} is not a map literal or a local holding one, so it cannot be checked`);
-    return;
+/**
+ * A map-valued expression as a map: a map literal, a local or variable default holding one, or
+ * `merge()` of such references (later arguments win, as in terraform). Undefined for anything else.
+ */
+function resolveMap(model: TfModel, value: unknown, depth = 0): Attrs | undefined {
+  const v = resolve(model, value);
+  if (isRecord(v)) return v;
+  if (typeof v !== 'string' || depth > 10) return undefined;
+  const m = /^\$\{\s*merge\(([^(){}]*)\)\s*\}$/.exec(v);
+  if (m?.[1] === undefined) return undefined;
+  const merged: Record<string, unknown> = {};
+  for (const arg of m[1].split(',').map((a) => a.trim()).filter((a) => a.length > 0)) {
+    const part = resolveMap(model, `\${${arg}}`, depth + 1);
+    if (!part) return undefined;
+    Object.assign(merged, part);
+  }
+  return merged;
+}
+
+/** A value as the environment variable text terraform would set, or undefined when it is an expression. */
+function envLiteral(model: TfModel, raw: unknown): string | undefined {
+  const value = resolve(model, raw);
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return undefined;
+  const text = String(value);
+  return text.includes('${') ? undefined : text;
+}
+
+/**
+ * Checks one function's environment against ConfigSchema: names, required keys, each literal value
+ * on its own, then the literal values together (ConfigSchema's cross-field rules, such as the
+ * Document AI processor the google engine needs). Values that are expressions are only known at
+ * apply time and are not judged. Returns the environment map when it could be resolved.
+ */
+function checkEnvironment(model: TfModel, problems: Problems, subject: string, env: unknown): Attrs | undefined {
+  const resolved = resolveMap(model, env);
+  if (!resolved) {
+    problems.add(`${subject}: service_config.environment_variables ${fmt(env)} is not a map literal, a local holding one or merge() of such locals, so it cannot be checked`);
+    return undefined;
   }
   const { all, required } = configKeys();
   const shape: Readonly<Record<string, z.ZodType>> = ConfigSchema.shape;
   for (const key of required) {
     if (!(key in resolved)) problems.add(`${subject}: environment variable ${key} is required by ConfigSchema but not set in terraform`);
   }
+  const literals: Record<string, string> = {};
+  const rejected = new Set<string>();
+  let unresolved = false;
   for (const [key, raw] of Object.entries(resolved)) {
     if (key.endsWith('_EMULATOR_HOST')) problems.add(`${subject}: sets ${key}, which would point production at an emulator`);
     const schema = shape[key];
     if (!schema || !all.has(key)) continue;
     // Only literal values (or variable defaults) can be validated; other expressions are left to apply time.
-    const value = resolve(model, raw);
-    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') continue;
-    const text = String(value);
-    if (text.includes('${')) continue;
+    const text = envLiteral(model, raw);
+    if (text === undefined) {
+      unresolved = true;
+      continue;
+    }
+    literals[key] = text;
     const result = schema.safeParse(text);
-    if (!result.success) problems.add(`${subject}: ${key} = ${JSON.stringify(text)} is rejected by ConfigSchema (${result.error.issues.map((i) => i.message).join('; ')})`);
+    if (!result.success) {
+      rejected.add(key);
+      problems.add(`${subject}: ${key} = ${JSON.stringify(text)} is rejected by ConfigSchema (${result.error.issues.map((i) => i.message).join('; ')})`);
+    }
   }
+
+  // The whole object: what is left after the per-key checks is a rule across keys. An issue on a key
+  // set to an expression, or on a missing required key, was either unknowable or reported above.
+  const whole = ConfigSchema.safeParse(literals);
+  if (whole.success) return resolved;
+  for (const issue of whole.error.issues) {
+    const key = typeof issue.path[0] === 'string' ? issue.path[0] : undefined;
+    if (key === undefined) {
+      if (!unresolved) problems.add(`${subject}: the environment is rejected by ConfigSchema (${issue.message})`);
+      continue;
+    }
+    if (rejected.has(key) || (required.includes(key) && !(key in resolved))) continue;
+    if (key in literals) problems.add(`${subject}: ${key} = ${JSON.stringify(literals[key])} is rejected by ConfigSchema (${issue.message})`);
+    else if (!(key in resolved)) problems.add(`${subject}: ${key} is not set in terraform, but ConfigSchema requires it (${issue.message})`);
+  }
+  return resolved;
+}
+
+/** The IAM role the google OCR engine's identity needs on the project (Document AI has no per-processor IAM). */
+const DOCUMENTAI_ROLE = 'roles/documentai.apiUser';
+const PROJECT_IAM = ['google_project_iam_member', 'google_project_iam_binding'] as const;
+/** `google_document_ai_processor.<name>[<index>].<attr>` anywhere in an expression. */
+const PROCESSOR_REF_RE = /\bgoogle_document_ai_processor\.([A-Za-z_][A-Za-z0-9_-]*)(?:\[[^\]]*\])?\.([A-Za-z_][A-Za-z0-9_]*)/g;
+
+/**
+ * When a function's SCRIPTORIUM_DOCUMENTAI_PROCESSOR comes from a processor terraform declares: that
+ * processor exists, is an OCR processor, is referenced by its full resource name (`id`), its API is
+ * enabled, and the function's service account may call it. A literal processor name (one managed
+ * elsewhere) is not followed.
+ */
+function checkDocumentAi(model: TfModel, problems: Problems, subject: string, env: Attrs, service: Attrs | undefined): void {
+  const raw = env.SCRIPTORIUM_DOCUMENTAI_PROCESSOR;
+  if (typeof raw !== 'string') return;
+  const refs = [...raw.matchAll(PROCESSOR_REF_RE)];
+  if (refs.length === 0) return;
+  for (const [, name, attr] of refs) {
+    const address = `google_document_ai_processor.${name ?? ''}`;
+    const processor = model.resources.get(address);
+    if (!processor) {
+      problems.add(`${subject}: SCRIPTORIUM_DOCUMENTAI_PROCESSOR references ${address}, which terraform does not declare`);
+      continue;
+    }
+    const type = literalString(model, processor.attrs, 'type');
+    if (type !== 'OCR_PROCESSOR') problems.add(`${address}: type ${fmt(type ?? processor.attrs.type)}, the google OCR engine needs OCR_PROCESSOR`);
+    if (attr !== 'id') {
+      problems.add(`${subject}: SCRIPTORIUM_DOCUMENTAI_PROCESSOR uses ${address}.${attr ?? ''}; ConfigSchema needs the full resource name projects/P/locations/L/processors/ID, which is the processor's id attribute`);
+    }
+  }
+  if (![...model.sources.values()].some((text) => text.includes('"documentai.googleapis.com"'))) {
+    problems.add(`${subject}: uses a Document AI processor, but terraform never enables documentai.googleapis.com`);
+  }
+  const email = literalString(model, service, 'service_account_email');
+  const ref = email === undefined ? undefined : soleRef(email);
+  if (email === undefined || !ref) {
+    problems.add(`${subject}: uses a Document AI processor but runs as ${fmt(email)}, not a service account terraform declares, so its ${DOCUMENTAI_ROLE} grant cannot be checked`);
+    return;
+  }
+  const identity = `${ref.type}.${ref.name}${ref.key === undefined ? '' : `["${ref.key}"]`}.`;
+  const granted = resourcesOfTypes(model, PROJECT_IAM).some(
+    (b) => literalString(model, b.attrs, 'role') === DOCUMENTAI_ROLE && membersOf(model, b.attrs).some((m) => m.includes(identity)),
+  );
+  if (!granted) problems.add(`${subject}: uses a Document AI processor, but its service account ${email} is not granted ${DOCUMENTAI_ROLE} (every request would fail with PERMISSION_DENIED)`);
 }
 
 function checkFunctions(model: TfModel, problems: Problems, functions: readonly FunctionDecl[], subscriptions: readonly SubscriptionDecl[]): void {
@@ -470,7 +575,8 @@ function checkFunctions(model: TfModel, problems: Problems, functions: readonly 
     const memory = literalString(model, service, 'available_memory');
     compare(problems, f, 'available_memory', parseMemoryMb(memory), decl.memoryMb, memory, `${decl.memoryMb} MB`);
     compare(problems, f, 'timeout_seconds', literalNumber(model, service, 'timeout_seconds'), decl.timeoutSeconds);
-    if (service) checkEnvironment(model, problems, f, service.environment_variables);
+    const env = service ? checkEnvironment(model, problems, f, service.environment_variables) : undefined;
+    if (env) checkDocumentAi(model, problems, f, env, service);
 
     const eventTrigger = blockOf(block.attrs, 'event_trigger');
     if (eventTrigger && decl.trigger === 'pubsub') {

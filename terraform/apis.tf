@@ -1,7 +1,7 @@
 locals {
   # Every API the deployment touches. eventarc is deliberately absent: Pub/Sub delivers to the
   # functions through the push subscriptions declared in pubsub.tf, not through Eventarc triggers.
-  services = toset([
+  always_enabled = [
     "artifactregistry.googleapis.com", # images built for gen2 functions
     "cloudbuild.googleapis.com",       # builds function sources
     "cloudfunctions.googleapis.com",
@@ -17,7 +17,10 @@ locals {
     "run.googleapis.com", # gen2 functions are Cloud Run services
     "serviceusage.googleapis.com",
     "storage.googleapis.com",
-  ])
+  ]
+
+  # Document AI only when the ocr function uses it (the OCR processor in documentai.tf).
+  services = toset(concat(local.always_enabled, var.ocr_engine == "google" ? ["documentai.googleapis.com"] : []))
 }
 
 resource "google_project_service" "enabled" {

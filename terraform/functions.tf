@@ -45,17 +45,35 @@ locals {
     )))
   }
 
-  # Runtime configuration, parsed by shared/config/index.ts (ConfigSchema). Every function gets
-  # the same environment because they all parse the same schema. No *_EMULATOR_HOST here, ever.
+  # Runtime configuration, parsed by shared/config/index.ts (ConfigSchema) in every function. No
+  # *_EMULATOR_HOST here, ever. Settings only one function reads go in that function's own map.
   function_env = {
     GOOGLE_CLOUD_PROJECT               = var.project_id
     SCRIPTORIUM_BUCKET                 = google_storage_bucket.documents.name
     SCRIPTORIUM_MAX_UPLOAD_BYTES       = var.max_upload_bytes
     SCRIPTORIUM_SIGNED_URL_TTL_SECONDS = var.signed_url_ttl_seconds
     SCRIPTORIUM_MAX_ATTEMPTS           = var.max_attempts
-    SCRIPTORIUM_OCR_ENGINE             = var.ocr_engine
-    SCRIPTORIUM_OCR_LANGUAGES          = var.ocr_languages
     SCRIPTORIUM_LOG_LEVEL              = var.log_level
+  }
+
+  # The OCR engine: only the ocr function creates one. ConfigSchema requires the processor when the
+  # engine is google; with local it is "", which ConfigSchema reads as unset. The engine derives the
+  # regional endpoint ({location}-documentai.googleapis.com) from the processor name, so
+  # SCRIPTORIUM_DOCUMENTAI_ENDPOINT stays unset.
+  ocr_env = {
+    SCRIPTORIUM_OCR_ENGINE           = var.ocr_engine
+    SCRIPTORIUM_OCR_LANGUAGES        = var.ocr_languages
+    SCRIPTORIUM_DOCUMENTAI_PROCESSOR = var.ocr_engine == "google" ? google_document_ai_processor.ocr[0].id : ""
+  }
+
+  ocr_function_env = merge(local.function_env, local.ocr_env)
+}
+
+# ocr_engine = "local" is allowed, but not on the stock runtime: a warning on every plan/apply.
+check "ocr_engine_runtime" {
+  assert {
+    condition     = var.ocr_engine != "local"
+    error_message = "ocr_engine = \"local\": the ocr function runs tesseract and poppler-utils, which the Cloud Functions Node.js runtime is not known to include; unless it runs on an image that has them, every OCR job fails with ENGINE_UNAVAILABLE (README.md, \"OCR engine\")."
   }
 }
 
@@ -190,10 +208,11 @@ resource "google_cloudfunctions2_function" "ocr" {
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.runtime["ocr"].email
-    environment_variables          = local.function_env
+    environment_variables          = local.ocr_function_env
   }
 
-  depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources]
+  # The Document AI grant first: an OCR request refused with PERMISSION_DENIED fails its job for good.
+  depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources, google_project_iam_member.ocr_documentai_user]
 }
 
 resource "google_cloudfunctions2_function" "dead_letter" {

@@ -1,6 +1,7 @@
 # One runtime service account per function, each granted only what its function does, on the
-# narrowest resource that has IAM (bucket, topic, service account). Firestore is the exception: it
-# has no per-collection IAM, so datastore.user is granted on the project.
+# narrowest resource that has IAM (bucket, topic, service account). Firestore and Document AI are
+# the exceptions: neither has IAM on the resource used (collection, processor), so datastore.user
+# and documentai.apiUser are granted on the project.
 
 locals {
   runtime_accounts = {
@@ -85,6 +86,17 @@ resource "google_pubsub_topic_iam_member" "ocr_publishes_document_events" {
   topic  = google_pubsub_topic.document_events.id
   role   = "roles/pubsub.publisher"
   member = google_service_account.runtime["ocr"].member
+}
+
+# ocr with the google engine: processOnline on the Document AI processor. Document AI has no
+# per-processor IAM (the provider has no IAM resource for processors), so the grant is project-wide;
+# apiUser is the predefined role for calling processors (processOnline), not managing them.
+resource "google_project_iam_member" "ocr_documentai_user" {
+  count = var.ocr_engine == "google" ? 1 : 0
+
+  project = var.project_id
+  role    = "roles/documentai.apiUser"
+  member  = google_service_account.runtime["ocr"].member
 }
 
 # Identity Pub/Sub uses for OIDC tokens on push deliveries; the only principal allowed to invoke

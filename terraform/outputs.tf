@@ -30,3 +30,8 @@ output "firebase_web_config" {
     appId      = google_firebase_web_app.console.app_id
   }
 }
+
+output "documentai_processor" {
+  description = "Full resource name of the Document AI OCR processor (SCRIPTORIUM_DOCUMENTAI_PROCESSOR of the ocr function); null with ocr_engine = \"local\"."
+  value       = one(google_document_ai_processor.ocr[*].id)
+}

@@ -51,19 +51,41 @@ variable "max_attempts" {
 }
 
 variable "ocr_engine" {
-  description = "SCRIPTORIUM_OCR_ENGINE. Only \"local\" (tesseract + poppler as child processes) exists today; see README.md for what that needs from the runtime image."
+  description = <<-EOT
+    SCRIPTORIUM_OCR_ENGINE of the ocr function.
+    "google" (default): Document AI online processing with the OCR processor this configuration
+    creates (documentai.tf). PDFs are counted and split with the qpdf binary, which the Cloud
+    Functions runtime most likely lacks: see README.md, "OCR engine".
+    "local": tesseract and poppler-utils (and ffmpeg for images) as child processes. The Cloud
+    Functions Node.js runtime is not known to include tesseract or poppler-utils, so with "local"
+    every OCR job fails (ENGINE_UNAVAILABLE, then FAILED after max_attempts) unless you run the ocr
+    function on a runtime that has them, e.g. as a Cloud Run service built from a container image
+    with tesseract-ocr, tesseract-ocr-eng, tesseract-ocr-osd, poppler-utils, ffmpeg and qpdf
+    installed. This configuration does not build or deploy such an image (README.md, "OCR engine").
+  EOT
   type        = string
-  default     = "local"
+  default     = "google"
 
   validation {
     # Mirrors the enum in shared/config/index.ts, so a typo fails at plan time instead of at cold start.
-    condition     = contains(["local"], var.ocr_engine)
-    error_message = "ocr_engine must be \"local\" (the only engine in shared/config/index.ts)."
+    condition     = contains(["google", "local"], var.ocr_engine)
+    error_message = "ocr_engine must be \"google\" or \"local\" (the engines in shared/config/index.ts)."
+  }
+}
+
+variable "documentai_location" {
+  description = "Document AI location of the OCR processor (ocr_engine = \"google\"): the multi-region \"us\" or \"eu\". Documents are processed there, whatever var.region is. Changing it replaces the processor."
+  type        = string
+  default     = "us"
+
+  validation {
+    condition     = contains(["us", "eu"], var.documentai_location)
+    error_message = "documentai_location must be \"us\" or \"eu\"."
   }
 }
 
 variable "ocr_languages" {
-  description = "SCRIPTORIUM_OCR_LANGUAGES: tesseract language codes joined by +."
+  description = "SCRIPTORIUM_OCR_LANGUAGES: tesseract language codes joined by +. Read by the local engine only (the google engine detects languages itself); each code needs its tesseract-ocr-<code> package in the runtime."
   type        = string
   default     = "eng"
 }

@@ -50,7 +50,7 @@ async function startPubsubEmulator(): Promise<{ host: string; proc: ChildProcess
       } catch {
         // already gone
       }
-      await Promise.race([exited, sleep(5000)]);
+      await Promise.race([exited, sleep(5000, undefined, { ref: false })]);
       try {
         process.kill(-proc.pid, 'SIGKILL');
       } catch {
@@ -95,7 +95,8 @@ class Inbox {
       if (found) return found;
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no matching message; got ${JSON.stringify(this.messages.map((m) => m.attributes))}`);
-      await Promise.race([new Promise<void>((r) => this.waiters.push(r)), sleep(left)]);
+      // Unref: a pending timeout must not keep the test process alive after the message came.
+      await Promise.race([new Promise<void>((r) => this.waiters.push(r)), sleep(left, undefined, { ref: false })]);
     }
   }
   of(objectId: string, eventType?: string): Message[] {
@@ -113,6 +114,7 @@ describe('storage emulator → Pub/Sub emulator notifications', () => {
   let bucket: Bucket;
   let uploads: Inbox;
   let everything: Inbox;
+  const subscriptions: Subscription[] = [];
   const logs: Record<string, unknown>[] = [];
   const sa = generateServiceAccount(PROJECT);
 
@@ -124,6 +126,7 @@ describe('storage emulator → Pub/Sub emulator notifications', () => {
     const [t2] = await pubsub.createTopic('all-events');
     const [s1] = await t1.createSubscription('uploads-finalized-pull');
     const [s2] = await t2.createSubscription('all-events-pull');
+    subscriptions.push(s1, s2);
     uploads = new Inbox(s1);
     everything = new Inbox(s2);
 
@@ -137,6 +140,8 @@ describe('storage emulator → Pub/Sub emulator notifications', () => {
 
   after(async () => {
     await emu?.close();
+    // Streaming pulls keep the process alive until closed.
+    await Promise.all(subscriptions.map((s) => s.close()));
     await pubsub?.close();
     await pubsubProc?.stop();
   });

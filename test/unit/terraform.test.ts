@@ -105,6 +105,83 @@ void describe('checkTerraform', () => {
       ),
     },
     {
+      name: 'an environment variable ConfigSchema does not know, in the ocr function only',
+      mutate: (d) => replaceIn(d, 'functions.tf', '    SCRIPTORIUM_OCR_LANGUAGES ', '    SCRIPTORIUM_DOCUMENTAI_TIMEOUT_SECONDS = 30\n    SCRIPTORIUM_OCR_LANGUAGES '),
+      expected: ['functions.tf: SCRIPTORIUM_DOCUMENTAI_TIMEOUT_SECONDS is not a key of ConfigSchema (shared/config/index.ts)'],
+    },
+    {
+      name: 'an emulator variable in the ocr function only',
+      mutate: (d) => replaceIn(d, 'functions.tf', '    SCRIPTORIUM_OCR_LANGUAGES ', '    PUBSUB_EMULATOR_HOST = "127.0.0.1:8085"\n    SCRIPTORIUM_OCR_LANGUAGES '),
+      expected: ['function ocr: sets PUBSUB_EMULATOR_HOST, which would point production at an emulator'],
+    },
+    {
+      name: 'an OCR engine ConfigSchema does not have',
+      mutate: (d) => replaceIn(d, 'variables.tf', 'default     = "google"', 'default     = "tesseract"'),
+      expected: ['function ocr: SCRIPTORIUM_OCR_ENGINE = "tesseract" is rejected by ConfigSchema (Invalid option: expected one of "local"|"google")'],
+    },
+    {
+      name: 'the google engine without a processor',
+      mutate: (d) => replaceIn(d, 'functions.tf', '    SCRIPTORIUM_DOCUMENTAI_PROCESSOR = var.ocr_engine == "google" ? google_document_ai_processor.ocr[0].id : ""\n', ''),
+      expected: ['function ocr: SCRIPTORIUM_DOCUMENTAI_PROCESSOR is not set in terraform, but ConfigSchema requires it (required when SCRIPTORIUM_OCR_ENGINE is google)'],
+    },
+    {
+      name: 'the google engine with a blank processor',
+      mutate: (d) =>
+        replaceIn(d, 'functions.tf', 'SCRIPTORIUM_DOCUMENTAI_PROCESSOR = var.ocr_engine == "google" ? google_document_ai_processor.ocr[0].id : ""', 'SCRIPTORIUM_DOCUMENTAI_PROCESSOR = ""'),
+      expected: ['function ocr: SCRIPTORIUM_DOCUMENTAI_PROCESSOR = "" is rejected by ConfigSchema (required when SCRIPTORIUM_OCR_ENGINE is google)'],
+    },
+    {
+      name: 'a processor literal ConfigSchema rejects',
+      mutate: (d) =>
+        replaceIn(d, 'functions.tf', 'SCRIPTORIUM_DOCUMENTAI_PROCESSOR = var.ocr_engine == "google" ? google_document_ai_processor.ocr[0].id : ""', 'SCRIPTORIUM_DOCUMENTAI_PROCESSOR = "0123456789abcdef"'),
+      expected: [
+        'function ocr: SCRIPTORIUM_DOCUMENTAI_PROCESSOR = "0123456789abcdef" is rejected by ConfigSchema (expected projects/{project}/locations/{location}/processors/{processor}[/processorVersions/{version}])',
+      ],
+    },
+    {
+      name: 'the processor referenced by its short name',
+      mutate: (d) => replaceIn(d, 'functions.tf', 'google_document_ai_processor.ocr[0].id', 'google_document_ai_processor.ocr[0].name'),
+      expected: [
+        'function ocr: SCRIPTORIUM_DOCUMENTAI_PROCESSOR uses google_document_ai_processor.ocr.name; ConfigSchema needs the full resource name projects/P/locations/L/processors/ID, which is the processor\'s id attribute',
+      ],
+    },
+    {
+      name: 'a processor that is not an OCR processor',
+      mutate: (d) => replaceIn(d, 'documentai.tf', 'type         = "OCR_PROCESSOR"', 'type         = "FORM_PARSER_PROCESSOR"'),
+      expected: ['google_document_ai_processor.ocr: type FORM_PARSER_PROCESSOR, the google OCR engine needs OCR_PROCESSOR'],
+    },
+    {
+      name: 'a dropped processor',
+      mutate: (d) => removeResource(d, 'documentai.tf', 'google_document_ai_processor', 'ocr'),
+      expected: ['function ocr: SCRIPTORIUM_DOCUMENTAI_PROCESSOR references google_document_ai_processor.ocr, which terraform does not declare'],
+    },
+    {
+      name: 'a missing Document AI grant',
+      mutate: (d) => removeResource(d, 'iam.tf', 'google_project_iam_member', 'ocr_documentai_user'),
+      expected: [
+        'function ocr: uses a Document AI processor, but its service account ${google_service_account.runtime["ocr"].email} is not granted roles/documentai.apiUser (every request would fail with PERMISSION_DENIED)',
+      ],
+    },
+    {
+      name: 'the Document AI grant given to another function',
+      mutate: (d) => replaceIn(d, 'iam.tf', 'role    = "roles/documentai.apiUser"\n  member  = google_service_account.runtime["ocr"].member', 'role    = "roles/documentai.apiUser"\n  member  = google_service_account.runtime["api"].member'),
+      expected: [
+        'function ocr: uses a Document AI processor, but its service account ${google_service_account.runtime["ocr"].email} is not granted roles/documentai.apiUser (every request would fail with PERMISSION_DENIED)',
+      ],
+    },
+    {
+      name: 'the Document AI API left disabled',
+      mutate: (d) => replaceIn(d, 'apis.tf', '["documentai.googleapis.com"]', '[]'),
+      expected: ['function ocr: uses a Document AI processor, but terraform never enables documentai.googleapis.com'],
+    },
+    {
+      name: 'an ocr environment built in a way the checker cannot follow',
+      mutate: (d) => replaceIn(d, 'functions.tf', 'ocr_function_env = merge(local.function_env, local.ocr_env)', 'ocr_function_env = merge(local.function_env, local.ocr_env, { EXTRA = "1" })'),
+      expected: [
+        'function ocr: service_config.environment_variables ${local.ocr_function_env} is not a map literal, a local holding one or merge() of such locals, so it cannot be checked',
+      ],
+    },
+    {
       name: 'a changed retry backoff',
       mutate: (d) => replaceIn(d, 'pubsub.tf', 'maximum_backoff = "600s"', 'maximum_backoff = "300s"'),
       expected: ['subscription ingest-object-events: retry_policy.maximum_backoff 300s in terraform, 600s in topology'],
@@ -211,6 +288,12 @@ void describe('checkTerraform', () => {
       expected: [],
     },
   ];
+
+  void it('accepts ocr_engine = "local" (the processor, its grant and API are then counted away, not removed)', async () => {
+    const dir = copy('local engine');
+    replaceIn(dir, 'variables.tf', 'default     = "google"', 'default     = "local"');
+    assert.deepEqual(await checkTerraform(dir), []);
+  });
 
   for (const c of cases) {
     void it(`reports ${c.name}`, async () => {
