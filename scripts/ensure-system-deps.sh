@@ -64,8 +64,6 @@ survey() {
     fi
   done
   have ffmpeg || need ffmpeg ffmpeg
-  # qpdf splits long PDFs into request-sized chunks for the google (Document AI) OCR engine.
-  have qpdf || need qpdf qpdf
   if ((engines_only == 0)); then
     (($(java_major) >= 17)) || need "java 17+ (found: $(java_major))" "$(java_package)"
   fi

@@ -54,13 +54,13 @@ variable "ocr_engine" {
   description = <<-EOT
     SCRIPTORIUM_OCR_ENGINE of the ocr function.
     "google" (default): Document AI online processing with the OCR processor this configuration
-    creates (documentai.tf). PDFs are counted and split with the qpdf binary, which the Cloud
-    Functions runtime most likely lacks: see README.md, "OCR engine".
+    creates (documentai.tf). PDFs are counted and split in-process with pdf-lib (JavaScript), so it
+    needs no binary on the runtime: see README.md, "OCR engine".
     "local": tesseract and poppler-utils (and ffmpeg for images) as child processes. The Cloud
     Functions Node.js runtime is not known to include tesseract or poppler-utils, so with "local"
     every OCR job fails (ENGINE_UNAVAILABLE, then FAILED after max_attempts) unless you run the ocr
     function on a runtime that has them, e.g. as a Cloud Run service built from a container image
-    with tesseract-ocr, tesseract-ocr-eng, tesseract-ocr-osd, poppler-utils, ffmpeg and qpdf
+    with tesseract-ocr, tesseract-ocr-eng, tesseract-ocr-osd, poppler-utils and ffmpeg
     installed. This configuration does not build or deploy such an image (README.md, "OCR engine").
   EOT
   type        = string

@@ -10,7 +10,7 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { CRC32C } from '@google-cloud/storage';
+import { Crc32c } from './crc32c.js';
 
 /** Where an object's bytes live. Memory buffers are never mutated once committed, so copies share them. */
 export type BlobRef = { readonly kind: 'memory'; readonly data: Buffer } | { readonly kind: 'file'; readonly file: string };
@@ -27,7 +27,7 @@ export interface Digests {
 /** Incremental MD5 + CRC32C (+ SHA-256) over a byte stream. */
 export class Hasher {
   private readonly md5: Hash = createHash('md5');
-  private readonly crc = new CRC32C();
+  private readonly crc = new Crc32c();
   private readonly sha256: Hash | undefined;
   private bytes = 0;
 

@@ -128,8 +128,10 @@ function isVersioning(v: unknown): v is { enabled: boolean } {
 }
 
 async function patchBucket(emu: Emulator, ctx: Ctx, name: string, replace: boolean): Promise<void> {
-  const current = requireBucket(emu, name);
+  requireBucket(emu, name);
   const body = await readJsonBody(ctx);
+  // Read the record after the body: another request may have changed it meanwhile.
+  const current = requireBucket(emu, name);
   const mg = intParam(ctx.q('ifMetagenerationMatch'), 'ifMetagenerationMatch');
   if (mg !== undefined && mg !== current.metageneration) throw new StorageApiError(412, 'conditionNotMet', 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold.');
   const next: BucketRecord = { ...current, metageneration: current.metageneration + 1, updated: new Date().toISOString() };

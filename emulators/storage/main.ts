@@ -8,13 +8,31 @@
  * in-flight requests finish. `--pubsub-emulator-host` defaults to $PUBSUB_EMULATOR_HOST.
  */
 import { parseArgs } from 'node:util';
-import { loadTrustedServiceAccount, startStorageEmulator } from './server.js';
+import { loadTrustedServiceAccount, startStorageEmulator, type StorageEmulator } from './server.js';
 
 const log = (entry: Record<string, unknown>): void => {
   process.stdout.write(JSON.stringify({ time: new Date().toISOString(), component: 'storage-emulator', ...entry }) + '\n');
 };
 
 async function main(): Promise<void> {
+  // Handlers first: a stop requested while still starting is honoured once the server is up.
+  const state: { emulator?: StorageEmulator; stopSignal?: string } = {};
+  const stop = (signal: string): void => {
+    if (state.stopSignal) return;
+    state.stopSignal = signal;
+    if (!state.emulator) return;
+    log({ severity: 'INFO', message: 'stopping', signal });
+    state.emulator.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log({ severity: 'ERROR', message: 'error while stopping', error: e instanceof Error ? e.message : String(e) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
   const { values } = parseArgs({
     options: {
       port: { type: 'string', default: '9199' },
@@ -30,7 +48,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --port ${values.port}`);
   const pubsub = values['pubsub-emulator-host'] ?? process.env.PUBSUB_EMULATOR_HOST;
   const maxUpload = values['max-upload-bytes'] === undefined ? undefined : Number(values['max-upload-bytes']);
-  const emulator = await startStorageEmulator({
+  state.emulator = await startStorageEmulator({
     host: values.host,
     port,
     log,
@@ -39,21 +57,11 @@ async function main(): Promise<void> {
     ...(pubsub ? { pubsubEmulatorHost: pubsub } : {}),
     ...(maxUpload !== undefined && Number.isFinite(maxUpload) ? { maxUploadBytes: maxUpload } : {}),
   });
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log({ severity: 'INFO', message: 'stopping', signal });
-    emulator.close().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        log({ severity: 'ERROR', message: 'error while stopping', error: e instanceof Error ? e.message : String(e) });
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  if (state.stopSignal) {
+    const pending = state.stopSignal;
+    delete state.stopSignal;
+    stop(pending);
+  }
 }
 
 main().catch((e: unknown) => {

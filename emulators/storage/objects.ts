@@ -66,8 +66,8 @@ export interface Preconditions {
 export function preconditionsFromQuery(ctx: Ctx, prefix = 'if'): Preconditions {
   const get = (suffix: string): string | undefined => {
     const name = `${prefix}${suffix}`;
-    const v = ctx.q(name);
-    return intParam(v, name) === undefined ? undefined : String(intParam(v, name));
+    const v = intParam(ctx.q(name), name);
+    return v === undefined ? undefined : String(v);
   };
   return strip({
     ifGenerationMatch: get('GenerationMatch'),
@@ -289,24 +289,39 @@ export async function deleteObject(emu: Emulator, bucket: BucketRecord, name: st
   return removed;
 }
 
+/**
+ * A value Node will put in a header: control characters dropped, characters beyond Latin-1
+ * percent-encoded (a stored `contentDisposition` may hold any Unicode; a throw here would turn a
+ * download into a 500).
+ */
+export function headerSafe(v: string): string {
+  let out = '';
+  for (const ch of v) {
+    const c = ch.codePointAt(0) ?? 0;
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) continue;
+    out += c > 0xff ? encodeURIComponent(ch) : ch;
+  }
+  return out;
+}
+
 /** Headers describing an object on media responses (both APIs send these `x-goog-*` headers). */
 export function mediaHeaders(o: ObjectRecord): Record<string, string> {
   const h: Record<string, string> = {
-    'content-type': o.contentType,
+    'content-type': headerSafe(o.contentType),
     etag: xmlEtag(o),
     'last-modified': new Date(o.updated).toUTCString(),
     'x-goog-generation': o.generation,
     'x-goog-metageneration': String(o.metageneration),
     'x-goog-hash': `crc32c=${o.crc32c},md5=${o.md5Hash}`,
     'x-goog-stored-content-length': String(o.size),
-    'x-goog-stored-content-encoding': o.contentEncoding ?? 'identity',
+    'x-goog-stored-content-encoding': headerSafe(o.contentEncoding ?? 'identity'),
     'x-goog-storage-class': o.storageClass,
     'accept-ranges': 'bytes',
   };
-  if (o.contentEncoding) h['content-encoding'] = o.contentEncoding;
-  if (o.contentDisposition) h['content-disposition'] = o.contentDisposition;
-  if (o.contentLanguage) h['content-language'] = o.contentLanguage;
-  if (o.cacheControl) h['cache-control'] = o.cacheControl;
+  if (o.contentEncoding) h['content-encoding'] = headerSafe(o.contentEncoding);
+  if (o.contentDisposition) h['content-disposition'] = headerSafe(o.contentDisposition);
+  if (o.contentLanguage) h['content-language'] = headerSafe(o.contentLanguage);
+  if (o.cacheControl) h['cache-control'] = headerSafe(o.cacheControl);
   for (const [k, v] of Object.entries(o.metadata ?? {})) {
     // Header values cannot carry CR/LF or non-Latin-1 characters; skip what HTTP cannot express.
     if (/^[\x20-\x7e]*$/.test(v) && /^[A-Za-z0-9-_.]+$/.test(k)) h[`x-goog-meta-${k}`] = v;

@@ -14,6 +14,7 @@ import {
   checkPreconditions,
   commitNewObject,
   deleteObject,
+  headerSafe,
   mediaHeaders,
   parseGoogHash,
   preconditionsFromHeaders,
@@ -221,7 +222,13 @@ export async function handleXmlApi(emu: Emulator, ctx: Ctx): Promise<void> {
         throw new StorageApiError(404, 'notFound', 'NoSuchKey', 'The specified key does not exist.', { details: `No such object: ${bucketName}/${objectName}` });
       }
       checkPreconditions(preconditionsFromHeaders(ctx), o, 'read');
-      return serveMedia(emu, ctx, o);
+      // Signed-URL response overrides (e.g. promptSaveAs / responseType in the Node client).
+      const overrides: Record<string, string> = {};
+      const disposition = ctx.q('response-content-disposition');
+      const type = ctx.q('response-content-type');
+      if (disposition) overrides['content-disposition'] = headerSafe(disposition);
+      if (type) overrides['content-type'] = headerSafe(type);
+      return serveMedia(emu, ctx, o, overrides);
     }
     case 'PUT':
       return putObject(emu, ctx, bucketName, objectName, sig);

@@ -11,6 +11,7 @@
  * per-page text anchors as int64 code-point offsets into it, with layout orientation, confidence
  * and detected languages. By default the text comes from the input itself (pdftotext for PDFs,
  * tesseract for images); tests can answer with canned pages, an error, or never (to test aborts).
+ * PDF page counts come from pdfinfo; the fake needs poppler-utils (and tesseract for images).
  *
  * Listens on 127.0.0.1 with an ephemeral port, plaintext.
  */
@@ -266,11 +267,15 @@ function statusError(code: grpc.status, message: string): grpc.ServerErrorRespon
   return Object.assign(new Error(message), { code, details: message });
 }
 
+/**
+ * The page count the service would see, read with poppler's pdfinfo: a parser independent of the
+ * pdf-lib the engine splits with, so a chunk it wrote wrongly is not taken on its own word.
+ */
 async function pdfPages(file: string): Promise<number | 'encrypted' | 'corrupt'> {
-  const r = await runProcess('qpdf', ['--show-npages', file], { timeoutMs: 30_000 });
-  if (/invalid password/i.test(r.stderr)) return 'encrypted';
-  const n = Number.parseInt(r.stdout.trim(), 10);
-  return (r.code === 0 || r.code === 3) && n > 0 ? n : 'corrupt';
+  const r = await runProcess('pdfinfo', [file], { timeoutMs: 30_000 });
+  if (/incorrect password/i.test(r.stderr)) return 'encrypted';
+  const n = Number.parseInt(/^Pages:\s+(\d+)/m.exec(r.stdout)?.[1] ?? '', 10);
+  return r.code === 0 && n > 0 ? n : 'corrupt';
 }
 
 /** Canned pages for every request. */

@@ -5,15 +5,17 @@
  * would: processor name, MIME type, bytes, options, routing header.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 
 import { status } from '@grpc/grpc-js';
+import { PDFArray, PDFDict, PDFDocument, PDFName, PDFNull, StandardFonts } from 'pdf-lib';
 
 import { ConfigError, parseConfig } from '../../shared/config/index.js';
 import { PermanentError, TransientError, isRetryable } from '../../shared/errors/index.js';
@@ -25,10 +27,12 @@ import { FAKE_PROCESSOR, respondNever, respondWithError, respondWithPages, start
 import type { FakeDocumentAi, Responder } from '../helpers/fake-documentai.js';
 import { wordRecall } from '../helpers/text-metrics.js';
 
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const FOUR_PAGES = join(FIXTURES, 'pdf/pdflatex-4-pages.pdf');
 const ONE_PAGE = join(FIXTURES, 'pdf/minimal-document.pdf');
 const PHOTOTEST = join(FIXTURES, 'ocr/phototest.tif');
+const GEOTOPO = join(FIXTURES, 'pdf/GeoTopo-komprimiert.pdf');
 
 let fake: FakeDocumentAi;
 let work: string;
@@ -54,7 +58,7 @@ beforeEach(() => {
 const sent = (): typeof fake.requests => fake.requests.slice(seen);
 
 function engine(options: Partial<GoogleOcrEngineOptions> = {}): GoogleOcrEngine {
-  const e = createGoogleOcrEngine({ processor: FAKE_PROCESSOR, apiEndpoint: fake.endpoint, tmpDir: work, retryDelayMs: 5, ...options });
+  const e = createGoogleOcrEngine({ processor: FAKE_PROCESSOR, apiEndpoint: fake.endpoint, retryDelayMs: 5, ...options });
   engines.push(e);
   return e;
 }
@@ -70,11 +74,23 @@ function pdfPageText(path: string, n: number): string {
   return execFileSync('pdftotext', ['-enc', 'UTF-8', '-f', String(n), '-l', String(n), path, '-'], { encoding: 'utf8' });
 }
 
+/** Every page of a PDF as pdftotext reads it, in one run. */
+function pdfPageTexts(path: string): string[] {
+  const pages = execFileSync('pdftotext', ['-enc', 'UTF-8', path, '-'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).split('\f');
+  if (pages.at(-1)?.trim() === '') pages.pop();
+  return pages;
+}
+
+/** Page count of a PDF the engine sent, read by poppler (not by the pdf-lib that wrote it). */
 function pdfPageCount(bytes: Buffer, name: string): number {
   const file = join(work, name);
   writeFileSync(file, bytes);
-  return Number(execFileSync('qpdf', ['--show-npages', file], { encoding: 'utf8' }).trim());
+  const pages = /^Pages:\s+(\d+)/m.exec(execFileSync('pdfinfo', [file], { encoding: 'utf8' }))?.[1];
+  assert.ok(pages, `pdfinfo found no page count in ${name}`);
+  return Number(pages);
 }
+
+const sameWords = (text: string): string => text.replace(/\s+/g, ' ').trim();
 
 describe('request', () => {
   test('names the processor, declares the MIME type and sends the file byte for byte', async () => {
@@ -218,6 +234,154 @@ describe('chunking', () => {
   });
 });
 
+describe('fixture PDFs', () => {
+  const manifest = (JSON.parse(readFileSync(join(FIXTURES, 'pdf/files.json'), 'utf8')) as { data: { path: string; pages: number; encrypted: boolean }[] }).data;
+  const known = new Map(manifest.map((entry) => [entry.path.split('/').at(-1) ?? '', entry]));
+  const files = readdirSync(join(FIXTURES, 'pdf')).filter((name) => name.endsWith('.pdf'));
+
+  test('every fixture is listed in files.json', () => {
+    assert.ok(files.length >= 10);
+    for (const name of files) assert.ok(known.has(name), name);
+  });
+
+  for (const name of files) {
+    const entry = known.get(name);
+    const path = join(FIXTURES, 'pdf', name);
+    if (entry?.encrypted) {
+      test(`${name}: encrypted → PDF_ENCRYPTED, nothing sent`, async () => {
+        await assert.rejects(extract(engine(), path), (err) => err instanceof PermanentError && err.code === 'PDF_ENCRYPTED' && /encrypted/.test(err.message));
+        assert.equal(sent().length, 0);
+      });
+    } else if (name === 'unreadablemetadata.pdf') {
+      // files.json says 4 pages, but the object the page tree hangs off is damaged (poppler reports
+      // "Top-level pages object is wrong type (null)" and finds no page content; pdf-lib stops at it).
+      test(`${name}: a clear INPUT_CORRUPT, nothing sent`, async () => {
+        await assert.rejects(extract(engine(), path), (err) => err instanceof PermanentError && err.code === 'INPUT_CORRUPT' && /the PDF cannot be read: Failed to parse/.test(err.message));
+        assert.equal(sent().length, 0);
+      });
+    } else {
+      test(`${name}: ${entry?.pages ?? '?'} pages, as files.json says`, async () => {
+        assert.ok(entry);
+        const { result, progress } = await extract(engine(), path);
+        assert.equal(result.pageCount, entry.pages);
+        assert.deepEqual(
+          result.pages.map((p) => p.pageNumber),
+          Array.from({ length: entry.pages }, (_, i) => i + 1),
+        );
+        const requests = sent();
+        assert.equal(requests.length, Math.ceil(entry.pages / 15));
+        const counts = requests.map((r, i) => pdfPageCount(r.content, `${name}-${i}.pdf`));
+        assert.equal(
+          counts.reduce((a, b) => a + b, 0),
+          entry.pages,
+          'the service counts the same pages',
+        );
+        for (const count of counts) assert.ok(count <= 15);
+        if (requests.length === 1) assert.ok(requests[0]?.content.equals(await readFile(path)), 'within the limits: the file byte for byte');
+        assert.equal(progress.at(-1)?.pagesDone, entry.pages);
+      });
+    }
+  }
+
+  test('GeoTopo-komprimiert.pdf (117 pages): 8 chunks of at most 15 pages, each page with its own text', async () => {
+    const { result, progress } = await extract(engine(), GEOTOPO);
+    const requests = sent();
+    assert.deepEqual(
+      requests.map((r, i) => pdfPageCount(r.content, `geotopo-${i}.pdf`)),
+      [15, 15, 15, 15, 15, 15, 15, 12],
+    );
+    assert.deepEqual(
+      progress.map((p) => p.pagesDone),
+      [15, 30, 45, 60, 75, 90, 105, 117],
+    );
+    assert.ok(progress.every((p) => p.pageCount === 117));
+    const total = (await readFile(GEOTOPO)).length;
+    const sizes = requests.map((r) => r.content.length);
+    // Shared fonts go into every chunk, so the chunks add up to more than the file, but each one
+    // carries its own pages, not the document.
+    for (const size of sizes) assert.ok(size < total / 2, `a ${size}-byte chunk of a ${total}-byte file`);
+    const expected = pdfPageTexts(GEOTOPO);
+    assert.equal(expected.length, 117);
+    assert.equal(result.pageCount, 117);
+    for (const page of result.pages) assert.equal(sameWords(page.text), sameWords(expected[page.pageNumber - 1] ?? ''), `page ${page.pageNumber}`);
+  });
+
+  test('links between pages do not drag other pages into a chunk', async () => {
+    // 30 pages of incompressible text, each linking to the next (and the last to the first):
+    // copying the link targets along would put the whole document into every chunk.
+    const doc = await PDFDocument.create();
+    const font = await doc.embedFont(StandardFonts.Courier);
+    const pages = Array.from({ length: 30 }, (_, i) => {
+      const page = doc.addPage([595, 842]);
+      const noise = Array.from({ length: 6000 }, (_, j) => String.fromCharCode(33 + ((i * 7919 + j * j * 31) % 89))).join('');
+      page.drawText(`Page ${i + 1} ${noise}`, { x: 20, y: 800, size: 5, font, maxWidth: 555, lineHeight: 6 });
+      return page;
+    });
+    pages.forEach((page, i) => {
+      const next = pages[(i + 1) % pages.length];
+      assert.ok(next);
+      const link = doc.context.register(doc.context.obj({ Type: 'Annot', Subtype: 'Link', Rect: [0, 0, 100, 100], Border: [0, 0, 0], P: page.ref, Dest: [next.ref, 'Fit'] }));
+      page.node.set(PDFName.of('Annots'), doc.context.obj([link]));
+    });
+    const file = join(work, 'linked.pdf');
+    const bytes = await doc.save();
+    await writeFile(file, bytes);
+    fake.respond = respondWithPages([]);
+    const { result } = await extract(engine({ maxPagesPerRequest: 5 }), file);
+    assert.equal(result.pageCount, 30);
+    const requests = sent();
+    assert.equal(requests.length, 6);
+    for (const r of requests) assert.ok(r.content.length < bytes.length / 4, `a ${r.content.length}-byte chunk of a ${bytes.length}-byte file`);
+    // In a chunk, a link to a page of the chunk still leads there; one to a page outside is null.
+    const chunk = await PDFDocument.load(requests[1]?.content ?? Buffer.alloc(0));
+    const chunkPages = chunk.getPages();
+    assert.equal(chunkPages.length, 5);
+    chunkPages.forEach((page, i) => {
+      const annots = page.node.lookup(PDFName.of('Annots'), PDFArray);
+      const link = annots.lookup(0, PDFDict);
+      assert.equal(link.get(PDFName.of('P')), page.ref, 'the link names its own page');
+      const dest = link.lookup(PDFName.of('Dest'), PDFArray).get(0);
+      assert.equal(dest, i < 4 ? chunkPages[i + 1]?.ref : PDFNull, `page ${i + 1} of the chunk`);
+    });
+  });
+});
+
+describe('no binaries', () => {
+  test('the engine counts and splits PDFs with PATH pointing at an empty directory', async () => {
+    const empty = join(work, 'empty-bin');
+    await mkdir(empty, { recursive: true });
+    const google = pathToFileURL(join(ROOT, 'shared/engines/ocr/google.ts')).href;
+    // Runs in a child process: this process's fake needs pdftotext and pdfinfo on its own PATH.
+    const script = `
+      import { spawnSync } from 'node:child_process';
+      import { createGoogleOcrEngine } from ${JSON.stringify(google)};
+      const engine = createGoogleOcrEngine({ processor: ${JSON.stringify(FAKE_PROCESSOR)}, apiEndpoint: ${JSON.stringify(fake.endpoint)}, maxPagesPerRequest: 2 });
+      try {
+        const progress = [];
+        const result = await engine.extract({ path: ${JSON.stringify(FOUR_PAGES)}, contentType: 'application/pdf' }, { onProgress: (p) => void progress.push(p.pagesDone) });
+        const qpdf = spawnSync('qpdf', ['--version']).error?.code ?? 'found';
+        console.log(JSON.stringify({ pageCount: result.pageCount, texts: result.pages.map((p) => p.text), progress, qpdf }));
+      } finally {
+        await engine.close();
+      }
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], {
+      cwd: ROOT,
+      env: { ...process.env, PATH: empty },
+      timeout: 60_000,
+    });
+    const out = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { pageCount: number; texts: string[]; progress: number[]; qpdf: string };
+    assert.equal(out.qpdf, 'ENOENT', 'the child really has no binaries on its PATH');
+    assert.equal(out.pageCount, 4);
+    assert.deepEqual(out.progress, [2, 4]);
+    assert.deepEqual(
+      sent().map((r, i) => pdfPageCount(r.content, `nobin-${i}.pdf`)),
+      [2, 2],
+    );
+    out.texts.forEach((text, i) => assert.equal(text, pdfPageText(FOUR_PAGES, i + 1).trim()));
+  });
+});
+
 describe('errors', () => {
   const cases: { name: string; code: status; message: string; permanent: boolean; expected: string; attempts: number }[] = [
     { name: 'INVALID_ARGUMENT (corrupt)', code: status.INVALID_ARGUMENT, message: 'Unable to process the document: the file is corrupted.', permanent: true, expected: 'INPUT_CORRUPT', attempts: 1 },
@@ -285,11 +449,17 @@ describe('errors', () => {
   test('inputs refused locally cost no request', async () => {
     const empty = join(work, 'empty.pdf');
     await writeFile(empty, '');
+    const truncated = join(work, 'truncated.pdf');
+    await writeFile(truncated, (await readFile(FOUR_PAGES)).subarray(0, 5000));
+    const garbage = join(work, 'garbage.pdf');
+    await writeFile(garbage, '%PDF-1.7\n' + 'this is not a pdf body\n'.repeat(50));
     const expectations: [string, string, string][] = [
       [join(FIXTURES, 'pdf/libreoffice-writer-password.pdf'), 'application/pdf', 'PDF_ENCRYPTED'],
       [join(FIXTURES, 'pdf/unreadablemetadata.pdf'), 'application/pdf', 'INPUT_CORRUPT'],
       [PHOTOTEST, 'application/pdf', 'INPUT_CORRUPT'],
       [empty, 'application/pdf', 'INPUT_CORRUPT'],
+      [truncated, 'application/pdf', 'INPUT_CORRUPT'],
+      [garbage, 'application/pdf', 'INPUT_CORRUPT'],
       [ONE_PAGE, 'text/plain', 'UNSUPPORTED_CONTENT_TYPE'],
     ];
     const e = engine();
@@ -334,6 +504,26 @@ describe('abort', () => {
     // The server sees the RPC cancelled (RST_STREAM), not just abandoned.
     for (let i = 0; i < 100 && fake.cancelled === cancelledBefore; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(fake.cancelled, cancelledBefore + 1);
+  });
+
+  test('abort between chunks sends no further chunk', async () => {
+    const controller = new AbortController();
+    const pending = engine({ maxPagesPerRequest: 1 }).extract(
+      { path: FOUR_PAGES, contentType: 'application/pdf' },
+      { signal: controller.signal, onProgress: () => controller.abort(new Error('shutting down')) },
+    );
+    await assert.rejects(pending, (err) => err instanceof TransientError && err.code === 'ENGINE_FAILED' && /shutting down/.test(err.message));
+    assert.equal(sent().length, 1);
+  });
+
+  test('abort while a long PDF is parsed and split', async () => {
+    const controller = new AbortController();
+    const pending = engine().extract({ path: GEOTOPO, contentType: 'application/pdf' }, { signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('function timeout')), 5);
+    const started = performance.now();
+    await assert.rejects(pending, (err) => err instanceof TransientError && err.code === 'ENGINE_FAILED' && /function timeout/.test(err.message));
+    assert.ok(performance.now() - started < 1000);
+    assert.equal(sent().length, 0);
   });
 
   test('an aborted signal sends nothing', async () => {

@@ -42,18 +42,33 @@ const status = (e: unknown): unknown => {
 const sa = generateServiceAccount('demo-test');
 const other = generateServiceAccount('demo-test', 'untrusted');
 
-describe('storage emulator: JSON API with @google-cloud/storage', () => {
+/** Both storage modes run the same suites: bytes in memory, or streamed to files under persistDir. */
+const MODES = ['memory', 'persist'] as const;
+async function startIn(mode: (typeof MODES)[number]): Promise<{ emu: StorageEmulator; stop: () => Promise<void> }> {
+  const dir = mode === 'persist' ? await mkdtemp(join(tmpdir(), 'storage-emu-')) : undefined;
+  const emu = await startStorageEmulator({ port: 0, trustedServiceAccounts: [sa.trusted], ...(dir ? { persistDir: dir } : {}) });
+  return {
+    emu,
+    stop: async () => {
+      await emu.close();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+for (const mode of MODES) describe(`storage emulator: JSON API with @google-cloud/storage (${mode})`, () => {
   let emu: StorageEmulator;
+  let stop: () => Promise<void>;
   let storage: Storage;
   let bucket: Bucket;
 
   before(async () => {
-    emu = await startStorageEmulator({ port: 0, trustedServiceAccounts: [sa.trusted] });
+    ({ emu, stop } = await startIn(mode));
     storage = new Storage({ apiEndpoint: emu.url, projectId: 'demo-test', credentials: sa.credentials });
     [bucket] = await storage.createBucket('json-api');
   });
   after(async () => {
-    await emu.close();
+    await stop();
   });
 
   it('answers the readiness probe', async () => {
@@ -262,6 +277,12 @@ describe('storage emulator: JSON API with @google-cloud/storage', () => {
     assert.equal(m.cacheControl, 'no-store');
     const [again] = await file.getMetadata();
     assert.equal(again.metageneration, '2');
+    // Unicode in a header-bound field must not break downloads.
+    await file.setMetadata({ contentDisposition: 'attachment; filename="rapport-été-€.pdf"' });
+    const res = await fetch(`${emu.url}/storage/v1/b/json-api/o/meta%2Fpatch.txt?alt=media`);
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'x');
+    assert.match(res.headers.get('content-disposition') ?? '', /%E2%82%AC/);
   });
 
   it('copies (rewriteTo via file.copy, copyTo raw), composes and deletes', async () => {
@@ -331,14 +352,15 @@ describe('storage emulator: JSON API with @google-cloud/storage', () => {
   });
 });
 
-describe('storage emulator: XML API, V4 signed URLs and CORS', () => {
+for (const mode of MODES) describe(`storage emulator: XML API, V4 signed URLs and CORS (${mode})`, () => {
   let emu: StorageEmulator;
+  let stop: () => Promise<void>;
   let storage: Storage;
   let bucket: Bucket;
   const expires = (): number => Date.now() + 10 * 60 * 1000;
 
   before(async () => {
-    emu = await startStorageEmulator({ port: 0, trustedServiceAccounts: [sa.trusted] });
+    ({ emu, stop } = await startIn(mode));
     storage = new Storage({ apiEndpoint: emu.url, projectId: 'demo-test', credentials: sa.credentials });
     [bucket] = await storage.createBucket('signed', {
       cors: [
@@ -352,7 +374,7 @@ describe('storage emulator: XML API, V4 signed URLs and CORS', () => {
     });
   });
   after(async () => {
-    await emu.close();
+    await stop();
   });
 
   const signPut = (name: string, contentType: string, extensionHeaders: Record<string, string> = {}): Promise<string> =>
@@ -384,6 +406,11 @@ describe('storage emulator: XML API, V4 signed URLs and CORS', () => {
     const ranged = await fetch(getUrl, { headers: { range: 'bytes=0-3' } });
     assert.equal(ranged.status, 206);
     assert.equal(await ranged.text(), '%PDF');
+    const [saveAs] = await bucket.file('docs/report 1.pdf').getSignedUrl({ version: 'v4', action: 'read', expires: expires(), promptSaveAs: 'r.pdf', responseType: 'application/x-download' });
+    const dl = await fetch(saveAs);
+    assert.equal(dl.headers.get('content-disposition'), 'attachment; filename="r.pdf"');
+    assert.equal(dl.headers.get('content-type'), 'application/x-download');
+    await dl.arrayBuffer();
     // HEAD is its own method in the canonical request; unsigned HEAD is allowed (no ACLs here).
     const head = await fetch(`${emu.url}/signed/docs/report%201.pdf`, { method: 'HEAD' });
     assert.equal(head.status, 200);
@@ -450,7 +477,7 @@ describe('storage emulator: XML API, V4 signed URLs and CORS', () => {
         c.close();
       },
     });
-    const chunked = await fetch(url, { method: 'PUT', headers: { 'content-type': 'text/plain', ...ext }, body: stream, duplex: 'half' } as RequestInit);
+    const chunked = await fetch(url, { method: 'PUT', headers: { 'content-type': 'text/plain', ...ext }, body: stream, duplex: 'half' });
     assert.equal(chunked.status, 400);
     assert.match(await chunked.text(), /EntityTooLarge/);
     assert.equal((await bucket.file('docs/big.txt').exists())[0], false);
@@ -482,6 +509,18 @@ describe('storage emulator: XML API, V4 signed URLs and CORS', () => {
     const put = await fetch(location, { method: 'PUT', body: data });
     assert.equal(put.status, 200);
     assert.equal((await bucket.file('docs/resumable.bin').getMetadata())[0].md5Hash, md5(data));
+  });
+
+  it('XML bucket listing (ListBucketResult with prefix/delimiter)', async () => {
+    await bucket.file('list/a.txt').save('a', { resumable: false });
+    await bucket.file('list/sub/b.txt').save('b', { resumable: false });
+    const res = await fetch(`${emu.url}/signed?prefix=list/&delimiter=/`);
+    assert.equal(res.status, 200);
+    const xml = await res.text();
+    assert.match(xml, /<ListBucketResult[^>]*><Name>signed<\/Name><Prefix>list\/<\/Prefix>/);
+    assert.match(xml, /<Contents><Key>list\/a\.txt<\/Key><Generation>\d+<\/Generation>/);
+    assert.match(xml, /<CommonPrefixes><Prefix>list\/sub\/<\/Prefix><\/CommonPrefixes>/);
+    assert.doesNotMatch(xml, /list\/sub\/b\.txt/);
   });
 
   it('XML errors: NoSuchKey, NoSuchBucket; signed DELETE', async () => {
@@ -521,6 +560,30 @@ describe('storage emulator: XML API, V4 signed URLs and CORS', () => {
     assert.equal(put.status, 200);
     assert.equal(put.headers.get('access-control-allow-origin'), 'http://app.test');
     assert.match(put.headers.get('access-control-expose-headers') ?? '', /ETag/);
+  });
+});
+
+describe('storage emulator: upload cap', () => {
+  it('refuses objects over maxUploadBytes on every upload path without storing them', async () => {
+    const emu = await startStorageEmulator({ port: 0, maxUploadBytes: 1000 });
+    try {
+      const storage = new Storage({ apiEndpoint: emu.url, projectId: 'demo-test', credentials: sa.credentials });
+      const [b] = await storage.createBucket('capped');
+      const big = bytes(1001);
+      const media = await fetch(`${emu.url}/upload/storage/v1/b/capped/o?uploadType=media&name=m`, { method: 'POST', body: big });
+      assert.equal(media.status, 413);
+      assert.equal(((await media.json()) as { error: { errors: { reason: string }[] } }).error.errors[0]?.reason, 'uploadTooLarge');
+      await assert.rejects(b.file('r').save(big), (e) => status(e) === 413 || /413|exceeds/.test(String(e)));
+      await assert.rejects(b.file('mp').save(big, { resumable: false }), (e) => status(e) === 413);
+      const xml = await fetch(`${emu.url}/capped/x`, { method: 'PUT', body: big });
+      assert.equal(xml.status, 413);
+      await xml.arrayBuffer();
+      const [files] = await b.getFiles();
+      assert.equal(files.length, 0);
+      await b.file('ok').save(bytes(1000), { resumable: false });
+    } finally {
+      await emu.close();
+    }
   });
 });
 

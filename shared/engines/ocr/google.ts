@@ -3,14 +3,22 @@
  * processor. The file goes inline in the request; nothing is staged in Cloud Storage.
  *
  * Choices, and why:
- * - PDFs over `maxPagesPerRequest` pages (or over `maxRequestBytes`) are split locally with
- *   `qpdf --empty --pages` into chunks, one request each, rather than sending the whole file with
+ * - PDFs are read in-process with pdf-lib (pure JavaScript), so the engine needs no binary (the
+ *   Cloud Functions runtime is not known to have qpdf or poppler). pdf-lib counts the pages and
+ *   refuses encrypted and unreadable PDFs before anything is billed. It finds objects by scanning
+ *   the file rather than trusting the cross-reference table, so a damaged table does not matter;
+ *   an object it cannot parse makes the whole file INPUT_CORRUPT, where qpdf might have repaired
+ *   it. PDFs within both limits are then sent as they are, byte for byte.
+ * - PDFs over `maxPagesPerRequest` pages (or over `maxRequestBytes`) are split locally into chunks,
+ *   one request each, rather than sending the whole file with
  *   `processOptions.individualPageSelector`. Each request then carries only its own pages' bytes
  *   (a 100-page scan is uploaded once, not ⌈100/15⌉ times), a file over the 20 MB request limit
  *   still goes through in smaller chunks, and each request's document is within the page limit
- *   whether the service counts pages before or after page selection (not documented). qpdf also
- *   counts the pages, refuses password-protected PDFs and repairs damaged cross-reference tables
- *   before anything is billed. PDFs within both limits are sent as they are, byte for byte.
+ *   whether the service counts pages before or after page selection (not documented). The file is
+ *   parsed once and every chunk copies its pages from that one parse. The copy stops at page
+ *   boundaries (see {@link copyPageRange}): pdf-lib's own `copyPages` follows a link to another
+ *   page into that page's content, so a document whose pages link to each other would put the
+ *   whole file into every chunk.
  * - A field mask limits the response to the text, page numbers, page layouts and detected
  *   languages: by default every page comes back with its rendered image and every token's
  *   geometry, megabytes per chunk that this engine would only discard.
@@ -23,9 +31,7 @@
  * - Aborting cancels the in-flight RPC with a gRPC interceptor: the generated client wraps gax's
  *   cancellable promise in a plain one, so its `cancel()` is out of reach.
  */
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { DocumentProcessorServiceClient } from '@google-cloud/documentai';
@@ -34,10 +40,11 @@ import type { protos } from '@google-cloud/documentai';
 // `instanceof`, so credentials from another copy would be rejected.
 import { grpc } from 'google-gax';
 import type { CallOptions, ClientOptions } from 'google-gax';
+import { PDFArray, PDFCatalog, PDFDict, PDFDocument, PDFName, PDFNull, PDFPage, PDFPageLeaf, PDFPageTree, PDFRef, PDFStream, ParseSpeeds } from 'pdf-lib';
+import type { PDFObject } from 'pdf-lib';
 
 import { DOCUMENTAI_PROCESSOR_NAME } from '../../config/index.js';
 import { PermanentError, ScriptoriumError, TransientError } from '../../errors/index.js';
-import { RunError, runProcess } from '../exec.js';
 import { detectLanguage } from '../language.js';
 import { OCR_ERROR_CODES, isOcrContentType } from './types.js';
 import type { OcrEngine, OcrInput, OcrOptions, OcrPage, OcrProgress, OcrResult } from './types.js';
@@ -85,8 +92,6 @@ export interface GoogleOcrEngineOptions {
   readonly retryDelayMs?: number;
   /** Let the service use a PDF's text layer where it has one (`enableNativePdfParsing`, default true). */
   readonly nativePdfParsing?: boolean;
-  /** Parent of the per-call temp directory for PDF chunks (default the OS temp dir). */
-  readonly tmpDir?: string;
 }
 
 /** The `google` engine; `close()` releases the gRPC channel of a client the engine created. */
@@ -105,8 +110,6 @@ const DEFAULTS = {
 
 /** Response fields the engine reads (camelCase, as Google's own samples write field masks). */
 const FIELD_MASK = ['text', 'pages.pageNumber', 'pages.layout', 'pages.detectedLanguages'];
-/** qpdf on one file: counting pages or writing one chunk. */
-const QPDF_TIMEOUT_MS = 60_000;
 
 /** gRPC status codes (google.rpc.Code). */
 const CODE = {
@@ -151,7 +154,6 @@ export function createGoogleOcrEngine(options: GoogleOcrEngineOptions): GoogleOc
     retries: Math.max(0, Math.floor(options.retries ?? DEFAULTS.retries)),
     retryDelayMs: Math.max(0, options.retryDelayMs ?? DEFAULTS.retryDelayMs),
     nativePdfParsing: options.nativePdfParsing ?? true,
-    tmpDir: options.tmpDir ?? tmpdir(),
   };
   // Built on first use: constructing a client is cheap, but a process whose engine never runs
   // (another stage's function) should not even resolve credentials.
@@ -170,7 +172,6 @@ export function createGoogleOcrEngine(options: GoogleOcrEngineOptions): GoogleOc
     async extract(input: OcrInput, callOptions: OcrOptions = {}): Promise<OcrResult> {
       const started = performance.now();
       const { signal } = callOptions;
-      let dir: string | undefined;
       try {
         checkAborted(signal);
         if (!isOcrContentType(input.contentType)) {
@@ -180,12 +181,11 @@ export function createGoogleOcrEngine(options: GoogleOcrEngineOptions): GoogleOc
         const job: Job = {
           settings,
           client: getClient(),
-          path: resolve(input.path),
+          path: input.path,
           contentType: input.contentType,
           signal,
           onProgress: callOptions.onProgress,
           languageHints: languageHints(input.languages),
-          tempDir: async () => (dir ??= await makeTempDir(settings.tmpDir)),
         };
         const { pages, votes } = input.contentType === 'application/pdf' ? await extractPdf(job, size) : await extractImage(job, size);
         const text = pages.map((p) => p.text).join('\n\n');
@@ -198,8 +198,6 @@ export function createGoogleOcrEngine(options: GoogleOcrEngineOptions): GoogleOc
         };
       } catch (err) {
         throw toEngineError(err, signal, settings.processor);
-      } finally {
-        if (dir !== undefined) await rm(dir, { recursive: true, force: true });
       }
     },
     async close(): Promise<void> {
@@ -222,21 +220,17 @@ interface Settings {
   readonly retries: number;
   readonly retryDelayMs: number;
   readonly nativePdfParsing: boolean;
-  readonly tmpDir: string;
 }
 
 /** One extract() call. */
 interface Job {
   readonly settings: Settings;
   readonly client: DocumentProcessorServiceClient;
-  /** Absolute, so qpdf can never read it as an option. */
   readonly path: string;
   readonly contentType: string;
   readonly signal: AbortSignal | undefined;
   readonly onProgress: OcrOptions['onProgress'];
   readonly languageHints: readonly string[];
-  /** Created on first use: most inputs are sent as they are. */
-  readonly tempDir: () => Promise<string>;
 }
 
 /** A weighted vote for a page's language (BCP-47 primary subtag). */
@@ -295,14 +289,6 @@ async function readInput(path: string): Promise<Buffer> {
   }
 }
 
-async function makeTempDir(parent: string): Promise<string> {
-  try {
-    return await mkdtemp(join(parent, 'scriptorium-docai-'));
-  } catch (err) {
-    throw new TransientError(engineFailed, `cannot create a temp directory in ${parent}: ${errorText(err)}`, err);
-  }
-}
-
 /** Images go as they are, in one request; the response says how many pages (a TIFF may have several). */
 async function extractImage(job: Job, size: number): Promise<Extracted> {
   if (size > job.settings.maxRequestBytes) {
@@ -325,14 +311,16 @@ interface PageRange {
 
 async function extractPdf(job: Job, size: number): Promise<Extracted> {
   const { settings } = job;
-  const pageCount = await pdfPageCount(job);
+  const bytes = await readInput(job.path);
+  const pdf = await loadPdf(job, bytes);
+  const pageCount = pdf.pages.length;
   if (pageCount > settings.maxPages) {
     throw new PermanentError(tooManyPages, `the PDF has ${pageCount} pages; the limit is ${settings.maxPages}`);
   }
   const pages: OcrPage[] = [];
   const votes: LanguageVote[] = [];
   if (pageCount <= settings.maxPagesPerRequest && size <= settings.maxRequestBytes) {
-    const mapped = mapDocument(await processDocument(job, await readInput(job.path)), 0, pageCount);
+    const mapped = mapDocument(await processDocument(job, bytes), 0, pageCount);
     await report(job, { pagesDone: pageCount, pageCount });
     return mapped;
   }
@@ -342,7 +330,7 @@ async function extractPdf(job: Job, size: number): Promise<Extracted> {
   }
   for (let range = queue.shift(); range !== undefined; range = queue.shift()) {
     checkAborted(job.signal);
-    const content = await pdfChunk(job, range);
+    const content = await pdfChunk(job, pdf, range);
     if (content.length > settings.maxRequestBytes) {
       const count = range.last - range.first + 1;
       if (count === 1) {
@@ -353,6 +341,7 @@ async function extractPdf(job: Job, size: number): Promise<Extracted> {
       queue.unshift({ first: range.first, last: middle }, { first: middle + 1, last: range.last });
       continue;
     }
+    checkAborted(job.signal);
     const mapped = mapDocument(await processDocument(job, content), range.first - 1, range.last - range.first + 1);
     pages.push(...mapped.pages);
     votes.push(...mapped.votes);
@@ -361,31 +350,142 @@ async function extractPdf(job: Job, size: number): Promise<Extracted> {
   return { pages, votes };
 }
 
-/** Page count from qpdf, which also tells encrypted and unreadable PDFs apart. */
-async function pdfPageCount(job: Job): Promise<number> {
-  const r = await runProcess('qpdf', ['--show-npages', job.path], { timeoutMs: QPDF_TIMEOUT_MS, signal: job.signal });
-  if (/invalid password/i.test(r.stderr)) {
-    throw new PermanentError(encrypted, 'the PDF is encrypted with a password; upload an unprotected copy');
-  }
-  // Exit 3 is "succeeded with warnings": a damaged file qpdf repaired, which is fine to send.
-  const count = Number.parseInt(r.stdout.trim(), 10);
-  if ((r.code === 0 || r.code === 3) && count > 0) return count;
-  if (r.code === 0 || r.code === 3) throw new PermanentError(corrupt, `the PDF has no readable pages${r.stderr ? `: ${lastLine(r.stderr)}` : ''}`);
-  throw new PermanentError(corrupt, `the PDF cannot be read: ${lastLine(r.stderr) || `qpdf exit ${String(r.code)}`}`);
+/** A PDF as pdf-lib parsed it, with its pages in order. */
+interface LoadedPdf {
+  readonly doc: PDFDocument;
+  readonly pages: readonly PDFPage[];
 }
 
-/** Pages `range` of the input as a new PDF (shared resources such as fonts are copied along). */
-async function pdfChunk(job: Job, range: PageRange): Promise<Buffer> {
-  const out = join(await job.tempDir(), `pages-${range.first}-${range.last}.pdf`);
-  const r = await runProcess('qpdf', ['--empty', '--pages', job.path, `${range.first}-${range.last}`, '--', out], { timeoutMs: QPDF_TIMEOUT_MS, signal: job.signal });
+/**
+ * Parses the PDF and lists its pages, which also tells encrypted and unreadable PDFs apart.
+ * pdf-lib works in slices of objects between event-loop turns, so an abort is noticed while it
+ * parses (the parse itself runs on in the background until its next slice; its result is dropped).
+ */
+async function loadPdf(job: Job, bytes: Buffer): Promise<LoadedPdf> {
+  let doc: PDFDocument;
   try {
-    if (r.code !== 0 && r.code !== 3) {
-      throw new PermanentError(corrupt, `pages ${range.first}-${range.last} of the PDF cannot be extracted: ${lastLine(r.stderr) || `qpdf exit ${String(r.code)}`}`);
-    }
-    return await readFile(out);
-  } finally {
-    await rm(out, { force: true });
+    // `ignoreEncryption`: without it pdf-lib throws an EncryptedPDFError that is not `instanceof`
+    // EncryptedPDFError (its ES5 build loses the subclass); `isEncrypted` below is reliable.
+    doc = await abortable(PDFDocument.load(bytes, { ignoreEncryption: true, updateMetadata: false, parseSpeed: ParseSpeeds.Fast }), job.signal);
+  } catch (err) {
+    if (err instanceof ScriptoriumError) throw err;
+    // Encrypted objects can be what broke the parse: say what the user can fix.
+    if (bytes.includes('/Encrypt')) throw encryptedError(err);
+    throw new PermanentError(corrupt, `the PDF cannot be read: ${pdfLibMessage(err)}`, err);
   }
+  if (doc.isEncrypted) throw encryptedError();
+  let pages: PDFPage[];
+  try {
+    pages = doc.getPages();
+  } catch (err) {
+    throw new PermanentError(corrupt, `the PDF's page tree cannot be read: ${pdfLibMessage(err)}`, err);
+  }
+  if (pages.length === 0) throw new PermanentError(corrupt, 'the PDF has no pages');
+  return { doc, pages };
+}
+
+/**
+ * Any encryption, including PDFs that open without a password but restrict printing or copying
+ * (an owner password only): pdf-lib cannot decrypt, so such a file could be neither checked nor
+ * split.
+ */
+function encryptedError(cause?: unknown): PermanentError {
+  return new PermanentError(encrypted, 'the PDF is encrypted (password-protected, or restricted with an owner password); upload an unprotected copy', cause);
+}
+
+/** pdf-lib's messages carry a file position: "Failed to parse PDF document (line:… offset=…): why". */
+function pdfLibMessage(err: unknown): string {
+  return errorText(err).split('\n')[0]?.slice(0, 300) ?? '';
+}
+
+/** Pages `range` of the PDF as a new PDF: the pages and everything they use, nothing else. */
+async function pdfChunk(job: Job, pdf: LoadedPdf, range: PageRange): Promise<Buffer> {
+  let saved: Uint8Array;
+  try {
+    const out = await PDFDocument.create({ updateMetadata: false });
+    copyPageRange(pdf, out, range);
+    // pdf-lib's default object streams compress the small objects too; streams are copied as they are.
+    saved = await abortable(out.save({ addDefaultPage: false, updateFieldAppearances: false }), job.signal);
+  } catch (err) {
+    if (err instanceof ScriptoriumError) throw err;
+    throw new PermanentError(corrupt, `pages ${range.first}-${range.last} of the PDF cannot be extracted: ${pdfLibMessage(err)}`, err);
+  }
+  return Buffer.from(saved.buffer, saved.byteOffset, saved.byteLength);
+}
+
+/**
+ * Copies pages `range` of `pdf` into `out` with everything they use (content streams, fonts,
+ * images, annotations), like pdf-lib's `copyPages`, but stopping at page boundaries: a reference
+ * to a page of this chunk (a link's destination, an annotation's /P) points at that page's copy,
+ * and a reference to any other page, a page-tree node or the catalog becomes null (qpdf's
+ * `--pages` nulls them all, even those within the chunk). `copyPages` would follow such a
+ * reference into the other page, its content, and its links to further pages.
+ * Inherited attributes (resources, media box, crop box, rotation) are written into each page.
+ */
+function copyPageRange(pdf: LoadedPdf, out: PDFDocument, range: PageRange): void {
+  const source = pdf.doc.context;
+  const target = out.context;
+  /** Source object (or reference) → its copy. */
+  const copies = new Map<PDFObject, PDFObject>();
+  const chunk = pdf.pages.slice(range.first - 1, range.last);
+  const refs = chunk.map((page) => {
+    const ref = target.nextRef();
+    copies.set(page.ref, ref);
+    return ref;
+  });
+
+  const copyRef = (ref: PDFRef): PDFObject => {
+    const known = copies.get(ref);
+    if (known) return known;
+    const object = source.lookup(ref);
+    if (object === undefined || object instanceof PDFPageLeaf || object instanceof PDFPageTree || object instanceof PDFCatalog) {
+      copies.set(ref, PDFNull);
+      return PDFNull;
+    }
+    const copied = target.nextRef();
+    copies.set(ref, copied);
+    target.assign(copied, copy(object));
+    return copied;
+  };
+  const copy = (object: PDFObject): PDFObject => {
+    if (object instanceof PDFRef) return copyRef(object);
+    const known = copies.get(object);
+    if (known) return known;
+    if (object instanceof PDFDict) {
+      const clone = object.clone(target);
+      copies.set(object, clone);
+      for (const [key, value] of object.entries()) clone.set(key, copy(value));
+      return clone;
+    }
+    if (object instanceof PDFArray) {
+      const clone = object.clone(target);
+      copies.set(object, clone);
+      for (let i = 0; i < object.size(); i++) clone.set(i, copy(object.get(i)));
+      return clone;
+    }
+    if (object instanceof PDFStream) {
+      const clone = object.clone(target);
+      copies.set(object, clone);
+      for (const [key, value] of object.dict.entries()) clone.dict.set(key, copy(value));
+      return clone;
+    }
+    return object.clone();
+  };
+
+  chunk.forEach((page, i) => {
+    const leaf = page.node.clone();
+    for (const key of PDFPageLeaf.InheritableEntries) {
+      const name = PDFName.of(key);
+      const value = leaf.getInheritableAttribute(name);
+      if (!leaf.get(name) && value) leaf.set(name, value);
+    }
+    leaf.delete(PDFName.of('Parent'));
+    const node = copy(leaf);
+    const ref = refs[i];
+    if (!(node instanceof PDFPageLeaf) || !ref) throw new Error(`page ${range.first + i} is not a page object`);
+    target.assign(ref, node);
+    out.addPage(PDFPage.of(node, ref, out));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -659,22 +759,10 @@ function grpcDetails(err: unknown): string {
   return typeof details === 'string' && details.length > 0 ? details : errorText(err);
 }
 
-/** Maps gRPC and child-process failures to the contract's errors; ours pass through unchanged. */
+/** Maps gRPC failures to the contract's errors; ours pass through unchanged. */
 function toEngineError(err: unknown, signal: AbortSignal | undefined, processor: string): unknown {
   if (err instanceof ScriptoriumError) return err;
   if (err instanceof CallerError) return err.error;
-  if (err instanceof RunError) {
-    switch (err.kind) {
-      case 'not-found':
-        return new TransientError(engineUnavailable, `${err.command} is not installed (the google engine splits PDFs with qpdf)`, err);
-      case 'spawn-failed':
-        return new TransientError(engineUnavailable, err.message, err);
-      case 'timeout':
-        return new TransientError(engineFailed, err.message, err);
-      case 'aborted':
-        return abortError(signal, err);
-    }
-  }
   const code = grpcCode(err);
   if (code === undefined) return new TransientError(engineFailed, `Document AI OCR failed: ${errorText(err)}`, err);
   const details = grpcDetails(err);
@@ -721,7 +809,3 @@ function countNonSpace(text: string): number {
   return text.replace(/\s+/g, '').length;
 }
 
-function lastLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
-  return (lines.at(-1) ?? '').slice(0, 300);
-}
