@@ -32,6 +32,7 @@ import { ensureSigningKey } from './signing-key.js';
 
 /** `dev` (what `npm start` runs) or `test` (what `npm test` runs). */
 export type Profile = 'dev' | 'test';
+/** Every profile. */
 export const PROFILES: readonly Profile[] = ['dev', 'test'];
 
 /** Ports of one profile. Functions get consecutive ports from `functionsBase`, in topology order. */
@@ -169,7 +170,7 @@ function portFree(port: number): Promise<boolean> {
 }
 
 /** Ports of a profile in use by someone, as `name:port`. */
-async function busyPorts(ports: ProfilePorts, functionCount: number): Promise<string[]> {
+async function busyPorts(ports: ProfilePorts, functionNames: readonly string[]): Promise<string[]> {
   const named: [string, number][] = [
     ['firestore', ports.firestore],
     ['pubsub', ports.pubsub],
@@ -177,7 +178,7 @@ async function busyPorts(ports: ProfilePorts, functionCount: number): Promise<st
     ['auth hub', ports.authHub],
     ['auth logging', ports.authLogging],
     ['storage', ports.storage],
-    ...Array.from({ length: functionCount }, (_, i): [string, number] => [`function #${i}`, ports.functionsBase + i]),
+    ...functionNames.map((name, i): [string, number] => [`function ${name}`, ports.functionsBase + i]),
   ];
   const free = await Promise.all(named.map(([, p]) => portFree(p)));
   return named.filter((_, i) => !free[i]).map(([n, p]) => `${n}:${p}`);
@@ -314,13 +315,13 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
   const functionFiles = topology.functions.map((fn) => path.join(functionsDir, fn.name, 'index.js'));
   const missing = functionFiles.filter((f) => !existsSync(f));
   if (missing.length > 0) throw new Error(`missing compiled functions: ${missing.join(', ')} (run npm run build)`);
-  const busy = await busyPorts(ports, topology.functions.length);
+  const busy = await busyPorts(ports, topology.functions.map((f) => f.name));
   if (busy.length > 0) throw new Error(`ports of the ${profile} profile already in use: ${busy.join(', ')}`);
   opts.signal?.throwIfAborted();
 
+  // Without persist nothing is imported or exported (the storage emulator keeps objects in
+  // memory), so data an earlier persisted run left stays on disk, untouched, for the next one.
   for (const d of [p.logsDir, p.pubsubData]) mkdirSync(d, { recursive: true });
-  // Not persisting means starting empty: drop what an earlier persisted run left.
-  if (!persist) for (const d of [p.storageData, p.firestoreData, p.authData]) rmSync(d, { recursive: true, force: true });
   writeJsonAtomic(p.firebaseJson, firebaseJson(ports));
   ensureSigningKey(p.signingKey, gcp);
 

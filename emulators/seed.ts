@@ -8,9 +8,11 @@ import { ProjectRepository } from '../shared/firestore/projects.js';
 
 /** The seeded Scriptorium project id (the CLI's default `--project`). */
 export const DEMO_PROJECT_ID = 'demo';
+/** Display name of the demo project. */
 export const DEMO_PROJECT_NAME = 'Demo project';
 /** Fixed uid, so a fresh stack and a persisted one agree on who the demo user is. */
 export const DEMO_USER_UID = 'demo-user';
+/** The demo user's sign-in e-mail. */
 export const DEMO_USER_EMAIL = 'demo@scriptorium.local';
 /** Local-only password (the Auth emulator holds no real accounts). */
 export const DEMO_USER_PASSWORD = 'scriptorium-demo';

@@ -19,6 +19,7 @@ export const ServiceAccountKeySchema = z.object({
   client_email: z.string(),
   client_id: z.string(),
 });
+/** A parsed service-account key file. */
 export type ServiceAccountKey = z.infer<typeof ServiceAccountKeySchema>;
 
 /** The signer's e-mail for a GCP project. */

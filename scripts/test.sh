@@ -52,6 +52,9 @@ record() { # stage exit-code
   fi
 }
 
+# --test-force-exit: a test file that leaves a handle open (an unclosed client) must not hang the
+# gate once its tests are done; --test-timeout bounds a stuck test.
+
 # Compiled tests whose source still exists: dist/ is never cleaned, so a deleted or renamed test
 # would otherwise keep running from its stale .js.
 tests_in() {
@@ -70,7 +73,7 @@ record lint $?
 
 mapfile -t unit < <(tests_in unit)
 if ((${#unit[@]} > 0)); then
-  node --test "${unit[@]}"
+  node --test --test-force-exit --test-timeout=120000 "${unit[@]}"
   record "unit tests" $?
 fi
 
@@ -85,7 +88,7 @@ fi
 
 mapfile -t slow < <(tests_in integration e2e)
 if ((${#slow[@]} > 0)); then
-  node --test --test-concurrency=1 "${slow[@]}"
+  node --test --test-concurrency=1 --test-force-exit --test-timeout=600000 "${slow[@]}"
   record "integration and e2e tests" $?
 fi
 
