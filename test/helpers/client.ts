@@ -4,13 +4,13 @@
  * a Firestore listener until it ends.
  */
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Firestore } from '@google-cloud/firestore';
 import { CreateUploadResponseSchema, type CreateUploadResponse } from '../../shared/api/contracts.js';
 import { JobSchema, isTerminal, type Job } from '../../shared/jobs/model.js';
 import { DocumentSchema, type DocumentRecord } from '../../shared/firestore/documents.js';
 import { toPlain } from '../../shared/firestore/client.js';
 import type { LocalConfig } from '../../emulators/local-config.js';
+import { fixturePath } from './paths.js';
 
 export async function signIn(cfg: LocalConfig, email = cfg.demoUser.email, password = cfg.demoUser.password): Promise<string> {
   const res = await fetch(`http://${cfg.authEmulatorHost}/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=local`, {
@@ -105,19 +105,9 @@ export async function getDocument(cfg: LocalConfig, documentId: string): Promise
   return DocumentSchema.parse({ ...(toPlain(snap.data()) as object), id: documentId });
 }
 
-export const FIXTURES = path.resolve(import.meta.dirname, '../../../test/fixtures');
-
-/** Reads a fixture whether running from test/ (tsx) or dist/test/ (compiled). */
+/** Reads a fixture (see test/fixtures/SOURCES.md). */
 export async function fixture(relative: string): Promise<Buffer> {
-  const candidates = [path.resolve(import.meta.dirname, '../fixtures', relative), path.join(FIXTURES, relative)];
-  for (const c of candidates) {
-    try {
-      return await readFile(c);
-    } catch {
-      // try the next location
-    }
-  }
-  throw new Error(`fixture ${relative} not found in ${candidates.join(' or ')}`);
+  return readFile(fixturePath(relative));
 }
 
 /** Uploads a file through the whole client flow and waits for the job to end. */

@@ -12,21 +12,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readLocalConfig, type LocalConfig } from '../../emulators/local-config.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 
-/** The repository root: the nearest folder above this file with a package.json (works from test/ and dist/test/). */
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-  return dir;
-}
-
-const ROOT = repoRoot();
+const ROOT = REPO_ROOT;
 const BIN = path.join(ROOT, 'scripts', 'scriptorium.mjs');
 const PDF = path.join(ROOT, 'test', 'fixtures', 'pdf', 'minimal-document.pdf');
 

@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
 import { status } from '@grpc/grpc-js';
@@ -26,9 +26,8 @@ import type { OcrContentType, OcrEngine, OcrProgress } from '../../shared/engine
 import { FAKE_PROCESSOR, respondNever, respondWithError, respondWithPages, startFakeDocumentAi, textFromInput } from '../helpers/fake-documentai.js';
 import type { FakeDocumentAi, Responder } from '../helpers/fake-documentai.js';
 import { wordRecall } from '../helpers/text-metrics.js';
+import { FIXTURES, REPO_ROOT as ROOT } from '../helpers/paths.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const FOUR_PAGES = join(FIXTURES, 'pdf/pdflatex-4-pages.pdf');
 const ONE_PAGE = join(FIXTURES, 'pdf/minimal-document.pdf');
 const PHOTOTEST = join(FIXTURES, 'ocr/phototest.tif');

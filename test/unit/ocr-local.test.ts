@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 
 import { PermanentError, TransientError } from '../../shared/errors/index.js';
@@ -19,8 +18,8 @@ import { createLocalOcrEngine, orderTextLayer } from '../../shared/engines/ocr/l
 import type { LocalOcrEngineOptions } from '../../shared/engines/ocr/local.js';
 import type { OcrContentType, OcrProgress, OcrResult } from '../../shared/engines/ocr/types.js';
 import { wordRecall, words } from '../helpers/text-metrics.js';
+import { FIXTURES } from '../helpers/paths.js';
 
-const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const fixture = (rel: string): string => join(FIXTURES, rel);
 
 let work: string;
