@@ -6,7 +6,7 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { Storage } from '@google-cloud/storage';
 import { localConfigForTests } from '../helpers/platform.js';
-import { api, createUpload, fixture, putSigned, signIn, signUp, testFirestore, uploadAndWait, waitForJob } from '../helpers/client.js';
+import { api, createUpload, fixture, functionLog, outcomeOf, putSigned, signIn, signUp, testFirestore, uploadAndWait, waitForJob } from '../helpers/client.js';
 import { finalizeEnvelope, pushEnvelope } from '../helpers/events.js';
 import { wordRecall } from '../helpers/text-metrics.js';
 import { pushPath } from '../../shared/topology.js';
@@ -145,6 +145,7 @@ describe('pipeline: at-least-once delivery', () => {
     const notification = finalizeEnvelope(meta as unknown as GcsObject);
     assert.equal(await push('ingest', 'object-events', notification), 204);
     assert.equal(await push('ingest', 'object-events', notification), 204);
+    assert.deepEqual(await outcomeOf(cfg, 'ingest', notification.message.messageId), { action: 'duplicate', jobId: upload.jobId }, 'ingest saw it and called it a duplicate');
     const after = await Promise.all([jobRef.get(), docRef.get()]);
     assert.ok(after[0].updateTime?.isEqual(before[0].updateTime!), 'job untouched');
     assert.ok(after[1].updateTime?.isEqual(before[1].updateTime!), 'document untouched');
@@ -159,20 +160,24 @@ describe('pipeline: at-least-once delivery', () => {
     const [meta] = await storage().bucket(upload.bucket).file(upload.object).getMetadata();
     const object = meta as unknown as GcsObject;
     // A duplicate notification and a duplicate OCR request, racing the real ones.
-    const dupStatuses = await Promise.all([
-      push('ingest', 'object-events', finalizeEnvelope(object)),
-      push('ocr', 'ocr-requests', pushEnvelope('ocr-requests', {
-        type: 'scriptorium.document.ocr.requested.v1',
-        jobId: upload.jobId,
-        projectId: cfg.projectId,
-        documentId: upload.documentId,
-        source: { bucket: object.bucket, object: object.name, generation: object.generation },
-        contentType: 'application/pdf',
-        requestedAt: new Date().toISOString(),
-      })),
-    ]);
+    const dupNotification = finalizeEnvelope(object);
+    const dupRequest = pushEnvelope('ocr-requests', {
+      type: 'scriptorium.document.ocr.requested.v1',
+      jobId: upload.jobId,
+      projectId: cfg.projectId,
+      documentId: upload.documentId,
+      source: { bucket: object.bucket, object: object.name, generation: object.generation },
+      contentType: 'application/pdf',
+      requestedAt: new Date().toISOString(),
+    });
+    const dupStatuses = await Promise.all([push('ingest', 'object-events', dupNotification), push('ocr', 'ocr-requests', dupRequest)]);
     assert.deepEqual(dupStatuses, [204, 204]);
     const { job } = await waitForJob(cfg, upload.jobId);
+    // Whichever copy came first did the work; the handlers saw and classified both duplicates.
+    const ingestOutcome = await outcomeOf(cfg, 'ingest', dupNotification.message.messageId);
+    assert.ok(['duplicate', 'dispatched'].includes(String(ingestOutcome?.action)), JSON.stringify(ingestOutcome));
+    const ocrOutcome = await outcomeOf(cfg, 'ocr', dupRequest.message.messageId);
+    assert.ok(['skipped', 'completed'].includes(String(ocrOutcome?.action)), JSON.stringify(ocrOutcome));
     assert.equal(job.status, 'COMPLETED');
     assert.equal(job.result?.pageCount, 4);
     const logs = await testFirestore(cfg).collection(`jobs/${upload.jobId}/logs`).get();
@@ -181,8 +186,13 @@ describe('pipeline: at-least-once delivery', () => {
   });
 
   it('acknowledges a malformed message instead of retrying it forever', async () => {
-    assert.equal(await push('ingest', 'object-events', { message: { data: Buffer.from('garbage').toString('base64') } }), 204);
+    const garbage = { subscription: 'projects/test/subscriptions/x', message: { data: Buffer.from('garbage').toString('base64'), messageId: `garbage-${Date.now()}` } };
+    assert.equal(await push('ingest', 'object-events', garbage), 204);
+    const wrongContract = pushEnvelope('object-events', { bucket: 'b', name: 'n', generation: '1', size: '1' }, { eventType: 'OBJECT_FINALIZE' });
+    assert.equal(await push('ingest', 'object-events', wrongContract), 204);
     assert.equal(await push('ocr', 'ocr-requests', { nonsense: true }), 204);
+    const errors = (await functionLog(cfg, 'ingest')).filter((e) => e.severity === 'ERROR' && (e.eventId === garbage.message.messageId || e.eventId === wrongContract.message.messageId));
+    assert.deepEqual(errors.map((e) => (e.err as { code: string }).code).sort(), ['MALFORMED_MESSAGE', 'MESSAGE_CONTRACT_VIOLATION']);
   });
 });
 

@@ -118,3 +118,18 @@ export async function uploadAndWait(cfg: LocalConfig, token: string, fileName: s
   const { job, seen } = await waitForJob(cfg, upload.jobId);
   return { upload, job, seen, document: await getDocument(cfg, upload.documentId), putStatus: put.status };
 }
+
+/** Structured log entries a function of the running stack wrote (its stdout log file). */
+export async function functionLog(cfg: LocalConfig, fn: string): Promise<Record<string, unknown>[]> {
+  const raw = await readFile(`${cfg.logsDir}/function-${fn}.log`, 'utf8');
+  return raw
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The outcome a function logged for one pushed message (its eventId is the Pub/Sub messageId). */
+export async function outcomeOf(cfg: LocalConfig, fn: string, messageId: string): Promise<Record<string, unknown> | undefined> {
+  const entry = (await functionLog(cfg, fn)).find((e) => e.eventId === messageId && typeof e.outcome === 'object');
+  return entry?.outcome as Record<string, unknown> | undefined;
+}

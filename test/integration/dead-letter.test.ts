@@ -1,0 +1,62 @@
+/**
+ * The dead-letter function, reached over HTTP exactly as the Pub/Sub emulator pushes a dead-lettered
+ * message (with the CloudPubSubDeadLetterSource* attributes Pub/Sub adds).
+ */
+import { describe, it, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { localConfigForTests } from '../helpers/platform.js';
+import { createUpload, outcomeOf, signIn, testFirestore } from '../helpers/client.js';
+import { pushEnvelope } from '../helpers/events.js';
+import { pushPath } from '../../shared/topology.js';
+import type { LocalConfig } from '../../emulators/local-config.js';
+
+let cfg: LocalConfig;
+let token: string;
+
+before(async () => {
+  cfg = localConfigForTests();
+  token = await signIn(cfg);
+});
+
+async function pushDeadLetter(body: unknown): Promise<number> {
+  const res = await fetch(`${cfg.functions['dead-letter']}${pushPath(cfg.gcpProjectId, 'dead-letter')}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+const deadLettered = (envelope: unknown): unknown => {
+  const e = envelope as { message: { attributes?: Record<string, string> } };
+  e.message.attributes = { ...e.message.attributes, CloudPubSubDeadLetterSourceSubscription: `projects/${cfg.gcpProjectId}/subscriptions/ocr-ocr-requests`, CloudPubSubDeadLetterSourceDeliveryCount: '5' };
+  return e;
+};
+
+describe('dead-letter function', () => {
+  it('fails the job of a dead-lettered OCR request with DEAD_LETTERED, once', async () => {
+    const upload = await createUpload(cfg, token, { fileName: 'lost.pdf', contentType: 'application/pdf', size: 100 });
+    const envelope = deadLettered(pushEnvelope('ocr-requests', {
+      type: 'scriptorium.document.ocr.requested.v1',
+      jobId: upload.jobId,
+      projectId: cfg.projectId,
+      documentId: upload.documentId,
+      source: { bucket: upload.bucket, object: upload.object, generation: '1' },
+      contentType: 'application/pdf',
+      requestedAt: new Date().toISOString(),
+    }));
+    assert.equal(await pushDeadLetter(envelope), 204);
+    const db = testFirestore(cfg);
+    const job = (await db.doc(`jobs/${upload.jobId}`).get()).data() as { status: string; error: { code: string; message: string } | null } | undefined;
+    assert.equal(job?.status, 'FAILED');
+    assert.equal(job?.error?.code, 'DEAD_LETTERED');
+    assert.match(String(job?.error?.message), /5 times on projects\/.*ocr-ocr-requests/);
+    assert.equal((await db.doc(`documents/${upload.documentId}`).get()).get('status'), 'FAILED');
+    const before = (await db.doc(`jobs/${upload.jobId}`).get()).updateTime;
+    assert.equal(await pushDeadLetter(envelope), 204, 'a second copy is acknowledged');
+    assert.ok((await db.doc(`jobs/${upload.jobId}`).get()).updateTime?.isEqual(before!), 'and changes nothing');
+  });
+
+  it('acknowledges a dead-lettered message about no known job', async () => {
+      const envelope = deadLettered({ subscription: 'projects/test/subscriptions/dead-letter-dead-letter', message: { data: Buffer.from('{"hello":1}').toString('base64'), messageId: `unknown-${Date.now()}` } });
+    assert.equal(await pushDeadLetter(envelope), 204);
+    assert.deepEqual(await outcomeOf(cfg, 'dead-letter', (envelope as { message: { messageId: string } }).message.messageId), { action: 'recorded', reason: 'no job' });
+  });
+});
