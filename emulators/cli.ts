@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { platformStatus, PROFILES, readProcessesFile, startPlatform, stopPlatform, type Profile, type RunningPlatform } from './platform.js';
+import { platformStatus, profilePaths, PROFILES, readProcessesFile, startPlatform, stopPlatform, type Profile, type RunningPlatform } from './platform.js';
 import { processesWithMarker, type StopResult } from './processes.js';
 
 /** The repository root: the nearest folder above this file holding the scriptorium package.json. */
@@ -142,10 +142,18 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       out('  Ctrl-C stops everything.');
-      // Keeps the event loop alive: the children are unref'd and nothing else is pending.
-      const keepAlive = setInterval(() => {}, 1 << 30);
+      // Also keeps the event loop alive (the children are unref'd). Watches for `stop` run from
+      // another shell, which removes the processes file: then this foreground process ends too.
+      const processesFile = profilePaths(root, profile).processesFile;
+      const watch = setInterval(() => {
+        if (!stopping && !existsSync(processesFile)) {
+          stopping = true;
+          out('the platform was stopped from elsewhere');
+          resolveStopped(0);
+        }
+      }, 1000);
       const code = await stopped;
-      clearInterval(keepAlive);
+      clearInterval(watch);
       return code;
     }
     case 'stop':
