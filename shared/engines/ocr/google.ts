@@ -47,7 +47,8 @@ import { DOCUMENTAI_PROCESSOR_NAME } from '../../config/index.js';
 import { PermanentError, ScriptoriumError, TransientError } from '../../errors/index.js';
 import { detectLanguage } from '../language.js';
 import { OCR_ERROR_CODES, isOcrContentType } from './types.js';
-import type { OcrEngine, OcrInput, OcrOptions, OcrPage, OcrProgress, OcrResult } from './types.js';
+import { abortError, CallerError, checkAborted, report } from './common.js';
+import type { OcrEngine, OcrInput, OcrOptions, OcrPage, OcrResult } from './types.js';
 
 type IDocument = protos.google.cloud.documentai.v1.IDocument;
 type IPage = protos.google.cloud.documentai.v1.Document.IPage;
@@ -721,32 +722,6 @@ function documentLanguage(votes: readonly LanguageVote[]): string | undefined {
 
 // ---------------------------------------------------------------------------------------------
 // Errors and small helpers
-
-/** Carries an error thrown by the caller's onProgress through our classification untouched. */
-class CallerError extends Error {
-  constructor(readonly error: unknown) {
-    super('onProgress failed', { cause: error });
-  }
-}
-
-async function report(job: Job, progress: OcrProgress): Promise<void> {
-  try {
-    await job.onProgress?.(progress);
-  } catch (err) {
-    throw new CallerError(err);
-  }
-}
-
-function checkAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw abortError(signal);
-}
-
-/** Aborts are retryable: the caller stops us (a deadline, a shutdown), not the document. */
-function abortError(signal: AbortSignal | undefined, cause?: unknown): TransientError {
-  const reason: unknown = signal?.reason;
-  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted';
-  return new TransientError(engineFailed, `OCR aborted: ${why}`, cause ?? reason);
-}
 
 function grpcCode(err: unknown): number | undefined {
   const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;

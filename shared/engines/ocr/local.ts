@@ -24,7 +24,8 @@ import { RunError, runProcess } from '../exec.js';
 import type { RunResult } from '../exec.js';
 import { detectLanguage } from '../language.js';
 import { OCR_ERROR_CODES, isOcrContentType } from './types.js';
-import type { OcrEngine, OcrInput, OcrOptions, OcrPage, OcrProgress, OcrResult } from './types.js';
+import { abortError, CallerError, checkAborted, report } from './common.js';
+import type { OcrEngine, OcrInput, OcrOptions, OcrPage, OcrResult } from './types.js';
 
 /** Settings of {@link createLocalOcrEngine}. */
 export interface LocalOcrEngineOptions {
@@ -670,32 +671,6 @@ async function writeOffset(handle: FileHandle, tiff: TiffPages, position: number
 
 // ---------------------------------------------------------------------------------------------
 // Errors and small helpers
-
-/** Carries an error thrown by the caller's onProgress through our classification untouched. */
-class CallerError extends Error {
-  constructor(readonly error: unknown) {
-    super('onProgress failed', { cause: error });
-  }
-}
-
-async function report(job: Job, progress: OcrProgress): Promise<void> {
-  try {
-    await job.onProgress?.(progress);
-  } catch (err) {
-    throw new CallerError(err);
-  }
-}
-
-function checkAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw abortError(signal);
-}
-
-/** Aborts are retryable: the caller stops us (a deadline, a shutdown), not the document. */
-function abortError(signal: AbortSignal | undefined, cause?: unknown): TransientError {
-  const reason: unknown = signal?.reason;
-  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted';
-  return new TransientError(engineFailed, `OCR aborted: ${why}`, cause ?? reason);
-}
 
 /** Maps child-process failures to the contract's errors; ours pass through unchanged. */
 function toEngineError(err: unknown, signal: AbortSignal | undefined): unknown {
