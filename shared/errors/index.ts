@@ -1,3 +1,5 @@
+import { ZodError } from 'zod';
+
 /**
  * One error base class for the project. Subclasses set `name`, carry a stable `code` and say whether
  * the failure is `retryable`: event handlers throw retryable errors (Pub/Sub redelivers) and record
@@ -60,11 +62,14 @@ function field(err: unknown, key: string): unknown {
 /**
  * Classifies any thrown value. Ours say so themselves; for client-library errors this follows
  * nodejs-storage's retry classifier: HTTP 408/429/5xx, gRPC UNAVAILABLE & co, and connection resets
- * are transient. Anything unknown is treated as transient too: it is retried up to the attempt cap
+ * are transient; schema violations (ZodError) are permanent. Anything unknown is treated as transient too: it is retried up to the attempt cap
  * and then recorded, so an unexpected bug never loses a job and never loops forever.
  */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof ScriptoriumError) return err.retryable;
+  // Data that fails its schema (a stored record, a response) will fail the same way next time:
+  // retrying it would only turn one bad record into a retry storm.
+  if (err instanceof ZodError) return false;
   const code = field(err, 'code');
   if (typeof code === 'number') {
     if (code >= 100) return code === 408 || code === 429 || code >= 500;

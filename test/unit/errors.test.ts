@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { z } from 'zod';
 import { HttpError, isRetryable, PermanentError, toJobError, TransientError } from '../../shared/errors/index.js';
 
 describe('isRetryable', () => {
@@ -17,6 +18,7 @@ describe('isRetryable', () => {
     ['an unknown error (retried up to the attempt cap)', new Error('surprise'), true],
     ['HttpError 400', new HttpError(400, 'BAD', 'bad'), false],
     ['HttpError 502', new HttpError(502, 'BAD_GATEWAY', 'bad'), true],
+    ['a schema violation (ZodError) in stored data', z.object({ a: z.string() }).safeParse({ a: 1 }).error, false],
   ];
   for (const [name, err, expected] of cases) it(`classifies ${name} as ${expected ? 'transient' : 'permanent'}`, () => assert.equal(isRetryable(err), expected));
 });
