@@ -5,7 +5,8 @@
  * engine time (measured inside the OCR function) and pipeline overhead (everything else: upload,
  * notification, Pub/Sub pushes, Firestore transactions, downloads, derived writes). It also reports
  * Firestore writes per document (metered on the job) and, as a baseline measured in the same run,
- * the engine alone on the same file in this process.
+ * the engine alone on the same file in this process. The overhead is further split by the job's
+ * log timestamps: PUT → ingest claim, ingest → OCR claim, OCR stage minus engine, completion → listener.
  *
  *   node dist/scripts/bench.js [--runs 5] [--json out.json]
  */
@@ -13,7 +14,8 @@ import { parseArgs } from 'node:util';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { readLocalConfig } from '../emulators/local-config.js';
+import { Timestamp } from '@google-cloud/firestore';
+import { readLocalConfig, type LocalConfig } from '../emulators/local-config.js';
 import { createUpload, fixture, putSigned, signIn, testFirestore, waitForJob } from '../test/helpers/client.js';
 import { createLocalOcrEngine } from '../shared/engines/ocr/local.js';
 import type { OcrContentType } from '../shared/engines/ocr/types.js';
@@ -27,12 +29,29 @@ const FILES: readonly { file: string; type: OcrContentType; what: string }[] = [
 
 interface Run {
   file: string;
+  /** Where the overhead goes, from the job's log timestamps (same machine clock as this process). */
+  uploadToIngestMs: number;
+  ingestToOcrMs: number;
+  ocrStageOverheadMs: number;
+  completedToListenerMs: number;
   totalMs: number;
   engineMs: number;
   overheadMs: number;
   putMs: number;
   firestoreWrites: number;
   pages: number;
+}
+
+/** Server timestamps (ms) of the job's log entries for ingest, the OCR claim and completion. */
+async function logTimes(cfg: LocalConfig, jobId: string): Promise<{ ingest: number; claim: number; done: number }> {
+  const logs = await testFirestore(cfg).collection(`jobs/${jobId}/logs`).orderBy('seq').get();
+  const find = (prefix: string): number => {
+    const entry = logs.docs.find((d) => String(d.get('message')).startsWith(prefix));
+    const at: unknown = entry?.get('at');
+    if (!(at instanceof Timestamp)) throw new Error(`job ${jobId}: no log entry starting ${prefix}`);
+    return at.toMillis();
+  };
+  return { ingest: find('upload received'), claim: find('OCR attempt 1 '), done: find('OCR completed') };
 }
 
 const median = (xs: number[]): number => {
@@ -71,15 +90,24 @@ async function main(): Promise<void> {
       baselines[file] = median(direct);
       for (let i = 0; i < runs; i++) {
         const up = await createUpload(cfg, token, { fileName: path.basename(file), contentType: type, size: body.length });
+        const wall0 = Date.now();
         const t0 = performance.now();
         const put = await putSigned(up, body);
         const t1 = performance.now();
         if (!put.ok) throw new Error(`PUT ${file}: ${put.status}`);
         const { job } = await waitForJob(cfg, up.jobId);
         const t2 = performance.now();
+        const wall2 = Date.now();
+        const at = await logTimes(cfg, up.jobId);
         if (job.status !== 'COMPLETED') throw new Error(`${file}: ${job.status} ${JSON.stringify(job.error)}`);
         const engineMs = job.metrics.engineMs ?? 0;
-        results.push({ file, totalMs: t2 - t0, engineMs, overheadMs: t2 - t0 - engineMs, putMs: t1 - t0, firestoreWrites: job.metrics.firestoreWrites ?? 0, pages: Number(job.result?.pageCount ?? 0) });
+        results.push({
+          uploadToIngestMs: at.ingest - wall0,
+          ingestToOcrMs: at.claim - at.ingest,
+          ocrStageOverheadMs: at.done - at.claim - engineMs,
+          completedToListenerMs: wall2 - at.done,
+          file,
+          totalMs: t2 - t0, engineMs, overheadMs: t2 - t0 - engineMs, putMs: t1 - t0, firestoreWrites: job.metrics.firestoreWrites ?? 0, pages: Number(job.result?.pageCount ?? 0) });
       }
     }
   } finally {
@@ -100,12 +128,18 @@ async function main(): Promise<void> {
       overheadMs: Math.round(median(rs.map((r) => r.overheadMs))),
       putMs: Math.round(median(rs.map((r) => r.putMs))),
       firestoreWrites: median(rs.map((r) => r.firestoreWrites)),
+      uploadToIngestMs: Math.round(median(rs.map((r) => r.uploadToIngestMs))),
+      ingestToOcrMs: Math.round(median(rs.map((r) => r.ingestToOcrMs))),
+      ocrStageOverheadMs: Math.round(median(rs.map((r) => r.ocrStageOverheadMs))),
+      completedToListenerMs: Math.round(median(rs.map((r) => r.completedToListenerMs))),
       directEngineMs: Math.round(base),
       totalVsDirectEngine: base > 0 ? Number((total / base).toFixed(2)) : null,
     };
   });
   const overall = { runsPerFile: runs, medianOverheadMs: Math.round(median(results.map((r) => r.overheadMs))), p90OverheadMs: Math.round([...results.map((r) => r.overheadMs)].sort((a, b) => a - b)[Math.floor(results.length * 0.9)] ?? 0), medianFirestoreWrites: median(results.map((r) => r.firestoreWrites)), targetOverheadMs: 300 };
-  console.table(rows);
+  console.table(rows.map(({ uploadToIngestMs: _a, ingestToOcrMs: _b, ocrStageOverheadMs: _c, completedToListenerMs: _d, ...main }) => main));
+  console.log('where the overhead goes (medians, ms): PUT start → ingest claimed; ingest → OCR claimed; OCR stage minus engine; COMPLETED → listener');
+  console.table(rows.map(({ file, uploadToIngestMs, ingestToOcrMs, ocrStageOverheadMs, completedToListenerMs }) => ({ file, uploadToIngestMs, ingestToOcrMs, ocrStageOverheadMs, completedToListenerMs })));
   console.log(JSON.stringify(overall));
   if (values.json) await writeFile(values.json, JSON.stringify({ rows, overall, runs: results }, null, 2));
 }
