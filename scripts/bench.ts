@@ -95,7 +95,7 @@ async function main(): Promise<void> {
         const put = await putSigned(up, body);
         const t1 = performance.now();
         if (!put.ok) throw new Error(`PUT ${file}: ${put.status}`);
-        const { job } = await waitForJob(cfg, up.jobId);
+        const { job } = await waitForJob(cfg, up.jobId, 120_000, false);
         const t2 = performance.now();
         const wall2 = Date.now();
         const at = await logTimes(cfg, up.jobId);

@@ -92,6 +92,8 @@ check_gcloud() {
   root=$(dirname "$(dirname "$(readlink -f "$(command -v gcloud)")")")
   [[ -d "$root/platform/cloud-firestore-emulator" ]] || problems+=("cloud-firestore-emulator (apt: google-cloud-cli-firestore-emulator)")
   [[ -d "$root/platform/pubsub-emulator" ]] || problems+=("pubsub-emulator (apt: google-cloud-cli-pubsub-emulator)")
+  # The Pub/Sub emulator is only under `gcloud beta` in this gcloud.
+  [[ -f "$root/.install/beta.manifest" ]] || CLOUDSDK_CORE_DISABLE_PROMPTS=1 gcloud beta emulators pubsub --help >/dev/null 2>&1 || problems+=("beta (gcloud components install beta)")
   if ((${#problems[@]} > 0)); then
     echo "ensure-system-deps: gcloud ($root) lacks components: ${problems[*]}" >&2
     echo "  install them with apt, or: gcloud components install cloud-firestore-emulator pubsub-emulator beta" >&2
@@ -128,10 +130,11 @@ if ((${#missing[@]} > 0)); then
   echo "ensure-system-deps: installing: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   # Once: the package lists are needed to resolve the names (java_package included).
-  "${sudo[@]}" apt-get update -qq >&2 || { echo "ensure-system-deps: apt-get update failed" >&2; exit 1; }
+  # Retries ride out a flaky mirror; the lock timeout waits for an unattended upgrade instead of failing.
+  "${sudo[@]}" apt-get -o Acquire::Retries=3 update -qq >&2 || { echo "ensure-system-deps: apt-get update failed" >&2; exit 1; }
   survey # re-resolve package names now that the lists are fresh
   mapfile -t unique < <(printf '%s\n' "${packages[@]}" | sort -u)
-  if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${unique[@]}" >&2; then
+  if ! "${sudo[@]}" apt-get -o Acquire::Retries=3 -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${unique[@]}" >&2; then
     echo "ensure-system-deps: apt-get install ${unique[*]} failed" >&2
     exit 1
   fi

@@ -10,7 +10,11 @@ root=$PWD
 bash scripts/ensure-system-deps.sh || exit $?
 
 stamp=node_modules/.package-lock.json
-if [[ ! -d node_modules || ! -f $stamp || package-lock.json -nt $stamp || package.json -nt $stamp ]]; then
+if [[ ! -d node_modules ]]; then
+  # A fresh checkout: exactly the lock file (fails loudly if it has drifted from package.json).
+  npm ci --no-audit --no-fund || exit $?
+  touch "$stamp"
+elif [[ ! -f $stamp || package-lock.json -nt $stamp || package.json -nt $stamp ]]; then
   npm install --no-audit --no-fund || exit $?
   touch "$stamp"
 fi
@@ -72,7 +76,9 @@ npx eslint .
 record lint $?
 
 mapfile -t unit < <(tests_in unit)
-if ((${#unit[@]} > 0)); then
+if ((${#unit[@]} == 0)); then
+  record "unit tests (none found in dist/test/unit)" 1
+else
   node --test --test-force-exit --test-timeout=120000 "${unit[@]}"
   record "unit tests" $?
 fi
@@ -87,7 +93,9 @@ if ((start_code != 0)); then
 fi
 
 mapfile -t slow < <(tests_in integration e2e)
-if ((${#slow[@]} > 0)); then
+if ((${#slow[@]} == 0)); then
+  record "integration and e2e tests (none found)" 1
+else
   node --test --test-concurrency=1 --test-force-exit --test-timeout=600000 "${slow[@]}"
   record "integration and e2e tests" $?
 fi

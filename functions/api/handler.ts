@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { API_ROUTES, CreateUploadRequestSchema, type CreateUploadResponse } from '../../shared/api/contracts.js';
 import type { TokenVerifier, Caller } from '../../shared/auth/index.js';
 import type { Config } from '../../shared/config/index.js';
-import { HttpError, PermanentError, errorMessage } from '../../shared/errors/index.js';
+import { HttpError, PermanentError, isRetryable } from '../../shared/errors/index.js';
 import type { DocumentRepository, DocumentRecord } from '../../shared/firestore/documents.js';
 import type { JobRepository } from '../../shared/firestore/jobs.js';
 import type { ProjectRepository } from '../../shared/firestore/projects.js';
@@ -87,6 +87,8 @@ async function createUpload(req: ApiRequest, caller: Caller, deps: ApiDeps): Pro
   const bucket = deps.config.SCRIPTORIUM_BUCKET;
   const object = uploadObjectName(body.projectId, documentId, body.fileName);
 
+  const now = deps.now?.() ?? new Date();
+  const uploadExpiresAt = new Date(now.getTime() + deps.config.SCRIPTORIUM_SIGNED_URL_TTL_SECONDS * 1000).toISOString();
   const existing = await deps.db.runTransaction(async (tx) => {
     const doc = await deps.documents.getIn(tx, documentId);
     if (doc) return doc;
@@ -119,7 +121,7 @@ async function createUpload(req: ApiRequest, caller: Caller, deps: ApiDeps): Pro
         progress: 0,
         attempts: 0,
         error: null,
-        input: { bucket, object, fileName: body.fileName, contentType: body.contentType, declaredSize: body.size, generation: null },
+        input: { bucket, object, fileName: body.fileName, contentType: body.contentType, declaredSize: body.size, generation: null, uploadExpiresAt },
         dispatchedStage: null,
         result: null,
         cancelRequested: false,
@@ -138,7 +140,7 @@ async function createUpload(req: ApiRequest, caller: Caller, deps: ApiDeps): Pro
     if (existing.status !== 'AWAITING_UPLOAD') throw new HttpError(409, 'ALREADY_UPLOADED', `document ${documentId} was already uploaded`, { documentId, jobId: existing.jobId });
   }
 
-  const signed = await deps.storage.signUpload({ bucket, object, contentType: body.contentType, size: body.size, ttlSeconds: deps.config.SCRIPTORIUM_SIGNED_URL_TTL_SECONDS, now: deps.now?.() });
+  const signed = await deps.storage.signUpload({ bucket, object, contentType: body.contentType, size: body.size, ttlSeconds: deps.config.SCRIPTORIUM_SIGNED_URL_TTL_SECONDS, now });
   deps.log.info('upload created', { documentId, jobId, projectId: body.projectId, uid: caller.uid, size: body.size, contentType: body.contentType });
   const response: CreateUploadResponse = {
     documentId,
@@ -177,21 +179,21 @@ async function route(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
     return createUpload(req, caller, deps);
   }
 
-  const jobMatch = /^\/v1\/jobs\/([^/]+)$/.exec(path);
+  // Ids are checked before they reach a Firestore path; unknown, malformed and not-yours all read as
+  // 404, so ids cannot be probed for existence or for the project they belong to.
+  const jobMatch = /^\/v1\/jobs\/(job_[0-9a-f]{20})$/.exec(path);
   if (jobMatch?.[1]) {
     if (method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET');
-    const job = await deps.jobs.get(decodeURIComponent(jobMatch[1]));
-    if (!job) throw new HttpError(404, 'NOT_FOUND', 'no such job');
-    await requireRole(deps, caller, job.projectId);
+    const job = await deps.jobs.get(jobMatch[1]);
+    if (!job || (await deps.projects.roleOf(job.projectId, caller.uid)) === null) throw new HttpError(404, 'NOT_FOUND', 'no such job');
     return json(200, publicJob(job));
   }
 
-  const docMatch = /^\/v1\/documents\/([^/]+)(\/text)?$/.exec(path);
+  const docMatch = /^\/v1\/documents\/(doc_[0-9a-f]{20})(\/text)?$/.exec(path);
   if (docMatch?.[1]) {
     if (method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET');
-    const doc = await deps.documents.get(decodeURIComponent(docMatch[1]));
-    if (!doc) throw new HttpError(404, 'NOT_FOUND', 'no such document');
-    await requireRole(deps, caller, doc.projectId);
+    const doc = await deps.documents.get(docMatch[1]);
+    if (!doc || (await deps.projects.roleOf(doc.projectId, caller.uid)) === null) throw new HttpError(404, 'NOT_FOUND', 'no such document');
     if (!docMatch[2]) return json(200, publicDocument(doc));
     if (!doc.text) throw new HttpError(409, 'NOT_READY', `document ${doc.id} has no text yet (status ${doc.status})`, { status: doc.status, jobId: doc.jobId });
     const text = await deps.storage.read(doc.text);
@@ -211,7 +213,8 @@ export async function handleApi(req: ApiRequest, deps: ApiDeps): Promise<ApiResp
       return errorResponse(err);
     }
     if (err instanceof PermanentError) return errorResponse(new HttpError(404, err.code, err.message));
+    // The details go to the log, not to the caller.
     deps.log.error('unhandled error in api', { path: req.path, err });
-    return errorResponse(new HttpError(500, 'INTERNAL', `internal error: ${errorMessage(err)}`));
+    return errorResponse(new HttpError(isRetryable(err) ? 503 : 500, 'INTERNAL', isRetryable(err) ? 'temporarily unavailable, try again' : 'internal error'));
   }
 }

@@ -9,13 +9,18 @@ import { GcsObjectSchema, OcrRequestedV1 } from '../../shared/events/contracts.j
 import type { JobError } from '../../shared/errors/index.js';
 import type { DocumentRepository } from '../../shared/firestore/documents.js';
 import type { JobRepository } from '../../shared/firestore/jobs.js';
+import type { Publisher } from '../../shared/events/publisher.js';
+import { isTerminal } from '../../shared/jobs/model.js';
+import { announceOutcome, failJob } from '../../shared/jobs/outcomes.js';
 import type { Logger } from '../../shared/logger/index.js';
 import { parseUploadObjectName } from '../../shared/storage/names.js';
 
 export interface DeadLetterDeps {
   readonly jobs: JobRepository;
   readonly documents: DocumentRepository;
+  readonly publisher: Publisher;
   readonly log: Logger;
+  readonly now?: () => Date;
 }
 
 export type DeadLetterOutcome = { readonly action: 'failed-job'; readonly jobId: string } | { readonly action: 'recorded'; readonly reason: string };
@@ -44,8 +49,10 @@ export async function handleDeadLetter(eventData: unknown, deps: DeadLetterDeps)
     return { action: 'recorded', reason: 'no job' };
   }
   const error: JobError = { code: 'DEAD_LETTERED', message: `delivery failed ${attempts} times on ${source}; the message is kept for replay`, retryable: false };
-  const documentId = target.documentId;
-  const out = await deps.jobs.fail(target.jobId, error, documentId ? (tx) => deps.documents.updateIn(tx, documentId, { status: 'FAILED' }) : undefined);
+  const now = (deps.now ?? (() => new Date()))().getTime();
+  // An attempt that is alive (its lease not expired) is still working: this message was another copy.
+  const out = await failJob(deps, target.jobId, target.documentId, error, (job) => !(job.lease && Date.parse(job.lease.expiresAt) > now));
+  await announceOutcome(deps, out.job);
   deps.log.error('dead-lettered message', { messageId, source, jobId: target.jobId, applied: out.applied });
-  return out.applied ? { action: 'failed-job', jobId: target.jobId } : { action: 'recorded', reason: `job already ${out.job.status}` };
+  return out.applied ? { action: 'failed-job', jobId: target.jobId } : { action: 'recorded', reason: out.job.lease && !isTerminal(out.job.status) ? 'an attempt is still working on the job' : `job already ${out.job.status}` };
 }

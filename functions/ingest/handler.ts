@@ -9,7 +9,8 @@ import type { GcsObject } from '../../shared/events/contracts.js';
 import { parseMessage } from '../../shared/events/envelope.js';
 import type { Publisher } from '../../shared/events/publisher.js';
 import { isOcrContentType, OCR_CONTENT_TYPES } from '../../shared/engines/ocr/types.js';
-import { type JobError, PermanentError } from '../../shared/errors/index.js';
+import { isRetryable, type JobError, PermanentError, toJobError, TransientError } from '../../shared/errors/index.js';
+import { announceOutcome, failJob } from '../../shared/jobs/outcomes.js';
 import type { DocumentRepository, DocumentRecord } from '../../shared/firestore/documents.js';
 import { countedWrite, type JobChange, type JobRepository } from '../../shared/firestore/jobs.js';
 import { overallProgress, type Job } from '../../shared/jobs/model.js';
@@ -21,6 +22,7 @@ export interface IngestDeps {
   readonly jobs: JobRepository;
   readonly documents: DocumentRepository;
   readonly publisher: Publisher;
+  readonly config: { readonly SCRIPTORIUM_MAX_ATTEMPTS: number };
   readonly log: Logger;
   readonly now?: () => Date;
 }
@@ -93,12 +95,8 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
   if (attributes.eventType === 'OBJECT_DELETE') {
     // Deleting a source mid-flight must not leave the job hanging; after completion it changes nothing.
     const error: JobError = { code: 'SOURCE_DELETED', message: `the uploaded file was deleted before processing finished`, retryable: false };
-    const out = await deps.jobs.update(jobId, (job) =>
-      job.input.generation === null || job.input.generation === object.generation
-        ? { status: 'FAILED', error, log: { level: 'ERROR', message: error.message }, also: (tx) => deps.documents.updateIn(tx, doc.id, { status: 'FAILED' }) }
-        : null,
-    );
-    if (out.applied) await publishFailure(deps, out.job, error, now);
+    const out = await failJob(deps, jobId, doc.id, error, (job) => job.input.generation === null || job.input.generation === object.generation);
+    await announceOutcome(deps, out.job);
     return out.applied ? { action: 'source-deleted', jobId } : { action: 'ignored', reason: 'job already finished' };
   }
 
@@ -128,39 +126,56 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
     // A redelivery after we took this generation but before the dispatch was recorded: dispatch again
     // (the OCR stage is idempotent per job and generation). Otherwise it is a pure duplicate.
     if (job.status === 'RUNNING' && job.stage === 'ocr' && job.input.generation === object.generation && job.dispatchedStage !== 'ocr') {
-      await dispatchOcr(deps, job, object, now);
-      return { action: 'dispatched', jobId, stage: 'ocr' };
+      return dispatchOcr(deps, job, object, now);
     }
+    // A terminal job whose announcement was lost gets it now.
+    await announceOutcome(deps, job);
     log.info('duplicate or stale notification: nothing to do', { jobId, status: job.status });
     return { action: 'duplicate', jobId };
   }
   if (job.status === 'FAILED' && job.error) {
-    const failure = job.error;
-    await publishFailure(deps, job, failure, now);
-    log.warn('upload refused', { jobId, error: failure });
-    return { action: 'failed', jobId, error: failure };
+    await announceOutcome(deps, job);
+    log.warn('upload refused', { jobId, error: job.error });
+    return { action: 'failed', jobId, error: job.error };
   }
-  await dispatchOcr(deps, job, object, now);
+  const dispatched = await dispatchOcr(deps, job, object, now);
   log.info('dispatched to OCR', { jobId });
-  return { action: 'dispatched', jobId, stage: 'ocr' };
+  return dispatched;
 }
 
-async function dispatchOcr(deps: IngestDeps, job: Job, object: GcsObject, now: Date): Promise<void> {
-  if (!job.documentId) throw new PermanentError('JOB_WITHOUT_DOCUMENT', `job ${job.id} has no document`);
-  await deps.publisher.publish('ocr-requests', {
-    type: 'scriptorium.document.ocr.requested.v1',
-    jobId: job.id,
-    projectId: job.projectId,
-    documentId: job.documentId,
-    source: { bucket: object.bucket, object: object.name, generation: object.generation },
-    contentType: baseType(job.input.contentType),
-    requestedAt: now.toISOString(),
-  }, { jobId: job.id });
+/**
+ * Publishes the OCR request for a job ingest has taken. Dispatch failures count as attempts of the
+ * OCR stage: a transient one is recorded and rethrown (Pub/Sub redelivers the notification, which
+ * dispatches again) until the attempt cap; a permanent one fails the job. A job is never left RUNNING
+ * with nothing on its way.
+ */
+async function dispatchOcr(deps: IngestDeps, job: Job, object: GcsObject, now: Date): Promise<IngestOutcome> {
+  const documentId = job.documentId;
+  const ourGeneration = (j: Job): boolean => j.status === 'RUNNING' && j.stage === 'ocr' && j.input.generation === object.generation;
+  try {
+    if (!documentId) throw new PermanentError('JOB_WITHOUT_DOCUMENT', `job ${job.id} has no document`);
+    await deps.publisher.publish('ocr-requests', {
+      type: 'scriptorium.document.ocr.requested.v1',
+      jobId: job.id,
+      projectId: job.projectId,
+      documentId,
+      source: { bucket: object.bucket, object: object.name, generation: object.generation },
+      contentType: baseType(job.input.contentType),
+      requestedAt: now.toISOString(),
+    }, { jobId: job.id });
+  } catch (err) {
+    const error = toJobError(err);
+    const max = deps.config.SCRIPTORIUM_MAX_ATTEMPTS;
+    if (!isRetryable(err) || job.attempts + 1 >= max) {
+      const final: JobError = isRetryable(err) ? { code: error.code, message: `could not hand the document to OCR: ${error.message} (gave up after ${job.attempts + 1} attempts)`, retryable: false } : error;
+      const out = await failJob(deps, job.id, documentId, final, ourGeneration);
+      await announceOutcome(deps, out.job);
+      return { action: 'failed', jobId: job.id, error: final };
+    }
+    await deps.jobs.update(job.id, (j) => (ourGeneration(j) ? { attempts: 'increment', error, log: { level: 'WARNING', message: `dispatch to OCR failed, will retry: ${error.code}: ${error.message}` } } : null));
+    throw err instanceof TransientError ? err : new TransientError(error.code, error.message, err);
+  }
   // A plain field write, not a transition: it only tells a redelivery that the publish happened.
   await deps.jobs.ref(job.id).update({ dispatchedStage: 'ocr', 'metrics.firestoreWrites': countedWrite() });
-}
-
-async function publishFailure(deps: IngestDeps, job: Job, error: JobError, now: Date): Promise<void> {
-  if (!job.documentId) return;
-  await deps.publisher.publish('document-events', { type: 'scriptorium.document.failed.v1', jobId: job.id, projectId: job.projectId, documentId: job.documentId, error, occurredAt: now.toISOString() }, { jobId: job.id });
+  return { action: 'dispatched', jobId: job.id, stage: 'ocr' };
 }

@@ -1,10 +1,12 @@
 /**
- * OCR stage: claims an attempt on the job (guarded: stale, duplicate or terminal requests are
+ * OCR stage: claims an attempt on the job with a lease (stale, duplicate and terminal requests are
  * acknowledged without work), downloads the exact generation, runs the engine page by page with live
- * progress, writes the text (and a per-page summary) as derived objects keyed on the generation,
- * announces the result on `document-events`, then completes the job and the document in one
- * transaction. Permanent failures fail the job once; transient ones are retried until the attempt cap.
+ * progress, writes the text (and a per-page summary) as create-only derived objects keyed on the
+ * generation, completes job and document in one transaction that only the lease holder may make, and
+ * then announces the outcome on `document-events`. Permanent failures fail the job once; transient
+ * ones release the lease and are retried until the attempt cap.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,10 +16,12 @@ import { isOcrContentType, type OcrEngine, type OcrResult } from '../../shared/e
 import { isRetryable, PermanentError, toJobError, TransientError, type JobError } from '../../shared/errors/index.js';
 import type { DocumentRepository } from '../../shared/firestore/documents.js';
 import type { JobRepository } from '../../shared/firestore/jobs.js';
-import { overallProgress, type Job } from '../../shared/jobs/model.js';
+import { isTerminal, overallProgress, type Job } from '../../shared/jobs/model.js';
+import { announceOutcome, failJob } from '../../shared/jobs/outcomes.js';
 import type { Logger } from '../../shared/logger/index.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
 import { derivedPrefix } from '../../shared/storage/names.js';
+import { topology } from '../../shared/topology.js';
 
 export interface OcrDeps {
   readonly jobs: JobRepository;
@@ -29,6 +33,8 @@ export interface OcrDeps {
   readonly config: { readonly SCRIPTORIUM_MAX_ATTEMPTS: number };
   /** Minimum time between progress writes (each is a Firestore transaction). */
   readonly progressIntervalMs?: number;
+  /** How long a claim holds the job; defaults to the OCR subscription's ack deadline. */
+  readonly leaseMs?: number;
   readonly now?: () => Date;
 }
 
@@ -38,30 +44,47 @@ export type OcrOutcome =
   | { readonly action: 'failed'; readonly jobId: string; readonly error: JobError }
   | { readonly action: 'cancelled'; readonly jobId: string };
 
+/** A push that runs longer than the ack deadline is redelivered anyway, so the lease never needs to outlive it. */
+const DEFAULT_LEASE_MS = (topology.subscriptions.find((s) => s.name === 'ocr-ocr-requests')?.ackDeadlineSeconds ?? 600) * 1000;
+
 class Cancelled extends Error {}
 
 export async function handleOcr(eventData: unknown, deps: OcrDeps): Promise<OcrOutcome> {
-  const { data: req } = parseMessage('ocr-requests', eventData);
+  const { data: req, messageId } = parseMessage('ocr-requests', eventData);
   const { jobId } = req;
   const log = deps.log.child({ jobId, documentId: req.documentId });
   const now = deps.now ?? (() => new Date());
   const max = deps.config.SCRIPTORIUM_MAX_ATTEMPTS;
+  const attemptId = randomUUID();
+  const ours = (job: Job): boolean => job.lease?.id === attemptId;
 
   // Claim an attempt. The decider sees the job as it is in this transaction.
   const claim = await deps.jobs.update(jobId, (job) => {
     if (job.stage !== 'ocr' || job.input.generation !== req.source.generation) return null;
+    const t = now().getTime();
+    // Another copy of the request while an attempt is alive: the holder's own message covers it.
+    // The same message again means its holder is gone (a redelivery): take over.
+    if (job.lease && Date.parse(job.lease.expiresAt) > t && job.lease.messageId !== messageId) return null;
     if (job.cancelRequested) return { status: 'CANCELLED', log: { level: 'INFO', message: 'cancelled before OCR started' }, also: (tx) => deps.documents.updateIn(tx, req.documentId, { status: 'CANCELLED' }) };
     if (job.attempts >= max) {
       const last = job.error ? ` (last error ${job.error.code}: ${job.error.message})` : '';
       return { status: 'FAILED', error: { code: 'ATTEMPTS_EXHAUSTED', message: `OCR failed ${job.attempts} times${last}`, retryable: false }, log: { level: 'ERROR', message: `gave up after ${job.attempts} attempts` }, also: (tx) => deps.documents.updateIn(tx, req.documentId, { status: 'FAILED' }) };
     }
-    return { attempts: 'increment', log: { level: 'INFO', message: `OCR attempt ${job.attempts + 1} of ${max} started` } };
+    return {
+      attempts: 'increment',
+      lease: { id: attemptId, messageId, expiresAt: new Date(t + (deps.leaseMs ?? DEFAULT_LEASE_MS)).toISOString() },
+      log: { level: 'INFO', message: `OCR attempt ${job.attempts + 1} of ${max} started` },
+    };
   });
-  if (!claim.applied) return { action: 'skipped', reason: `job is ${claim.job.status} at stage ${claim.job.stage}`, jobId };
-  if (claim.job.status === 'CANCELLED') return { action: 'cancelled', jobId };
-  if (claim.job.status === 'FAILED') {
-    await announceFailure(deps, claim.job, claim.job.error ?? toJobError(new Error('failed')), now());
-    return { action: 'failed', jobId, error: claim.job.error ?? toJobError(new Error('failed')) };
+  if (!claim.applied) {
+    // A terminal job whose announcement was lost gets it now.
+    if (isTerminal(claim.job.status)) await announceOutcome(deps, claim.job);
+    const busy = claim.job.lease && !isTerminal(claim.job.status) ? ' (another attempt holds it)' : '';
+    return { action: 'skipped', reason: `job is ${claim.job.status} at stage ${claim.job.stage}${busy}`, jobId };
+  }
+  if (isTerminal(claim.job.status)) {
+    await announceOutcome(deps, claim.job);
+    return claim.job.status === 'CANCELLED' ? { action: 'cancelled', jobId } : { action: 'failed', jobId, error: claim.job.error ?? toJobError(new Error('failed')) };
   }
 
   const workDir = await mkdtemp(path.join(tmpdir(), 'scriptorium-ocr-'));
@@ -83,10 +106,8 @@ export async function handleOcr(eventData: unknown, deps: OcrDeps): Promise<OcrO
           if (pagesDone >= pageCount || t - lastWrite < interval) return;
           lastWrite = t;
           try {
-            const out = await deps.jobs.update(jobId, (job) =>
-              job.cancelRequested || job.stage !== 'ocr' ? null : { progress: overallProgress('ocr', pagesDone / pageCount), metrics: { pagesDone, pageCount } },
-            );
-            if (!out.applied && (out.job.cancelRequested || out.job.status === 'CANCELLED')) controller.abort(new Cancelled('cancelled'));
+            const out = await deps.jobs.update(jobId, (job) => (job.cancelRequested || !ours(job) ? null : { progress: overallProgress('ocr', pagesDone / pageCount), metrics: { pagesDone, pageCount } }));
+            if (!out.applied && (out.job.cancelRequested || !ours(out.job))) controller.abort(new Cancelled(out.job.cancelRequested ? 'cancelled' : 'lease lost'));
           } catch (err) {
             // Progress is informative: a failed progress write must not fail the OCR itself.
             log.warn('progress write failed', { err });
@@ -106,23 +127,9 @@ export async function handleOcr(eventData: unknown, deps: OcrDeps): Promise<OcrO
       metadata: { jobId },
     });
     const textRef = { bucket: textObj.bucket, object: textObj.object, generation: textObj.generation };
-
-    // Announce before completing: if we crash in between, the redelivery re-announces (at-least-once)
-    // rather than leaving a completed job whose event was never sent.
-    await deps.publisher.publish('document-events', {
-      type: 'scriptorium.document.ocr.completed.v1',
-      jobId,
-      projectId: req.projectId,
-      documentId: req.documentId,
-      text: textRef,
-      pageCount: result.pageCount,
-      language: result.language,
-      occurredAt: now().toISOString(),
-    }, { jobId });
-
     const methods = { textLayer: result.pages.filter((p) => p.method === 'text-layer').length, ocr: result.pages.filter((p) => p.method === 'ocr').length };
     const done = await deps.jobs.update(jobId, (job) =>
-      job.stage !== 'ocr' || job.input.generation !== req.source.generation
+      !ours(job)
         ? null
         : {
             status: 'COMPLETED',
@@ -140,32 +147,32 @@ export async function handleOcr(eventData: unknown, deps: OcrDeps): Promise<OcrO
               }),
           },
     );
-    if (!done.applied) return { action: 'skipped', reason: `job became ${done.job.status} while OCR ran`, jobId };
+    if (!done.applied) {
+      if (isTerminal(done.job.status)) await announceOutcome(deps, done.job);
+      return { action: 'skipped', reason: `job became ${done.job.status} (or another attempt took over) while OCR ran`, jobId };
+    }
+    await announceOutcome(deps, done.job);
     log.info('OCR completed', { pages: result.pageCount, engineMs: Math.round(result.engineMs) });
     return { action: 'completed', jobId, pageCount: result.pageCount };
   } catch (err) {
     if (err instanceof Cancelled || controller.signal.aborted) {
-      await deps.jobs.update(jobId, () => ({ status: 'CANCELLED', log: { level: 'INFO', message: 'cancelled during OCR' }, also: (tx) => deps.documents.updateIn(tx, req.documentId, { status: 'CANCELLED' }) }));
-      return { action: 'cancelled', jobId };
+      const out = await deps.jobs.update(jobId, (job) => (ours(job) && job.cancelRequested ? { status: 'CANCELLED', log: { level: 'INFO', message: 'cancelled during OCR' }, also: (tx) => deps.documents.updateIn(tx, req.documentId, { status: 'CANCELLED' }) } : null));
+      if (out.applied) await announceOutcome(deps, out.job);
+      return out.applied ? { action: 'cancelled', jobId } : { action: 'skipped', reason: 'another attempt took over', jobId };
     }
     const error = toJobError(err);
     const attempts = claim.job.attempts;
     if (!isRetryable(err) || attempts >= max) {
       const final: JobError = isRetryable(err) ? { code: error.code, message: `${error.message} (gave up after ${attempts} attempts)`, retryable: false } : error;
-      const out = await deps.jobs.fail(jobId, final, (tx) => deps.documents.updateIn(tx, req.documentId, { status: 'FAILED' }));
-      if (out.applied) await announceFailure(deps, out.job, final, now());
+      const out = await failJob(deps, jobId, req.documentId, final, ours);
+      if (out.applied) await announceOutcome(deps, out.job);
       log.warn('OCR failed', { error: final });
       return { action: 'failed', jobId, error: final };
     }
-    // Transient: note it on the job (still RUNNING) and let Pub/Sub redeliver with backoff.
-    await deps.jobs.update(jobId, () => ({ error, log: { level: 'WARNING', message: `attempt ${attempts} failed, will retry: ${error.code}: ${error.message}` } }));
+    // Transient: note it on the job (still RUNNING), release the lease, and let Pub/Sub redeliver with backoff.
+    await deps.jobs.update(jobId, (job) => (ours(job) ? { error, lease: null, log: { level: 'WARNING', message: `attempt ${attempts} failed, will retry: ${error.code}: ${error.message}` } } : null));
     throw err instanceof TransientError ? err : new TransientError(error.code, error.message, err);
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
-}
-
-async function announceFailure(deps: OcrDeps, job: Job, error: JobError, at: Date): Promise<void> {
-  if (!job.documentId) return;
-  await deps.publisher.publish('document-events', { type: 'scriptorium.document.failed.v1', jobId: job.id, projectId: job.projectId, documentId: job.documentId, error, occurredAt: at.toISOString() }, { jobId: job.id });
 }

@@ -19,7 +19,7 @@ export const ConfigSchema = z.object({
   /** Upper bound on a declared upload size, in bytes. */
   SCRIPTORIUM_MAX_UPLOAD_BYTES: intFromEnv(100 * 1024 * 1024),
   /** Lifetime of a signed upload URL. Short: it is a bearer credential. */
-  SCRIPTORIUM_SIGNED_URL_TTL_SECONDS: intFromEnv(900),
+  SCRIPTORIUM_SIGNED_URL_TTL_SECONDS: intFromEnv(900).pipe(z.number().max(604800, 'V4 signed URLs last at most 7 days (604800 s)')),
   /** Attempts a job stage gets before it is failed for good (counted by us: push bodies carry no deliveryAttempt locally). */
   SCRIPTORIUM_MAX_ATTEMPTS: intFromEnv(5),
   /** `local` (poppler + tesseract child processes) or `google` (Document AI, online processing). */

@@ -26,6 +26,7 @@ export interface JobChange {
   readonly result?: Record<string, unknown>;
   readonly input?: Partial<Job['input']>;
   readonly dispatchedStage?: string | null;
+  readonly lease?: Job['lease'];
   readonly metrics?: Record<string, number>;
   readonly log?: JobLogEntry;
   /** Further writes in the same transaction (e.g. the document record). */
@@ -58,7 +59,7 @@ function countingTransaction(tx: Transaction, counter: { writes: number }): Tran
 /** Counts a write made outside {@link JobRepository.update} (e.g. a plain field write) on the job's meter. */
 export const countedWrite = (): FieldValue => FieldValue.increment(1);
 
-export type NewJob = Omit<Job, 'createdAt' | 'updatedAt' | 'startedAt' | 'finishedAt' | 'logCount'>;
+export type NewJob = Omit<Job, 'createdAt' | 'updatedAt' | 'startedAt' | 'finishedAt' | 'logCount' | 'lease' | 'announced'>;
 
 export class JobRepository {
   constructor(private readonly db: Firestore) {}
@@ -82,7 +83,7 @@ export class JobRepository {
     const { id, ...data } = job;
     // Three writes in the creating transaction: this job, its first log entry and the document record.
     const metrics = { ...data.metrics, firestoreWrites: (data.metrics.firestoreWrites ?? 0) + 2 + (job.documentId ? 1 : 0) };
-    tx.create(this.ref(id), { ...data, metrics, createdAt: now, updatedAt: now, startedAt: null, finishedAt: null, logCount: 1 });
+    tx.create(this.ref(id), { ...data, metrics, lease: null, announced: false, createdAt: now, updatedAt: now, startedAt: null, finishedAt: null, logCount: 1 });
     tx.set(this.ref(id).collection('logs').doc(logSlot(0)), { seq: 0, at: now, ...log, status: job.status, stage: job.stage, progress: job.progress });
   }
 
@@ -111,6 +112,9 @@ export class JobRepository {
       if (change.error !== undefined) patch.error = change.error;
       if (change.result !== undefined) patch.result = change.result;
       if (change.dispatchedStage !== undefined) patch.dispatchedStage = change.dispatchedStage;
+      if (change.lease !== undefined) patch.lease = change.lease;
+      // A terminal job holds no lease: whoever ends it ends the attempt too.
+      if (isTerminal(status)) patch.lease = null;
       if (change.input !== undefined) for (const [k, v] of Object.entries(change.input)) patch[`input.${k}`] = v;
       if (change.metrics !== undefined) for (const [k, v] of Object.entries(change.metrics)) patch[`metrics.${k}`] = v;
       if (status === 'RUNNING' && job.startedAt === null) patch.startedAt = now;
@@ -148,6 +152,7 @@ export class JobRepository {
         error: change.error !== undefined ? change.error : job.error,
         result: change.result ?? job.result,
         dispatchedStage: change.dispatchedStage !== undefined ? change.dispatchedStage : job.dispatchedStage,
+        lease: isTerminal(status) ? null : change.lease !== undefined ? change.lease : job.lease,
         input: { ...job.input, ...change.input },
         metrics: { ...job.metrics, ...change.metrics, firestoreWrites: (job.metrics.firestoreWrites ?? 0) + counter.writes },
         logCount: typeof patch.logCount === 'number' ? patch.logCount : job.logCount,

@@ -73,9 +73,20 @@ export const JobSchema = z.object({
     declaredSize: z.number().int(),
     /** The object generation this job processes, set by ingest: the idempotency key is bucket/object#generation. */
     generation: z.string().nullable(),
+    /** When the signed upload URL expires: a job still PENDING after it will never get its file (for the stale-job reaper). */
+    uploadExpiresAt: z.string().nullable().default(null),
   }),
   /** Set by ingest once the next stage's request is published (a redelivery then only acks). */
   dispatchedStage: z.string().nullable(),
+  /**
+   * The attempt currently working on the job's stage. Another copy of the request (another message id)
+   * that finds a live lease is acknowledged without work: the holder's own message still guarantees
+   * progress, because if the holder dies that message is redelivered (same id) and takes over. The
+   * holder clears the lease when it ends; it expires after the subscription's ack deadline.
+   */
+  lease: z.object({ id: z.string(), messageId: z.string(), expiresAt: z.string() }).nullable().default(null),
+  /** Whether the terminal outcome was published on `document-events`; a redelivery repairs a lost announcement. */
+  announced: z.boolean().default(false),
   result: z.record(z.string(), z.unknown()).nullable(),
   /** Set by a cancel request; handlers check it between pages. */
   cancelRequested: z.boolean(),

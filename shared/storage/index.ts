@@ -31,7 +31,7 @@ export interface StorageGateway {
   download(ref: { bucket: string; object: string; generation: string }, destination: string): Promise<void>;
   /** Reads a (small) object fully, e.g. extracted text for the API. */
   read(ref: { bucket: string; object: string; generation?: string | null }): Promise<Buffer>;
-  /** Writes a derived object (marked so no trigger reacts to it). Returns its generation. */
+  /** Writes a derived object once (marked so no trigger reacts to it); if it exists, returns the existing one. */
   writeDerived(args: { bucket: string; object: string; contentType: string; body: Buffer | string; metadata?: Record<string, string> }): Promise<ObjectInfo>;
 }
 
@@ -97,15 +97,22 @@ export function createStorageGateway(options: { projectId: string; signingKeyFil
     async writeDerived({ bucket, object, contentType, body, metadata = {} }) {
       const file = storage().bucket(bucket).file(object);
       try {
-        // Small derived files: a single-request upload (resumable sessions cost two round trips).
+        // Create-only: a derived object, once written, is the result for its source generation. A
+        // retried or duplicated attempt finds it (412) and uses it, so every reference to it stays valid.
+        // Small files: a single-request upload (resumable sessions cost two round trips).
         await file.save(typeof body === 'string' ? Buffer.from(body, 'utf8') : body, {
           resumable: false,
           contentType,
           metadata: { metadata: { ...metadata, [DERIVED_METADATA_KEY]: 'true' } },
+          preconditionOpts: { ifGenerationMatch: 0 },
         });
         return toInfo(bucket, object, file.metadata);
       } catch (err) {
         const status = statusOf(err);
+        if (status === 412) {
+          const [md] = await file.getMetadata();
+          return toInfo(bucket, object, md);
+        }
         if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) {
           throw new PermanentError('DERIVED_WRITE_REFUSED', `writing gs://${bucket}/${object} was refused (${status})`, err);
         }

@@ -178,6 +178,11 @@ describe('pipeline: at-least-once delivery', () => {
     assert.ok(['duplicate', 'dispatched'].includes(String(ingestOutcome?.action)), JSON.stringify(ingestOutcome));
     const ocrOutcome = await outcomeOf(cfg, 'ocr', dupRequest.message.messageId);
     assert.ok(['skipped', 'completed'].includes(String(ocrOutcome?.action)), JSON.stringify(ocrOutcome));
+    assert.equal(job.attempts, 1, 'the engine ran once: the second copy found the job taken or done');
+    assert.equal(job.announced, true);
+    // The text the document points at is readable (a second run must not have replaced it).
+    const res = await api(cfg, token, 'GET', `/v1/documents/${upload.documentId}/text`);
+    assert.equal(res.status, 200, res.text);
     assert.equal(job.status, 'COMPLETED');
     assert.equal(job.result?.pageCount, 4);
     const logs = await testFirestore(cfg).collection(`jobs/${upload.jobId}/logs`).get();
@@ -236,6 +241,21 @@ describe('api', () => {
     assert.equal((a.json as { documentId: string }).documentId, (b.json as { documentId: string }).documentId);
     const c = await api(cfg, token, 'POST', '/v1/uploads', { ...req, size: 101 });
     assert.equal(c.status, 409);
+  });
+
+  it('answers 404 for malformed ids and for documents of projects the caller is not in', async () => {
+    const upload = await createUpload(cfg, token, { fileName: 'mine.pdf', contentType: 'application/pdf', size: 10 });
+    const stranger = await signUp(cfg, `prober-${Date.now()}@example.com`);
+    for (const route of [`/v1/jobs/${upload.jobId}`, `/v1/documents/${upload.documentId}`, `/v1/documents/${upload.documentId}/text`]) {
+      const res = await api(cfg, stranger, 'GET', route);
+      assert.equal(res.status, 404, route);
+    }
+    for (const route of ['/v1/jobs/a%2Fb', `/v1/jobs/${upload.jobId}%2Flogs%2F000`, '/v1/documents/..%2Fprojects%2Fdemo']) {
+      const res = await api(cfg, token, 'GET', route);
+      assert.equal(res.status, 404, route);
+      assert.doesNotMatch(res.text, /Firestore|path|zod/i);
+    }
+    assert.equal((await api(cfg, token, 'GET', `/v1/jobs/${upload.jobId}`)).status, 200);
   });
 
   it('answers 409 NOT_READY for the text of a document still awaiting upload', async () => {

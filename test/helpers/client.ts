@@ -71,8 +71,11 @@ export function testFirestore(cfg: LocalConfig): Firestore {
   return db;
 }
 
-/** Follows `jobs/{id}` with a listener until it is terminal; every snapshot seen is returned too. */
-export async function waitForJob(cfg: LocalConfig, jobId: string, timeoutMs = 120_000): Promise<{ job: Job; seen: Job[] }> {
+/**
+ * Follows `jobs/{id}` with a listener until it is terminal and (unless `settled` is false) its outcome
+ * has been announced, i.e. no handler will write it again; every snapshot seen is returned too.
+ */
+export async function waitForJob(cfg: LocalConfig, jobId: string, timeoutMs = 120_000, settled = true): Promise<{ job: Job; seen: Job[] }> {
   const seen: Job[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -86,7 +89,7 @@ export async function waitForJob(cfg: LocalConfig, jobId: string, timeoutMs = 12
           if (!snap.exists) return;
           const job = JobSchema.parse({ ...(toPlain(snap.data()) as object), id: jobId });
           seen.push(job);
-          if (isTerminal(job.status)) {
+          if (isTerminal(job.status) && (job.announced || !settled)) {
             clearTimeout(timer);
             unsubscribe();
             resolve({ job, seen });

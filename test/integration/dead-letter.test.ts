@@ -49,9 +49,28 @@ describe('dead-letter function', () => {
     assert.equal(job?.error?.code, 'DEAD_LETTERED');
     assert.match(String(job?.error?.message), /5 times on projects\/.*ocr-ocr-requests/);
     assert.equal((await db.doc(`documents/${upload.documentId}`).get()).get('status'), 'FAILED');
+    assert.equal((await db.doc(`jobs/${upload.jobId}`).get()).get('announced'), true, 'the failure was announced on document-events');
     const before = (await db.doc(`jobs/${upload.jobId}`).get()).updateTime;
     assert.equal(await pushDeadLetter(envelope), 204, 'a second copy is acknowledged');
     assert.ok((await db.doc(`jobs/${upload.jobId}`).get()).updateTime?.isEqual(before!), 'and changes nothing');
+  });
+
+  it('leaves a job alone while an attempt holds a live lease on it (the message was another copy)', async () => {
+    const upload = await createUpload(cfg, token, { fileName: 'busy.pdf', contentType: 'application/pdf', size: 100 });
+    const db = testFirestore(cfg);
+    await db.doc(`jobs/${upload.jobId}`).update({ status: 'RUNNING', stage: 'ocr', lease: { id: 'alive', messageId: 'm', expiresAt: new Date(Date.now() + 600_000).toISOString() } });
+    const envelope = deadLettered(pushEnvelope('ocr-requests', {
+      type: 'scriptorium.document.ocr.requested.v1',
+      jobId: upload.jobId,
+      projectId: cfg.projectId,
+      documentId: upload.documentId,
+      source: { bucket: upload.bucket, object: upload.object, generation: '1' },
+      contentType: 'application/pdf',
+      requestedAt: new Date().toISOString(),
+    }));
+    assert.equal(await pushDeadLetter(envelope), 204);
+    assert.deepEqual(await outcomeOf(cfg, 'dead-letter', (envelope as { message: { messageId: string } }).message.messageId), { action: 'recorded', reason: 'an attempt is still working on the job' });
+    assert.equal((await db.doc(`jobs/${upload.jobId}`).get()).get('status'), 'RUNNING');
   });
 
   it('acknowledges a dead-lettered message about no known job', async () => {

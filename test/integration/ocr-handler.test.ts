@@ -4,7 +4,7 @@
  */
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { PubSub } from '@google-cloud/pubsub';
 import { Storage } from '@google-cloud/storage';
 import { localConfigForTests } from '../helpers/platform.js';
@@ -18,6 +18,9 @@ import { createStorageGateway } from '../../shared/storage/index.js';
 import { createLogger } from '../../shared/logger/index.js';
 import { PermanentError, TransientError } from '../../shared/errors/index.js';
 import type { OcrEngine } from '../../shared/engines/ocr/types.js';
+import { createLocalOcrEngine } from '../../shared/engines/ocr/local.js';
+import type { Publisher } from '../../shared/events/publisher.js';
+import { fixture } from '../helpers/client.js';
 import type { LocalConfig } from '../../emulators/local-config.js';
 
 let cfg: LocalConfig;
@@ -41,13 +44,13 @@ before(() => {
 });
 
 /** A document + RUNNING job at the OCR stage, with a real source object (outside `uploads/`, so nothing triggers). */
-async function seedJob(): Promise<{ jobId: string; envelope: unknown }> {
+async function seedJob(body: Buffer = Buffer.from('not really a png')): Promise<{ jobId: string; documentId: string; envelope: ReturnType<typeof pushEnvelope<'ocr-requests'>> }> {
   const suffix = randomBytes(10).toString('hex');
   const documentId = `doc_${suffix}`;
   const jobId = `job_${suffix}`;
   const object = `test-sources/${documentId}/page.png`;
   const file = new Storage({ projectId: cfg.gcpProjectId, apiEndpoint: cfg.storageEmulatorHost }).bucket(cfg.bucket).file(object);
-  await file.save(Buffer.from('not really a png'), { resumable: false, contentType: 'image/png' });
+  await file.save(body, { resumable: false, contentType: 'image/png' });
   const generation = String(file.metadata.generation);
   const db = testFirestore(cfg);
   await db.runTransaction(async (tx) => {
@@ -57,7 +60,7 @@ async function seedJob(): Promise<{ jobId: string; envelope: unknown }> {
     });
     deps.jobs.createIn(tx, {
       id: jobId, kind: 'document.process', projectId: 'test', documentId, ownerUid: 'u', agentId: null, status: 'RUNNING', stage: 'ocr', progress: 10, attempts: 0, error: null,
-      input: { bucket: cfg.bucket, object, fileName: 'page.png', contentType: 'image/png', declaredSize: 16, generation }, dispatchedStage: 'ocr', result: null, cancelRequested: false, retryOf: null, metrics: {},
+      input: { bucket: cfg.bucket, object, fileName: 'page.png', contentType: 'image/png', declaredSize: 16, generation, uploadExpiresAt: null }, dispatchedStage: 'ocr', result: null, cancelRequested: false, retryOf: null, metrics: {},
     }, { level: 'INFO', message: 'seeded' });
     return Promise.resolve();
   });
@@ -65,7 +68,7 @@ async function seedJob(): Promise<{ jobId: string; envelope: unknown }> {
     type: 'scriptorium.document.ocr.requested.v1', jobId, projectId: 'test', documentId,
     source: { bucket: cfg.bucket, object, generation }, contentType: 'image/png', requestedAt: new Date().toISOString(),
   });
-  return { jobId, envelope };
+  return { jobId, documentId, envelope };
 }
 
 const failing = (err: Error): OcrEngine & { calls: number } => {
@@ -118,7 +121,14 @@ describe('handleOcr retry discipline', () => {
     const { jobId, envelope } = await seedJob();
     const engine = failing(new Error('surprise'));
     await assert.rejects(handleOcr(envelope, { ...deps, engine }));
+    await assert.rejects(handleOcr(envelope, { ...deps, engine }));
     assert.equal((await deps.jobs.get(jobId))?.error?.code, 'INTERNAL');
+    const last = await handleOcr(envelope, { ...deps, engine });
+    assert.equal(last.action, 'failed');
+    const job = await deps.jobs.get(jobId);
+    assert.equal(job?.status, 'FAILED');
+    assert.match(job?.error?.message ?? '', /surprise \(gave up after 3 attempts\)/);
+    assert.equal(engine.calls, 3);
   });
 
   it('cancels a job whose cancel was requested before OCR started', async () => {
@@ -129,5 +139,106 @@ describe('handleOcr retry discipline', () => {
     assert.equal(out.action, 'cancelled');
     assert.equal(engine.calls, 0);
     assert.equal((await deps.jobs.get(jobId))?.status, 'CANCELLED');
+  });
+});
+
+/** The real local engine behind a gate, so a test can hold an attempt inside the engine. */
+function gated(inner: OcrEngine): { engine: OcrEngine; release: () => void; calls: () => number } {
+  let open: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  let calls = 0;
+  return {
+    engine: {
+      name: `gated-${inner.name}`,
+      async extract(input, options) {
+        calls++;
+        await gate;
+        return inner.extract(input, options);
+      },
+    },
+    release: () => open(),
+    calls: () => calls,
+  };
+}
+
+/** Polls an in-process condition (not an emulator): the handler runs in this process. */
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Another copy of the same request: same content, its own message id (as a second publish gets). */
+function anotherCopy<T extends { message: { messageId: string } }>(envelope: T): T {
+  return { ...envelope, message: { ...envelope.message, messageId: randomUUID() } };
+}
+
+describe('handleOcr under duplicate delivery', () => {
+  it('runs the engine once when two copies of a request overlap; the second is acknowledged without work', async () => {
+    const { jobId, documentId, envelope } = await seedJob(await fixture('ocr/phototest-rotated-180.png'));
+    const g = gated(createLocalOcrEngine());
+    const first = handleOcr(envelope, { ...deps, engine: g.engine });
+    await until(() => g.calls() === 1);
+    const second = await handleOcr(anotherCopy(envelope), { ...deps, engine: g.engine });
+    assert.equal(second.action, 'skipped');
+    assert.match(second.action === 'skipped' ? second.reason : '', /another attempt holds it/);
+    g.release();
+    assert.equal((await first).action, 'completed');
+    assert.equal(g.calls(), 1);
+    const job = await deps.jobs.get(jobId);
+    assert.equal(job?.attempts, 1);
+    assert.equal(job?.lease, null, 'the lease ends with the job');
+    assert.equal(job?.announced, true);
+    const doc = await deps.documents.get(documentId);
+    assert.ok(doc?.text);
+    assert.match((await deps.storage.read(doc.text)).toString('utf8'), /quick brown dog/);
+  });
+
+  it('lets a redelivery of the holder\'s own message take over its live lease (the holder died)', async () => {
+    const { jobId, envelope } = await seedJob(await fixture('ocr/phototest-rotated-180.png'));
+    await deps.jobs.ref(jobId).update({ attempts: 1, lease: { id: 'dead-attempt', messageId: envelope.message.messageId, expiresAt: new Date(Date.now() + 600_000).toISOString() } });
+    const out = await handleOcr(envelope, { ...deps, engine: createLocalOcrEngine() });
+    assert.equal(out.action, 'completed');
+    assert.equal((await deps.jobs.get(jobId))?.attempts, 2);
+  });
+
+  it('takes over an expired lease whatever message brings the request', async () => {
+    const { jobId, envelope } = await seedJob(await fixture('ocr/phototest-rotated-180.png'));
+    await deps.jobs.ref(jobId).update({ attempts: 1, lease: { id: 'old', messageId: 'another-message', expiresAt: new Date(Date.now() - 1000).toISOString() } });
+    assert.equal((await handleOcr(envelope, { ...deps, engine: createLocalOcrEngine() })).action, 'completed');
+  });
+
+  it('repairs a lost announcement when a redelivery meets the finished job', async () => {
+    const { jobId, documentId, envelope } = await seedJob(await fixture('ocr/phototest-rotated-180.png'));
+    assert.equal((await handleOcr(envelope, { ...deps, engine: createLocalOcrEngine() })).action, 'completed');
+    await deps.jobs.ref(jobId).update({ announced: false });
+    const published: { topic: string; data: unknown }[] = [];
+    const publisher: Publisher = {
+      publish: (topic, data, attributes) => {
+        published.push({ topic, data });
+        return deps.publisher.publish(topic, data, attributes);
+      },
+    };
+    const engine = failing(new Error('must not run'));
+    const again = await handleOcr(anotherCopy(envelope), { ...deps, publisher, engine });
+    assert.equal(again.action, 'skipped');
+    assert.equal(engine.calls, 0);
+    assert.deepEqual(published.map((p) => [p.topic, (p.data as { type: string; documentId: string }).type, (p.data as { documentId: string }).documentId]), [['document-events', 'scriptorium.document.ocr.completed.v1', documentId]]);
+    assert.equal((await deps.jobs.get(jobId))?.announced, true);
+  });
+
+  it('reuses derived objects a previous attempt wrote (create-only), so references stay valid', async () => {
+    const { jobId, documentId, envelope } = await seedJob(await fixture('ocr/phototest-rotated-180.png'));
+    assert.equal((await handleOcr(envelope, { ...deps, engine: createLocalOcrEngine() })).action, 'completed');
+    const firstText = (await deps.documents.get(documentId))?.text;
+    // A later attempt on the same generation (e.g. after a failed completion) writes the same names.
+    const again = await deps.storage.writeDerived({ bucket: cfg.bucket, object: firstText?.object ?? '', contentType: 'text/plain', body: 'different' });
+    assert.equal(again.generation, firstText?.generation);
+    assert.match((await deps.storage.read({ bucket: cfg.bucket, object: firstText?.object ?? '' })).toString('utf8'), /quick brown dog/);
+    assert.equal((await deps.jobs.get(jobId))?.status, 'COMPLETED');
   });
 });

@@ -63,6 +63,11 @@ describe('parseConfig', () => {
     });
   });
 
+  it('refuses a signed URL lifetime over the V4 maximum of 7 days', () => {
+    assert.throws(() => parseConfig({ ...base, SCRIPTORIUM_SIGNED_URL_TTL_SECONDS: '604801' }), /SIGNED_URL_TTL_SECONDS/);
+    assert.equal(parseConfig({ ...base, SCRIPTORIUM_SIGNED_URL_TTL_SECONDS: '604800' }).SCRIPTORIUM_SIGNED_URL_TTL_SECONDS, 604800);
+  });
+
   it('redacts the signing key path', () => {
     const view = redactedConfig(parseConfig({ ...base, SCRIPTORIUM_SIGNING_KEY_FILE: '/secret/key.json' }));
     assert.equal(view.SCRIPTORIUM_SIGNING_KEY_FILE, '[set]');

@@ -1,0 +1,57 @@
+/**
+ * Ending a job and announcing how it ended. Every handler that moves a job to a terminal status calls
+ * {@link announceOutcome} afterwards, and every handler that meets a terminal job calls it again: the
+ * announcement is published and then marked on the job, so one lost publish is repaired by the next
+ * delivery that sees the job, and no event ever announces an outcome the job does not have.
+ */
+import type { DocumentRepository } from '../firestore/documents.js';
+import { countedWrite, type JobRepository, type UpdateOutcome } from '../firestore/jobs.js';
+import type { Publisher } from '../events/publisher.js';
+import type { JobError } from '../errors/index.js';
+import { isTerminal, type Job } from './model.js';
+import { z } from 'zod';
+
+export interface OutcomeDeps {
+  readonly jobs: JobRepository;
+  readonly documents: DocumentRepository;
+  readonly publisher: Publisher;
+}
+
+const GRPC_NOT_FOUND = 5;
+
+/**
+ * Fails a job (and its document) unless it is already terminal or `guard` declines. A missing
+ * document record must not keep the job RUNNING: then the job is failed alone.
+ */
+export async function failJob(deps: Pick<OutcomeDeps, 'jobs' | 'documents'>, jobId: string, documentId: string | null, error: JobError, guard: (job: Job) => boolean = () => true): Promise<UpdateOutcome> {
+  const change = { status: 'FAILED', error, log: { level: 'ERROR', message: `${error.code}: ${error.message}` } } as const;
+  try {
+    return await deps.jobs.update(jobId, (job) => (guard(job) ? { ...change, ...(documentId ? { also: (tx) => deps.documents.updateIn(tx, documentId, { status: 'FAILED' }) } : {}) } : null));
+  } catch (err) {
+    const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
+    if (code !== GRPC_NOT_FOUND || !documentId) throw err;
+    return deps.jobs.update(jobId, (job) => (guard(job) ? change : null));
+  }
+}
+
+const CompletedResultSchema = z.object({
+  pageCount: z.number().int(),
+  language: z.string(),
+  text: z.object({ bucket: z.string(), object: z.string(), generation: z.string() }),
+});
+
+/** Publishes a terminal job's outcome on `document-events` once (at least once), then marks it announced. */
+export async function announceOutcome(deps: OutcomeDeps, job: Job): Promise<boolean> {
+  if (!isTerminal(job.status) || job.announced) return false;
+  const occurredAt = job.finishedAt ?? new Date().toISOString();
+  if (job.documentId && job.status === 'COMPLETED') {
+    const result = CompletedResultSchema.parse(job.result);
+    await deps.publisher.publish('document-events', { type: 'scriptorium.document.ocr.completed.v1', jobId: job.id, projectId: job.projectId, documentId: job.documentId, text: result.text, pageCount: result.pageCount, language: result.language, occurredAt }, { jobId: job.id });
+  } else if (job.documentId && job.status === 'FAILED') {
+    const error = job.error ?? { code: 'UNKNOWN', message: 'failed without a recorded error', retryable: false };
+    await deps.publisher.publish('document-events', { type: 'scriptorium.document.failed.v1', jobId: job.id, projectId: job.projectId, documentId: job.documentId, error, occurredAt }, { jobId: job.id });
+  }
+  // CANCELLED has no event type yet (cancellation arrives with its own issue): marked, not published.
+  await deps.jobs.ref(job.id).update({ announced: true, 'metrics.firestoreWrites': countedWrite() });
+  return true;
+}
