@@ -99,6 +99,8 @@ async function main(): Promise<void> {
         const t2 = performance.now();
         const wall2 = Date.now();
         const at = await logTimes(cfg, up.jobId);
+        // Writes are counted once the job is settled (its outcome announced: the last write it gets).
+        const settled = (await waitForJob(cfg, up.jobId)).job;
         if (job.status !== 'COMPLETED') throw new Error(`${file}: ${job.status} ${JSON.stringify(job.error)}`);
         const engineMs = job.metrics.engineMs ?? 0;
         results.push({
@@ -107,7 +109,7 @@ async function main(): Promise<void> {
           ocrStageOverheadMs: at.done - at.claim - engineMs,
           completedToListenerMs: wall2 - at.done,
           file,
-          totalMs: t2 - t0, engineMs, overheadMs: t2 - t0 - engineMs, putMs: t1 - t0, firestoreWrites: job.metrics.firestoreWrites ?? 0, pages: Number(job.result?.pageCount ?? 0) });
+          totalMs: t2 - t0, engineMs, overheadMs: t2 - t0 - engineMs, putMs: t1 - t0, firestoreWrites: settled.metrics.firestoreWrites ?? 0, pages: Number(job.result?.pageCount ?? 0) });
       }
     }
   } finally {
