@@ -5,7 +5,7 @@
  * second platform here would double the suite's start-up time for no extra confidence).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -171,6 +171,7 @@ describe('process groups', () => {
         // Already gone.
       }
     }
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('stops a leader and its grandchildren with SIGTERM to the group', async () => {
