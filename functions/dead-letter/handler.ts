@@ -6,7 +6,7 @@
  */
 import { decodeEnvelope } from '../../shared/events/envelope.js';
 import { GcsObjectSchema, OcrRequestedV1 } from '../../shared/events/contracts.js';
-import type { JobError } from '../../shared/errors/index.js';
+import { TransientError, type JobError } from '../../shared/errors/index.js';
 import type { DocumentRepository } from '../../shared/firestore/documents.js';
 import type { JobRepository } from '../../shared/firestore/jobs.js';
 import type { Publisher } from '../../shared/events/publisher.js';
@@ -20,7 +20,6 @@ export interface DeadLetterDeps {
   readonly documents: DocumentRepository;
   readonly publisher: Publisher;
   readonly log: Logger;
-  readonly now?: () => Date;
 }
 
 export type DeadLetterOutcome = { readonly action: 'failed-job'; readonly jobId: string } | { readonly action: 'recorded'; readonly reason: string };
@@ -49,10 +48,13 @@ export async function handleDeadLetter(eventData: unknown, deps: DeadLetterDeps)
     return { action: 'recorded', reason: 'no job' };
   }
   const error: JobError = { code: 'DEAD_LETTERED', message: `delivery failed ${attempts} times on ${source}; the message is kept for replay`, retryable: false };
-  const now = (deps.now ?? (() => new Date()))().getTime();
-  // An attempt that is alive (its lease not expired) is still working: this message was another copy.
-  const out = await failJob(deps, target.jobId, target.documentId, error, (job) => !(job.lease && Date.parse(job.lease.expiresAt) > now));
+  // An attempt whose lease is live may still be working (or may be the one that just died): wait for
+  // the lease to end, by Firestore's clock, and decide then. The retry keeps this message alive.
+  const out = await failJob(deps, target.jobId, target.documentId, error, (job, readTime) => !(job.lease && Date.parse(job.lease.expiresAt) > readTime.getTime()));
+  if (!out.applied && !isTerminal(out.job.status)) {
+    throw new TransientError('ATTEMPT_IN_PROGRESS', `job ${target.jobId} is held by a live attempt until ${out.job.lease?.expiresAt ?? '?'}; retrying after it ends`);
+  }
   await announceOutcome(deps, out.job);
   deps.log.error('dead-lettered message', { messageId, source, jobId: target.jobId, applied: out.applied });
-  return out.applied ? { action: 'failed-job', jobId: target.jobId } : { action: 'recorded', reason: out.job.lease && !isTerminal(out.job.status) ? 'an attempt is still working on the job' : `job already ${out.job.status}` };
+  return out.applied ? { action: 'failed-job', jobId: target.jobId } : { action: 'recorded', reason: `job already ${out.job.status}` };
 }

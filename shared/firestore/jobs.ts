@@ -88,15 +88,17 @@ export class JobRepository {
   }
 
   /**
-   * Guarded update. `decide` sees the current job and returns the change, or null to leave it.
+   * Guarded update. `decide` sees the current job and returns the change, or null to leave it. It also
+   * gets the transaction's read time: Firestore's clock, the same for every function instance, so
+   * leases are set and compared without trusting any one machine's clock.
    * It may run more than once (transactions retry on contention), so it must be pure.
    */
-  async update(jobId: string, decide: (job: Job) => JobChange | null): Promise<UpdateOutcome> {
+  async update(jobId: string, decide: (job: Job, readTime: Date) => JobChange | null): Promise<UpdateOutcome> {
     return this.db.runTransaction(async (tx) => {
       const snap = await tx.get(this.ref(jobId));
       if (!snap.exists) throw new PermanentError('JOB_NOT_FOUND', `job ${jobId} does not exist`);
       const job = this.parse(jobId, snap.data());
-      const change = decide(job);
+      const change = decide(job, snap.readTime.toDate());
       if (change === null) return { job, applied: false, reason: 'declined' } as const;
       const status = change.status ?? job.status;
       if (isTerminal(job.status) || (change.status !== undefined && !canTransition(job.status, status))) {

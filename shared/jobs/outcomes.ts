@@ -23,16 +23,23 @@ const GRPC_NOT_FOUND = 5;
  * Fails a job (and its document) unless it is already terminal or `guard` declines. A missing
  * document record must not keep the job RUNNING: then the job is failed alone.
  */
-export async function failJob(deps: Pick<OutcomeDeps, 'jobs' | 'documents'>, jobId: string, documentId: string | null, error: JobError, guard: (job: Job) => boolean = () => true): Promise<UpdateOutcome> {
+export async function failJob(deps: Pick<OutcomeDeps, 'jobs' | 'documents'>, jobId: string, documentId: string | null, error: JobError, guard: (job: Job, readTime: Date) => boolean = () => true): Promise<UpdateOutcome> {
   const change = { status: 'FAILED', error, log: { level: 'ERROR', message: `${error.code}: ${error.message}` } } as const;
   try {
-    return await deps.jobs.update(jobId, (job) => (guard(job) ? { ...change, ...(documentId ? { also: (tx) => deps.documents.updateIn(tx, documentId, { status: 'FAILED' }) } : {}) } : null));
+    return await deps.jobs.update(jobId, (job, readTime) => (guard(job, readTime) ? { ...change, ...(documentId ? { also: (tx) => deps.documents.updateIn(tx, documentId, { status: 'FAILED' }) } : {}) } : null));
   } catch (err) {
-    const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
-    if (code !== GRPC_NOT_FOUND || !documentId) throw err;
-    return deps.jobs.update(jobId, (job) => (guard(job) ? change : null));
+    if (!isDocumentGone(err) || !documentId) throw err;
+    return deps.jobs.update(jobId, (job, readTime) => (guard(job, readTime) ? change : null));
   }
 }
+
+/** A transaction that also updates the document record failed because that record no longer exists. */
+export function isDocumentGone(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && err.code === GRPC_NOT_FOUND;
+}
+
+/** The error a job fails with when its document record has disappeared under it. */
+export const DOCUMENT_MISSING: JobError = { code: 'DOCUMENT_MISSING', message: 'the document record was deleted while the job ran', retryable: false };
 
 const CompletedResultSchema = z.object({
   pageCount: z.number().int(),

@@ -55,10 +55,11 @@ describe('dead-letter function', () => {
     assert.ok((await db.doc(`jobs/${upload.jobId}`).get()).updateTime?.isEqual(before!), 'and changes nothing');
   });
 
-  it('leaves a job alone while an attempt holds a live lease on it (the message was another copy)', async () => {
+  it('waits (a retryable 500) while an attempt holds a live lease, then fails the job once the lease has ended', async () => {
     const upload = await createUpload(cfg, token, { fileName: 'busy.pdf', contentType: 'application/pdf', size: 100 });
     const db = testFirestore(cfg);
-    await db.doc(`jobs/${upload.jobId}`).update({ status: 'RUNNING', stage: 'ocr', lease: { id: 'alive', messageId: 'm', expiresAt: new Date(Date.now() + 600_000).toISOString() } });
+    const job = db.doc(`jobs/${upload.jobId}`);
+    await job.update({ status: 'RUNNING', stage: 'ocr', lease: { id: 'alive', messageId: 'm', expiresAt: new Date(Date.now() + 600_000).toISOString() } });
     const envelope = deadLettered(pushEnvelope('ocr-requests', {
       type: 'scriptorium.document.ocr.requested.v1',
       jobId: upload.jobId,
@@ -68,9 +69,13 @@ describe('dead-letter function', () => {
       contentType: 'application/pdf',
       requestedAt: new Date().toISOString(),
     }));
+    assert.equal(await pushDeadLetter(envelope), 500, 'not acknowledged: Pub/Sub redelivers it later');
+    assert.equal((await job.get()).get('status'), 'RUNNING');
+    // The attempt died without a word: its lease runs out.
+    await job.update({ lease: { id: 'alive', messageId: 'm', expiresAt: new Date(Date.now() - 1000).toISOString() } });
     assert.equal(await pushDeadLetter(envelope), 204);
-    assert.deepEqual(await outcomeOf(cfg, 'dead-letter', (envelope as { message: { messageId: string } }).message.messageId), { action: 'recorded', reason: 'an attempt is still working on the job' });
-    assert.equal((await db.doc(`jobs/${upload.jobId}`).get()).get('status'), 'RUNNING');
+    assert.equal((await job.get()).get('status'), 'FAILED');
+    assert.equal((await job.get()).get('error.code'), 'DEAD_LETTERED');
   });
 
   it('acknowledges a dead-lettered message about no known job', async () => {

@@ -231,7 +231,7 @@ describe('handleOcr under duplicate delivery', () => {
     assert.equal((await deps.jobs.get(jobId))?.announced, true);
   });
 
-  it('reuses derived objects a previous attempt wrote (create-only), so references stay valid', async () => {
+  it('keeps derived objects create-only: a later write of the same name reuses the first, so references stay valid', async () => {
     const { jobId, documentId, envelope } = await seedJob(await fixture('ocr/phototest-rotated-180.png'));
     assert.equal((await handleOcr(envelope, { ...deps, engine: createLocalOcrEngine() })).action, 'completed');
     const firstText = (await deps.documents.get(documentId))?.text;
@@ -242,3 +242,48 @@ describe('handleOcr under duplicate delivery', () => {
     assert.equal((await deps.jobs.get(jobId))?.status, 'COMPLETED');
   });
 });
+
+describe('handleOcr endings', () => {
+  it('does not acknowledge when announcing the completion fails; the redelivery announces it', async () => {
+    const { jobId, envelope } = await seedJob(await fixture('ocr/phototest-rotated-180.png'));
+    let failures = 1;
+    const flaky: Publisher = {
+      publish: (topic, data, attributes) => {
+        if (topic === 'document-events' && failures-- > 0) return Promise.reject(Object.assign(new Error('unavailable'), { code: 14 }));
+        return deps.publisher.publish(topic, data, attributes);
+      },
+    };
+    await assert.rejects(handleOcr(envelope, { ...deps, publisher: flaky, engine: createLocalOcrEngine() }), /unavailable/);
+    let job = await deps.jobs.get(jobId);
+    assert.equal(job?.status, 'COMPLETED');
+    assert.equal(job?.announced, false);
+    const again = await handleOcr(envelope, { ...deps, publisher: flaky, engine: failing(new Error('must not run')) });
+    assert.equal(again.action, 'skipped');
+    job = await deps.jobs.get(jobId);
+    assert.equal(job?.announced, true);
+  });
+
+  it('gives the job up as taken over (retryable, not acknowledged) when another attempt took its lease', async () => {
+    const { jobId, envelope } = await seedJob(await fixture('ocr/phototest-rotated-180.png'));
+    const g = gated(createLocalOcrEngine());
+    const first = handleOcr(envelope, { ...deps, engine: g.engine });
+    await until(() => g.calls() === 1);
+    await deps.jobs.ref(jobId).update({ lease: { id: 'usurper', messageId: 'other', expiresAt: new Date(Date.now() + 600_000).toISOString() } });
+    g.release();
+    await assert.rejects(first, (err: unknown) => err instanceof TransientError && err.code === 'LEASE_LOST');
+    const job = await deps.jobs.get(jobId);
+    assert.equal(job?.status, 'RUNNING', 'the usurper, not this attempt, ends the job');
+  });
+
+  it('fails the job alone when its document record has vanished', async () => {
+    const { jobId, documentId, envelope } = await seedJob();
+    await deps.jobs.ref(jobId).update({ attempts: 3 });
+    await testFirestore(cfg).doc(`documents/${documentId}`).delete();
+    const out = await handleOcr(envelope, { ...deps, engine: failing(new Error('must not run')) });
+    assert.equal(out.action, 'failed');
+    const job = await deps.jobs.get(jobId);
+    assert.equal(job?.status, 'FAILED');
+    assert.equal(job?.error?.code, 'DOCUMENT_MISSING');
+  });
+});
+
