@@ -1,0 +1,65 @@
+/**
+ * The Firestore security rules (`shared/firestore/firestore.rules`, loaded into the emulator by the
+ * platform) as a browser sees them: the client SDK, signed in through the Auth emulator. Members read
+ * their project's documents and jobs; strangers read nothing; nobody writes.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { deleteApp, initializeApp, type FirebaseApp } from 'firebase/app';
+import { connectAuthEmulator, getAuth, signInWithEmailAndPassword } from 'firebase/auth';
+import { connectFirestoreEmulator, doc, getDoc, getFirestore, setDoc, type Firestore } from 'firebase/firestore';
+import { localConfigForTests } from '../helpers/platform.js';
+import { createUpload, signIn, signUp } from '../helpers/client.js';
+import type { LocalConfig } from '../../emulators/local-config.js';
+import type { CreateUploadResponse } from '../../shared/api/contracts.js';
+
+let cfg: LocalConfig;
+let upload: CreateUploadResponse;
+const apps: FirebaseApp[] = [];
+
+/** A client app signed in as the given user, like a web console would be. */
+async function clientAs(email: string, password: string): Promise<Firestore> {
+  const app = initializeApp({ projectId: cfg.gcpProjectId, apiKey: 'local', authDomain: 'localhost' }, `rules-${apps.length}`);
+  apps.push(app);
+  const auth = getAuth(app);
+  connectAuthEmulator(auth, `http://${cfg.authEmulatorHost}`, { disableWarnings: true });
+  await signInWithEmailAndPassword(auth, email, password);
+  const db = getFirestore(app);
+  const [host, port] = cfg.firestoreEmulatorHost.split(':');
+  connectFirestoreEmulator(db, host ?? '127.0.0.1', Number(port));
+  return db;
+}
+
+const denied = (err: unknown): boolean => typeof err === 'object' && err !== null && 'code' in err && err.code === 'permission-denied';
+
+before(async () => {
+  cfg = localConfigForTests();
+  upload = await createUpload(cfg, await signIn(cfg), { fileName: 'rules.pdf', contentType: 'application/pdf', size: 10 });
+});
+
+after(async () => {
+  await Promise.all(apps.map((a) => deleteApp(a)));
+});
+
+describe('Firestore security rules', () => {
+  it('let a project member read its documents and jobs', async () => {
+    const db = await clientAs(cfg.demoUser.email, cfg.demoUser.password);
+    assert.equal((await getDoc(doc(db, 'jobs', upload.jobId))).get('status'), 'PENDING');
+    assert.equal((await getDoc(doc(db, 'documents', upload.documentId))).get('fileName'), 'rules.pdf');
+  });
+
+  it('refuse reads to a signed-in user who is not a member', async () => {
+    const email = `outsider-${Date.now()}@example.com`;
+    await signUp(cfg, email, 'outsider-pw');
+    const db = await clientAs(email, 'outsider-pw');
+    await assert.rejects(getDoc(doc(db, 'jobs', upload.jobId)), denied);
+    await assert.rejects(getDoc(doc(db, 'documents', upload.documentId)), denied);
+    await assert.rejects(getDoc(doc(db, 'projects', cfg.projectId)), denied);
+  });
+
+  it('refuse every client write, even a member\'s', async () => {
+    const db = await clientAs(cfg.demoUser.email, cfg.demoUser.password);
+    await assert.rejects(setDoc(doc(db, 'jobs', upload.jobId), { status: 'COMPLETED' }, { merge: true }), denied);
+    await assert.rejects(setDoc(doc(db, 'projects', cfg.projectId, 'members', 'intruder'), { role: 'admin' }), denied);
+  });
+});
