@@ -165,9 +165,4 @@ export class JobRepository {
       return { job: after, applied: true } as const;
     });
   }
-
-  /** Fails a job with a structured error, unless it is already terminal (then nothing changes). */
-  async fail(jobId: string, error: JobError, also?: (tx: Transaction) => void): Promise<UpdateOutcome> {
-    return this.update(jobId, () => ({ status: 'FAILED', error, log: { level: 'ERROR', message: `${error.code}: ${error.message}` }, also }));
-  }
 }

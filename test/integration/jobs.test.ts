@@ -61,11 +61,11 @@ describe('JobRepository.update', () => {
 
   it('never moves a terminal job again', async () => {
     const id = await create();
-    await jobs.fail(id, { code: 'X', message: 'x', retryable: false });
+    await jobs.update(id, () => ({ status: 'FAILED', error: { code: 'X', message: 'x', retryable: false } }));
     const out = await jobs.update(id, () => ({ status: 'RUNNING', progress: 50 }));
     assert.equal(out.applied, false);
     assert.equal(out.reason, 'forbidden-transition');
-    const again = await jobs.fail(id, { code: 'Y', message: 'y', retryable: false });
+    const again = await jobs.update(id, () => ({ status: 'FAILED', error: { code: 'Y', message: 'y', retryable: false } }));
     assert.equal(again.applied, false);
     assert.equal((await jobs.get(id))?.error?.code, 'X');
   });
