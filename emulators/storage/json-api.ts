@@ -23,7 +23,7 @@ import {
   verifyDeclaredHashes,
   type ObjectMetadataInput,
 } from './objects.js';
-import { earlyPreconditionCheck, handleSessionPut, overEmulatorCap, receiveBody } from './uploads.js';
+import { earlyPreconditionCheck, handleSessionPut, overEmulatorCap, receiveBody, writeBlob } from './uploads.js';
 import { cappedBody } from './http.js';
 
 // ---------------------------------------------------------------- buckets
@@ -377,22 +377,9 @@ async function insertObject(emu: Emulator, ctx: Ctx, bucketName: string): Promis
   if (uploadType === 'multipart') {
     const contentType = ctx.header('content-type') ?? '';
     if (!/^multipart\//i.test(contentType)) throw badRequest(`uploadType=multipart needs a multipart/related body, got Content-Type "${contentType}".`);
-    const writer = await emu.store.blobs.createWriter();
-    let head;
-    try {
-      head = await readMultipartRelated(
-        cappedBody(ctx.req, emu.maxUploadBytes + 16 * 1024 * 1024, () => overEmulatorCap(emu.maxUploadBytes)),
-        contentType,
-        async (chunk) => {
-          if (writer.size + chunk.length > emu.maxUploadBytes) throw overEmulatorCap(emu.maxUploadBytes);
-          await writer.write(chunk);
-        },
-      );
-    } catch (e) {
-      await writer.abort();
-      throw e;
-    }
-    const blob = await writer.finish();
+    const { blob, value: head } = await writeBlob(emu, (write) =>
+      readMultipartRelated(cappedBody(ctx.req, emu.maxUploadBytes + 16 * 1024 * 1024, () => overEmulatorCap(emu.maxUploadBytes)), contentType, write),
+    );
     try {
       const meta: ObjectMetadataInput = { ...fromQuery(), ...metadataFromJson(head.metadata) };
       if (!meta.contentType) meta.contentType = head.mediaContentType ?? 'application/octet-stream';
@@ -499,19 +486,11 @@ async function composeObject(emu: Emulator, ctx: Ctx, bucketName: string, dstNam
   const destination = (typeof body.destination === 'object' && body.destination !== null ? body.destination : {}) as Record<string, unknown>;
   const meta = metadataFromJson(destination);
   if (!meta.contentType) meta.contentType = records[0]?.contentType ?? 'application/octet-stream';
-  const writer = await emu.store.blobs.createWriter();
-  try {
+  const { blob } = await writeBlob(emu, async (write) => {
     for (const r of records) {
-      for await (const chunk of emu.store.blobs.read(r.blob) as AsyncIterable<Buffer>) {
-        if (writer.size + chunk.length > emu.maxUploadBytes) throw overEmulatorCap(emu.maxUploadBytes);
-        await writer.write(chunk);
-      }
+      for await (const chunk of emu.store.blobs.read(r.blob) as AsyncIterable<Buffer>) await write(chunk);
     }
-  } catch (e) {
-    await writer.abort();
-    throw e;
-  }
-  const blob = await writer.finish();
+  });
   const componentCount = records.reduce((n, r) => n + (r.componentCount ?? 1), 0);
   const o = await commitNewObject(emu, bucket, dstName, meta, blob, preconditions, ctx.baseUrl, { componentCount });
   sendJson(ctx, 200, renderObject(o, ctx.baseUrl));

@@ -4,7 +4,7 @@
  */
 import { pipeline } from 'node:stream/promises';
 import type { BlobRef, Digests } from './blobs.js';
-import type { BucketRecord, ObjectRecord } from './store.js';
+import type { BucketRecord, ObjectRecord, WritableObjectFields } from './store.js';
 import type { Ctx, Emulator } from './http.js';
 import { StorageApiError, badRequest, notFoundBucket, notModified, preconditionFailed } from './errors.js';
 import { intParam } from './http.js';
@@ -118,16 +118,8 @@ export function checkPreconditions(p: Preconditions, existing: ObjectRecord | un
 }
 
 /** Writable object metadata, as the JSON API accepts it in insert/patch bodies. */
-export interface ObjectMetadataInput {
+export interface ObjectMetadataInput extends WritableObjectFields {
   contentType?: string;
-  contentEncoding?: string;
-  contentDisposition?: string;
-  contentLanguage?: string;
-  cacheControl?: string;
-  customTime?: string;
-  metadata?: Record<string, string>;
-  temporaryHold?: boolean;
-  eventBasedHold?: boolean;
   storageClass?: string;
   /** Client-declared hashes; an upload whose bytes do not match is refused (like GCS). */
   md5Hash?: string;

@@ -46,14 +46,8 @@ export interface BucketRecord {
   nextNotificationId: number;
 }
 
-/** The live generation of an object. Only the current generation is kept (no versioning). */
-export interface ObjectRecord {
-  bucket: string;
-  name: string;
-  /** Decimal string: microseconds since the epoch, strictly increasing across the emulator. */
-  generation: string;
-  metageneration: number;
-  contentType: string;
+/** Object fields a client may set (insert, patch): the same names in requests and in records. */
+export interface WritableObjectFields {
   contentEncoding?: string;
   contentDisposition?: string;
   contentLanguage?: string;
@@ -62,6 +56,16 @@ export interface ObjectRecord {
   metadata?: Record<string, string>;
   temporaryHold?: boolean;
   eventBasedHold?: boolean;
+}
+
+/** The live generation of an object. Only the current generation is kept (no versioning). */
+export interface ObjectRecord extends WritableObjectFields {
+  bucket: string;
+  name: string;
+  /** Decimal string: microseconds since the epoch, strictly increasing across the emulator. */
+  generation: string;
+  metageneration: number;
+  contentType: string;
   storageClass: string;
   size: number;
   md5Hash: string;

@@ -50,6 +50,24 @@ export function parseLengthRange(v: string | undefined): LengthRange | undefined
 }
 
 /**
+ * Writes a new blob through `fill`, which gets a `write` that counts every chunk against the emulator
+ * cap; if filling fails the partial blob is discarded. Returns the blob and whatever `fill` returned.
+ */
+export async function writeBlob<T>(emu: Emulator, fill: (write: (chunk: Buffer) => Promise<void>) => Promise<T>, opts: { sha256?: boolean } = {}): Promise<{ blob: { ref: BlobRef; digests: Digests }; value: T }> {
+  const writer = await emu.store.blobs.createWriter({ sha256: opts.sha256 ?? false });
+  try {
+    const value = await fill(async (chunk) => {
+      if (writer.size + chunk.length > emu.maxUploadBytes) throw overEmulatorCap(emu.maxUploadBytes);
+      await writer.write(chunk);
+    });
+    return { blob: await writer.finish(), value };
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
+}
+
+/**
  * Streams the request body into a new blob, enforcing the emulator cap and an optional length
  * range as bytes arrive (a too-large body is refused without storing it).
  */
@@ -58,17 +76,21 @@ export async function receiveBody(
   ctx: Ctx,
   opts: { sha256?: boolean; lengthRange?: LengthRange | undefined } = {},
 ): Promise<{ ref: BlobRef; digests: Digests }> {
-  const writer = await emu.store.blobs.createWriter({ sha256: opts.sha256 ?? false });
-  try {
-    const max = Math.min(emu.maxUploadBytes, opts.lengthRange?.max ?? Infinity);
-    const tooLarge = (): StorageApiError => (opts.lengthRange && opts.lengthRange.max < emu.maxUploadBytes ? entityTooLarge(opts.lengthRange.max) : overEmulatorCap(emu.maxUploadBytes));
-    for await (const chunk of cappedBody(ctx.req, max, tooLarge)) await writer.write(chunk);
-    if (opts.lengthRange && writer.size < opts.lengthRange.min) throw entityTooSmall(opts.lengthRange.min);
-    return await writer.finish();
-  } catch (e) {
-    await writer.abort();
-    throw e;
-  }
+  const max = Math.min(emu.maxUploadBytes, opts.lengthRange?.max ?? Infinity);
+  const tooLarge = (): StorageApiError => (opts.lengthRange && opts.lengthRange.max < emu.maxUploadBytes ? entityTooLarge(opts.lengthRange.max) : overEmulatorCap(emu.maxUploadBytes));
+  const { blob } = await writeBlob(
+    emu,
+    async (write) => {
+      let size = 0;
+      for await (const chunk of cappedBody(ctx.req, max, tooLarge)) {
+        size += chunk.length;
+        await write(chunk);
+      }
+      if (opts.lengthRange && size < opts.lengthRange.min) throw entityTooSmall(opts.lengthRange.min);
+    },
+    { sha256: opts.sha256 ?? false },
+  );
+  return blob;
 }
 
 /** One resumable upload in progress (or finished: `result` set). */

@@ -9,11 +9,10 @@ import { API_ROUTES, CreateUploadRequestSchema, type CreateUploadResponse } from
 import type { TokenVerifier, Caller } from '../../shared/auth/index.js';
 import type { Config } from '../../shared/config/index.js';
 import { HttpError, PermanentError, isRetryable } from '../../shared/errors/index.js';
-import type { DocumentRepository, DocumentRecord } from '../../shared/firestore/documents.js';
+import type { DocumentRepository } from '../../shared/firestore/documents.js';
 import type { JobRepository } from '../../shared/firestore/jobs.js';
 import type { ProjectRepository } from '../../shared/firestore/projects.js';
 import type { Role } from '../../shared/firestore/paths.js';
-import type { Job } from '../../shared/jobs/model.js';
 import type { Logger } from '../../shared/logger/index.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
 import { uploadObjectName } from '../../shared/storage/names.js';
@@ -155,14 +154,6 @@ async function createUpload(req: ApiRequest, caller: Caller, deps: ApiDeps): Pro
   return json(existing ? 200 : 201, response);
 }
 
-function publicJob(job: Job): Record<string, unknown> {
-  return { ...job };
-}
-
-function publicDocument(doc: DocumentRecord): Record<string, unknown> {
-  return { ...doc };
-}
-
 async function route(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
   const method = req.method.toUpperCase();
   const path = req.path.replace(/\/+$/, '') || '/';
@@ -186,7 +177,7 @@ async function route(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
     if (method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET');
     const job = await deps.jobs.get(jobMatch[1]);
     if (!job || (await deps.projects.roleOf(job.projectId, caller.uid)) === null) throw new HttpError(404, 'NOT_FOUND', 'no such job');
-    return json(200, publicJob(job));
+    return json(200, job);
   }
 
   const docMatch = /^\/v1\/documents\/(doc_[0-9a-f]{20})(\/text)?$/.exec(path);
@@ -194,7 +185,7 @@ async function route(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
     if (method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET');
     const doc = await deps.documents.get(docMatch[1]);
     if (!doc || (await deps.projects.roleOf(doc.projectId, caller.uid)) === null) throw new HttpError(404, 'NOT_FOUND', 'no such document');
-    if (!docMatch[2]) return json(200, publicDocument(doc));
+    if (!docMatch[2]) return json(200, doc);
     if (!doc.text) throw new HttpError(409, 'NOT_READY', `document ${doc.id} has no text yet (status ${doc.status})`, { status: doc.status, jobId: doc.jobId });
     const text = await deps.storage.read(doc.text);
     return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: text };

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { TopicName } from '../topology.js';
+import { JobErrorSchema } from '../jobs/model.js';
 
 /** The object resource a JSON_API_V1 notification carries (fields we rely on; others pass through). */
 export const GcsObjectSchema = z.looseObject({
@@ -64,7 +65,7 @@ export const DocumentFailedV1 = z.object({
   jobId: z.string(),
   projectId: z.string(),
   documentId: z.string(),
-  error: z.object({ code: z.string(), message: z.string(), retryable: z.boolean() }),
+  error: JobErrorSchema,
   occurredAt: z.string(),
 });
 

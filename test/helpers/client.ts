@@ -12,27 +12,25 @@ import { toPlain } from '../../shared/firestore/client.js';
 import type { LocalConfig } from '../../emulators/local-config.js';
 import { fixturePath } from './paths.js';
 
-export async function signIn(cfg: LocalConfig, email = cfg.demoUser.email, password = cfg.demoUser.password): Promise<string> {
-  const res = await fetch(`http://${cfg.authEmulatorHost}/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=local`, {
+/** An Identity Toolkit account call on the Auth emulator that answers with an ID token. */
+async function idToken(cfg: LocalConfig, call: 'signInWithPassword' | 'signUp', email: string, password: string): Promise<string> {
+  const res = await fetch(`http://${cfg.authEmulatorHost}/identitytoolkit.googleapis.com/v1/accounts:${call}?key=local`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email, password, returnSecureToken: true }),
   });
   const body = (await res.json()) as { idToken?: string };
-  if (!res.ok || !body.idToken) throw new Error(`sign-in failed: ${res.status} ${JSON.stringify(body)}`);
+  if (!res.ok || !body.idToken) throw new Error(`${call} failed: ${res.status} ${JSON.stringify(body)}`);
   return body.idToken;
+}
+
+export async function signIn(cfg: LocalConfig, email = cfg.demoUser.email, password = cfg.demoUser.password): Promise<string> {
+  return idToken(cfg, 'signInWithPassword', email, password);
 }
 
 /** Creates a user in the Auth emulator and returns an ID token (not a member of any project). */
 export async function signUp(cfg: LocalConfig, email: string, password = 'password-123'): Promise<string> {
-  const res = await fetch(`http://${cfg.authEmulatorHost}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=local`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password, returnSecureToken: true }),
-  });
-  const body = (await res.json()) as { idToken?: string };
-  if (!res.ok || !body.idToken) throw new Error(`sign-up failed: ${res.status} ${JSON.stringify(body)}`);
-  return body.idToken;
+  return idToken(cfg, 'signUp', email, password);
 }
 
 export async function api(cfg: LocalConfig, token: string | null, method: string, route: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }> {

@@ -9,6 +9,7 @@ import { createUpload, outcomeOf, signIn, testFirestore } from '../helpers/clien
 import { pushEnvelope } from '../helpers/events.js';
 import { pushPath } from '../../shared/topology.js';
 import type { LocalConfig } from '../../emulators/local-config.js';
+import type { CreateUploadResponse } from '../../shared/api/contracts.js';
 
 let cfg: LocalConfig;
 let token: string;
@@ -30,10 +31,10 @@ const deadLettered = (envelope: unknown): unknown => {
   return e;
 };
 
-describe('dead-letter function', () => {
-  it('fails the job of a dead-lettered OCR request with DEAD_LETTERED, once', async () => {
-    const upload = await createUpload(cfg, token, { fileName: 'lost.pdf', contentType: 'application/pdf', size: 100 });
-    const envelope = deadLettered(pushEnvelope('ocr-requests', {
+/** The OCR request for an upload's job, as Pub/Sub dead-letters it after 5 failed deliveries. */
+const deadLetteredOcrRequest = (upload: CreateUploadResponse): unknown =>
+  deadLettered(
+    pushEnvelope('ocr-requests', {
       type: 'scriptorium.document.ocr.requested.v1',
       jobId: upload.jobId,
       projectId: cfg.projectId,
@@ -41,7 +42,13 @@ describe('dead-letter function', () => {
       source: { bucket: upload.bucket, object: upload.object, generation: '1' },
       contentType: 'application/pdf',
       requestedAt: new Date().toISOString(),
-    }));
+    }),
+  );
+
+describe('dead-letter function', () => {
+  it('fails the job of a dead-lettered OCR request with DEAD_LETTERED, once', async () => {
+    const upload = await createUpload(cfg, token, { fileName: 'lost.pdf', contentType: 'application/pdf', size: 100 });
+    const envelope = deadLetteredOcrRequest(upload);
     assert.equal(await pushDeadLetter(envelope), 204);
     const db = testFirestore(cfg);
     const job = (await db.doc(`jobs/${upload.jobId}`).get()).data() as { status: string; error: { code: string; message: string } | null } | undefined;
@@ -60,15 +67,7 @@ describe('dead-letter function', () => {
     const db = testFirestore(cfg);
     const job = db.doc(`jobs/${upload.jobId}`);
     await job.update({ status: 'RUNNING', stage: 'ocr', lease: { id: 'alive', messageId: 'm', expiresAt: new Date(Date.now() + 600_000).toISOString() } });
-    const envelope = deadLettered(pushEnvelope('ocr-requests', {
-      type: 'scriptorium.document.ocr.requested.v1',
-      jobId: upload.jobId,
-      projectId: cfg.projectId,
-      documentId: upload.documentId,
-      source: { bucket: upload.bucket, object: upload.object, generation: '1' },
-      contentType: 'application/pdf',
-      requestedAt: new Date().toISOString(),
-    }));
+    const envelope = deadLetteredOcrRequest(upload);
     assert.equal(await pushDeadLetter(envelope), 500, 'not acknowledged: Pub/Sub redelivers it later');
     assert.equal((await job.get()).get('status'), 'RUNNING');
     // The attempt died without a word: its lease runs out.
