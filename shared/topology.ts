@@ -61,7 +61,7 @@ export interface BucketDecl {
 /** Object-name prefixes. Uploads live under `uploads/`, derived files under `derived/`. */
 export const OBJECT_PREFIX = { uploads: 'uploads/', derived: 'derived/' } as const;
 
-/** Metadata key set on every object Scriptorium writes itself, so no trigger ever reacts to it. */
+/** Metadata key set on every object Scriptorium writes itself: informative for operators, never trusted (anyone who writes an object can set metadata). */
 export const DERIVED_METADATA_KEY = 'scriptorium-derived';
 
 const retry = { minimumBackoffSeconds: 10, maximumBackoffSeconds: 600 } as const;
@@ -81,7 +81,8 @@ export const topology = {
         },
       ],
       notifications: [
-        // Only uploads notify: derived files are under another prefix (and marked, see DERIVED_METADATA_KEY).
+        // Only uploads notify: derived files are under another prefix, which is what tells them apart
+        // (their DERIVED_METADATA_KEY marker is informative only: metadata is set by whoever writes).
         { topic: 'object-events', eventTypes: ['OBJECT_FINALIZE', 'OBJECT_DELETE'], objectNamePrefix: OBJECT_PREFIX.uploads, payloadFormat: 'JSON_API_V1' },
       ],
     },

@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { API_ROUTES, CreateUploadRequestSchema, type CreateUploadResponse } from '../../shared/api/contracts.js';
 import type { TokenVerifier, Caller } from '../../shared/auth/index.js';
 import type { Config } from '../../shared/config/index.js';
-import { HttpError, PermanentError, isRetryable } from '../../shared/errors/index.js';
+import { HttpError, isRetryable } from '../../shared/errors/index.js';
+import { DOCUMENT_ID, isUid, JOB_ID } from '../../shared/ids.js';
 import type { DocumentRepository } from '../../shared/firestore/documents.js';
 import type { JobRepository } from '../../shared/firestore/jobs.js';
 import type { ProjectRepository } from '../../shared/firestore/projects.js';
@@ -21,7 +22,11 @@ export interface ApiRequest {
   readonly method: string;
   readonly path: string;
   readonly headers: Readonly<Record<string, string | undefined>>;
-  readonly body: unknown;
+  /**
+   * Reads and parses the JSON body (capped, uncompressed, UTF-8; HttpError otherwise). Called only
+   * by routes that take a body, after the caller is authenticated: nothing else reads a byte of it.
+   */
+  readonly readBody: () => Promise<unknown>;
 }
 
 export interface ApiResponse {
@@ -72,9 +77,11 @@ async function requireRole(deps: ApiDeps, caller: Caller, projectId: string, all
 }
 
 async function createUpload(req: ApiRequest, caller: Caller, deps: ApiDeps): Promise<ApiResponse> {
-  const parsed = CreateUploadRequestSchema.safeParse(req.body);
+  const parsed = CreateUploadRequestSchema.safeParse(await req.readBody());
   if (!parsed.success) {
-    throw new HttpError(400, 'INVALID_ARGUMENT', 'invalid upload request', z.flattenError(parsed.error).fieldErrors);
+    const flat = z.flattenError(parsed.error);
+    // Field errors by field; errors of the request as a whole (not an object, unknown fields) under `_request`.
+    throw new HttpError(400, 'INVALID_ARGUMENT', 'invalid upload request', flat.formErrors.length > 0 ? { ...flat.fieldErrors, _request: flat.formErrors } : flat.fieldErrors);
   }
   const body = parsed.data;
   const max = deps.config.SCRIPTORIUM_MAX_UPLOAD_BYTES;
@@ -120,7 +127,17 @@ async function createUpload(req: ApiRequest, caller: Caller, deps: ApiDeps): Pro
         progress: 0,
         attempts: 0,
         error: null,
-        input: { bucket, object, fileName: body.fileName, contentType: body.contentType, declaredSize: body.size, generation: null, uploadExpiresAt },
+        input: {
+          bucket,
+          object,
+          fileName: body.fileName,
+          contentType: body.contentType,
+          declaredSize: body.size,
+          generation: null,
+          uploadExpiresAt,
+          md5Hash: body.md5Hash ?? null,
+          crc32c: body.crc32c ?? null,
+        },
         dispatchedStage: null,
         result: null,
         cancelRequested: false,
@@ -137,9 +154,31 @@ async function createUpload(req: ApiRequest, caller: Caller, deps: ApiDeps): Pro
     const same = existing.ownerUid === caller.uid && existing.fileName === body.fileName && existing.contentType === body.contentType && existing.declaredSize === body.size;
     if (!same) throw new HttpError(409, 'IDEMPOTENCY_CONFLICT', 'clientRequestId was already used for a different upload');
     if (existing.status !== 'AWAITING_UPLOAD') throw new HttpError(409, 'ALREADY_UPLOADED', `document ${documentId} was already uploaded`, { documentId, jobId: existing.jobId });
+    // The checksums are part of what the first request declared (and what ingest will check).
+    const job = await deps.jobs.get(existing.jobId);
+    if (!job || job.input.md5Hash !== (body.md5Hash ?? null) || job.input.crc32c !== (body.crc32c ?? null)) {
+      throw new HttpError(409, 'IDEMPOTENCY_CONFLICT', 'clientRequestId was already used for a different upload');
+    }
   }
 
-  const signed = await deps.storage.signUpload({ bucket, object, contentType: body.contentType, size: body.size, ttlSeconds: deps.config.SCRIPTORIUM_SIGNED_URL_TTL_SECONDS, now });
+  const signed = await deps.storage.signUpload({
+    bucket,
+    object,
+    contentType: body.contentType,
+    size: body.size,
+    ttlSeconds: deps.config.SCRIPTORIUM_SIGNED_URL_TTL_SECONDS,
+    now,
+    ...(body.md5Hash ? { md5Hash: body.md5Hash } : {}),
+    ...(body.crc32c ? { crc32c: body.crc32c } : {}),
+  });
+  if (existing) {
+    // A fresh URL for a retried request: the job must not be expired (by the stale-job reaper) while
+    // this URL is still valid. Later only, never earlier; only while the upload is still awaited.
+    const until = signed.expiresAt.toISOString();
+    await deps.jobs.update(existing.jobId, (job) =>
+      job.status === 'PENDING' && job.input.generation === null && (job.input.uploadExpiresAt === null || job.input.uploadExpiresAt < until) ? { input: { uploadExpiresAt: until } } : null,
+    );
+  }
   deps.log.info('upload created', { documentId, jobId, projectId: body.projectId, uid: caller.uid, size: body.size, contentType: body.contentType });
   const response: CreateUploadResponse = {
     documentId,
@@ -161,9 +200,11 @@ async function route(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
     if (method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET');
     return json(200, { status: 'ok', project: deps.config.GOOGLE_CLOUD_PROJECT, bucket: deps.config.SCRIPTORIUM_BUCKET });
   }
-  if (!path.startsWith('/v1/')) throw new HttpError(404, 'NOT_FOUND', `no route ${method} ${path}`);
+  if (!path.startsWith('/v1/')) throw new HttpError(404, 'NOT_FOUND', 'no such route');
 
   const caller = await deps.verifier.verify(req.headers.authorization);
+  // The uid goes into Firestore paths (`members/{uid}`): a token for an unusable uid is refused here.
+  if (!isUid(caller.uid)) throw new HttpError(403, 'UNSUPPORTED_PRINCIPAL', 'this account cannot use the API: its user id is not supported');
 
   if (path === API_ROUTES.createUpload) {
     if (method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use POST');
@@ -172,7 +213,7 @@ async function route(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
 
   // Ids are checked before they reach a Firestore path; unknown, malformed and not-yours all read as
   // 404, so ids cannot be probed for existence or for the project they belong to.
-  const jobMatch = /^\/v1\/jobs\/(job_[0-9a-f]{20})$/.exec(path);
+  const jobMatch = new RegExp(`^/v1/jobs/(${JOB_ID.source.slice(1, -1)})$`).exec(path);
   if (jobMatch?.[1]) {
     if (method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET');
     const job = await deps.jobs.get(jobMatch[1]);
@@ -180,18 +221,27 @@ async function route(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
     return json(200, job);
   }
 
-  const docMatch = /^\/v1\/documents\/(doc_[0-9a-f]{20})(\/text)?$/.exec(path);
+  const docMatch = new RegExp(`^/v1/documents/(${DOCUMENT_ID.source.slice(1, -1)})(/text)?$`).exec(path);
   if (docMatch?.[1]) {
     if (method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET');
     const doc = await deps.documents.get(docMatch[1]);
     if (!doc || (await deps.projects.roleOf(doc.projectId, caller.uid)) === null) throw new HttpError(404, 'NOT_FOUND', 'no such document');
     if (!docMatch[2]) return json(200, doc);
     if (!doc.text) throw new HttpError(409, 'NOT_READY', `document ${doc.id} has no text yet (status ${doc.status})`, { status: doc.status, jobId: doc.jobId });
-    const text = await deps.storage.read(doc.text);
+    let text: Buffer;
+    try {
+      text = await deps.storage.read(doc.text);
+    } catch (err) {
+      if (isRetryable(err)) throw err;
+      // The record says the text exists and the store says it does not: our fault, not the caller's.
+      // Where it was looked for is logged, never returned.
+      deps.log.error('extracted text missing from storage', { documentId: doc.id, text: doc.text, err });
+      throw new HttpError(500, 'TEXT_UNAVAILABLE', 'the extracted text of this document cannot be read; the error was logged');
+    }
     return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: text };
   }
 
-  throw new HttpError(404, 'NOT_FOUND', `no route ${method} ${path}`);
+  throw new HttpError(404, 'NOT_FOUND', 'no such route');
 }
 
 /** Handles one request; never throws (every failure becomes a JSON error response). */
@@ -203,7 +253,6 @@ export async function handleApi(req: ApiRequest, deps: ApiDeps): Promise<ApiResp
       if (err.status >= 500) deps.log.error('request failed', { path: req.path, err });
       return errorResponse(err);
     }
-    if (err instanceof PermanentError) return errorResponse(new HttpError(404, err.code, err.message));
     // The details go to the log, not to the caller.
     deps.log.error('unhandled error in api', { path: req.path, err });
     return errorResponse(new HttpError(isRetryable(err) ? 503 : 500, 'INTERNAL', isRetryable(err) ? 'temporarily unavailable, try again' : 'internal error'));

@@ -1,8 +1,14 @@
 /** Registration only: adapts functions-framework's Express request to {@link handleApi}. */
 import * as ff from '@google-cloud/functions-framework';
+import { MAX_API_BODY_BYTES } from '../../shared/api/contracts.js';
 import { createFirebaseVerifier, type TokenVerifier } from '../../shared/auth/index.js';
+import { hasBody, readJsonBody } from '../../shared/http/body.js';
+import { installRequestGate, markBodyConsumed, originalHeaders } from '../../shared/http/gate.js';
 import { getRuntime } from '../../shared/runtime/index.js';
 import { handleApi, type ApiDeps } from './handler.js';
+
+// Before the framework builds its app: its body parsers must never read an API request's body.
+installRequestGate({ kind: 'deferred' });
 
 let deps: ApiDeps | undefined;
 let verifier: TokenVerifier | undefined;
@@ -16,20 +22,35 @@ function apiDeps(): ApiDeps {
 }
 
 ff.http('api', async (req, res) => {
+  const raw = originalHeaders(req);
   const headers: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  for (const [k, v] of Object.entries(raw)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
   // CORS: browsers call the API directly; authorisation is the bearer token, not cookies.
   res.set('Access-Control-Allow-Origin', '*');
   if (req.method === 'OPTIONS') {
     res.set('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
     res.set('Access-Control-Allow-Headers', 'Authorization, Content-Type');
     res.set('Access-Control-Max-Age', '3600');
+    // A preflight has no body to read; if one was sent anyway it is not drained.
+    res.set('Connection', 'close');
     res.status(204).send('');
     return;
   }
-  const out = await handleApi({ method: req.method, path: req.path, headers, body: req.body as unknown }, apiDeps());
+  let consumed = false;
+  const readBody = async (): Promise<unknown> => {
+    const body = await readJsonBody(req, MAX_API_BODY_BYTES, raw);
+    consumed = true;
+    markBodyConsumed(req);
+    return body;
+  };
+  const out = await handleApi({ method: req.method, path: req.path, headers, readBody }, apiDeps());
   res.status(out.status);
+  res.set('Cache-Control', 'no-store');
+  res.set('X-Content-Type-Options', 'nosniff');
   for (const [k, v] of Object.entries(out.headers ?? {})) res.set(k, v);
+  // A body nobody read (a refused or unauthenticated request, a GET with a body) is not drained:
+  // the connection closes after the answer, so a client streaming gigabytes is cut off.
+  if (!consumed && hasBody(raw)) res.set('Connection', 'close');
   if (Buffer.isBuffer(out.body) || typeof out.body === 'string') res.send(out.body);
   else res.json(out.body);
 });

@@ -16,7 +16,6 @@ import { countedWrite, type JobChange, type JobRepository } from '../../shared/f
 import { overallProgress, type Job } from '../../shared/jobs/model.js';
 import type { Logger } from '../../shared/logger/index.js';
 import { parseUploadObjectName } from '../../shared/storage/names.js';
-import { DERIVED_METADATA_KEY } from '../../shared/topology.js';
 
 export interface IngestDeps {
   readonly jobs: JobRepository;
@@ -45,6 +44,20 @@ export function checkUpload(job: Job, object: GcsObject): JobError | null {
   const size = Number(object.size);
   if (size !== job.input.declaredSize) {
     return { code: 'SIZE_MISMATCH', message: `uploaded ${size} bytes but ${job.input.declaredSize} were declared`, retryable: false };
+  }
+  // Content-Encoding is not part of a signed URL: an uploader can add it. A stored encoding would make
+  // every reader transcode (or fail to) the bytes the checks below describe; refuse it once, here.
+  const encoding = (object.contentEncoding ?? '').trim().toLowerCase();
+  if (encoding !== '' && encoding !== 'identity') {
+    return { code: 'CONTENT_ENCODING_NOT_SUPPORTED', message: `uploaded with Content-Encoding ${encoding.slice(0, 40)}; upload the file itself, uncompressed, without a Content-Encoding header`, retryable: false };
+  }
+  // Declared checksums: the store checked them against the bytes (they are signed); this holds even
+  // where it did not, because the object's hashes are computed by the store from what it kept.
+  if (job.input.md5Hash !== null && object.md5Hash !== job.input.md5Hash) {
+    return { code: 'CHECKSUM_MISMATCH', message: 'the uploaded file does not have the MD5 that was declared', retryable: false };
+  }
+  if (job.input.crc32c !== null && object.crc32c !== job.input.crc32c) {
+    return { code: 'CHECKSUM_MISMATCH', message: 'the uploaded file does not have the CRC32C that was declared', retryable: false };
   }
   const actual = baseType(object.contentType ?? '');
   const declared = baseType(job.input.contentType);
@@ -78,8 +91,15 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
   const log = deps.log.child({ object: key, eventType: attributes.eventType });
   const now = (deps.now ?? (() => new Date()))();
 
-  if (object.metadata?.[DERIVED_METADATA_KEY] === 'true') return { action: 'ignored', reason: 'derived object' };
+  // The attributes and the object resource describe the same object, or the message is not Cloud Storage's.
+  if (attributes.bucketId !== object.bucket || attributes.objectId !== object.name || attributes.objectGeneration !== object.generation) {
+    log.warn('notification attributes disagree with its object: ignored');
+    return { action: 'ignored', reason: 'attributes disagree with the object' };
+  }
   if (attributes.eventType !== 'OBJECT_FINALIZE' && attributes.eventType !== 'OBJECT_DELETE') return { action: 'ignored', reason: `event ${attributes.eventType}` };
+  // Only objects at an upload name the API handed out are ours to process. Derived objects live
+  // under `derived/` and are recognised by that alone: object metadata is set by whoever writes the
+  // object (an uploader too), so it decides nothing here.
   const ids = parseUploadObjectName(object.name);
   if (!ids) {
     log.warn('object not created through the API: nothing to attach it to');
@@ -89,6 +109,11 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
   if (!doc || doc.projectId !== ids.projectId || doc.source.object !== object.name) {
     log.warn('no document record for this upload', { documentId: ids.documentId });
     return { action: 'ignored', reason: 'no document record' };
+  }
+  // The document names the bucket its upload goes to: the same name in another bucket is not it.
+  if (doc.source.bucket !== object.bucket) {
+    log.warn('notification for another bucket than the document\'s: ignored', { documentId: doc.id, expected: doc.source.bucket });
+    return { action: 'ignored', reason: 'not the document\'s bucket' };
   }
   const jobId = doc.jobId;
 

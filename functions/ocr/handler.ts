@@ -16,7 +16,6 @@ import { isOcrContentType, type OcrEngine, type OcrResult } from '../../shared/e
 import { isRetryable, PermanentError, toJobError, TransientError, type JobError } from '../../shared/errors/index.js';
 import type { DocumentRecord, DocumentRepository } from '../../shared/firestore/documents.js';
 import type { JobRepository, UpdateOutcome } from '../../shared/firestore/jobs.js';
-import type { OcrRequested } from '../../shared/events/contracts.js';
 import type { Transaction } from '@google-cloud/firestore';
 import { isTerminal, overallProgress, type Job } from '../../shared/jobs/model.js';
 import { announceOutcome, DOCUMENT_MISSING, failJob, isDocumentGone } from '../../shared/jobs/outcomes.js';
@@ -51,11 +50,32 @@ export type OcrOutcome =
  */
 const DEFAULT_LEASE_MS = ((topology.functions.find((f) => f.name === 'ocr')?.timeoutSeconds ?? 540) + 60) * 1000;
 
+/** The job's document record names another job, project or source: the job fails alone. */
+const DOCUMENT_MISMATCH = 'DOCUMENT_MISMATCH';
+
 /** Why an attempt stopped early: the job was cancelled, or another attempt took the job over. */
 class Stopped extends Error {
   constructor(readonly why: 'cancelled' | 'lease-lost') {
     super(why);
   }
+}
+
+/**
+ * What an attempt works on, taken from the job record: the message only names the job (and is
+ * checked against it), so a forged or stale request cannot point the work at another document,
+ * project or object.
+ */
+interface OcrTarget {
+  readonly jobId: string;
+  readonly projectId: string;
+  readonly documentId: string;
+  readonly source: { readonly bucket: string; readonly object: string; readonly generation: string };
+  readonly contentType: string;
+}
+
+/** Content type without parameters (`application/pdf; x=y` → `application/pdf`). */
+function baseType(contentType: string): string {
+  return contentType.split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
 interface Produced {
@@ -69,10 +89,14 @@ export async function handleOcr(eventData: unknown, deps: OcrDeps): Promise<OcrO
   const { data: req, messageId } = parseMessage('ocr-requests', eventData);
   const { jobId } = req;
   const log = deps.log.child({ jobId, documentId: req.documentId });
+  /** The request describes this job: same document, project and source object (the generation is checked apart: a stale one is normal). */
+  const describes = (job: Job): boolean =>
+    job.documentId === req.documentId && job.projectId === req.projectId && job.input.bucket === req.source.bucket && job.input.object === req.source.object;
   const max = deps.config.SCRIPTORIUM_MAX_ATTEMPTS;
   const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
   const attemptId = randomUUID();
   const ours = (job: Job): boolean => job.lease?.id === attemptId;
+  // Every write names the job's own document (checked equal to the message's before the claim).
   const markDocument = (status: DocumentRecord['status']) => (tx: Transaction) => deps.documents.updateIn(tx, req.documentId, { status });
   /** The document record vanished: fail the job alone (nothing else can end it) and announce. */
   const documentGone = async (): Promise<OcrOutcome> => {
@@ -85,6 +109,7 @@ export async function handleOcr(eventData: unknown, deps: OcrDeps): Promise<OcrO
   let claim: UpdateOutcome;
   try {
     claim = await deps.jobs.update(jobId, (job, readTime) => {
+      if (!describes(job)) return null;
       if (job.stage !== 'ocr' || job.input.generation !== req.source.generation) return null;
       const t = readTime.getTime();
       // Another copy of the request while an attempt is alive: the holder's own message covers it.
@@ -107,6 +132,11 @@ export async function handleOcr(eventData: unknown, deps: OcrDeps): Promise<OcrO
     if (isDocumentGone(err)) return documentGone();
     throw err;
   }
+  if (!claim.applied && !describes(claim.job)) {
+    // Not this job's request (forged, or a bug upstream): acknowledged, and nothing is touched.
+    log.error('OCR request does not match its job record: ignored', { request: { projectId: req.projectId, documentId: req.documentId, source: req.source } });
+    return { action: 'skipped', reason: 'the request does not match the job record', jobId };
+  }
   if (!claim.applied) {
     // A terminal job whose announcement was lost gets it now.
     if (isTerminal(claim.job.status)) await announceOutcome(deps, claim.job);
@@ -118,12 +148,22 @@ export async function handleOcr(eventData: unknown, deps: OcrDeps): Promise<OcrO
     return claim.job.status === 'CANCELLED' ? { action: 'cancelled', jobId } : { action: 'failed', jobId, error: claim.job.error ?? toJobError(new Error('failed')) };
   }
 
+  // What the work reads and writes comes from the job record the claim just read.
+  const claimed = claim.job;
+  const target: OcrTarget = {
+    jobId,
+    projectId: claimed.projectId,
+    documentId: req.documentId,
+    source: { bucket: claimed.input.bucket, object: claimed.input.object, generation: req.source.generation },
+    contentType: baseType(claimed.input.contentType),
+  };
+
   // The work: download, engine, derived objects. Only its failures are classified as OCR failures.
   let produced: Produced;
   const workDir = await mkdtemp(path.join(tmpdir(), 'scriptorium-ocr-'));
   const controller = new AbortController();
   try {
-    produced = await produce(req, deps, workDir, controller, ours, log);
+    produced = await produce(target, deps, workDir, controller, ours, log);
   } catch (err) {
     return await attemptFailed(err, claim.job.attempts);
   } finally {
@@ -190,7 +230,8 @@ export async function handleOcr(eventData: unknown, deps: OcrDeps): Promise<OcrO
     const error = toJobError(err);
     if (!isRetryable(err) || attempts >= max) {
       const final: JobError = isRetryable(err) ? { code: error.code, message: `${error.message} (gave up after ${attempts} attempts)`, retryable: false } : error;
-      const out = await failJob(deps, jobId, req.documentId, final, ours);
+      // A document that is not this job's is left alone: only the job fails.
+      const out = await failJob(deps, jobId, error.code === DOCUMENT_MISMATCH ? null : req.documentId, final, ours);
       if (out.applied) await announceOutcome(deps, out.job);
       log.warn('OCR failed', { error: final });
       return out.applied ? { action: 'failed', jobId, error: final } : { action: 'skipped', reason: `job is ${out.job.status}; another attempt holds it or it ended`, jobId };
@@ -202,8 +243,14 @@ export async function handleOcr(eventData: unknown, deps: OcrDeps): Promise<OcrO
 }
 
 /** Downloads the source, runs the engine with progress (checking cancel and the lease), writes derived objects. */
-async function produce(req: OcrRequested, deps: OcrDeps, workDir: string, controller: AbortController, ours: (job: Job) => boolean, log: Logger): Promise<Produced> {
+async function produce(req: OcrTarget, deps: OcrDeps, workDir: string, controller: AbortController, ours: (job: Job) => boolean, log: Logger): Promise<Produced> {
   if (!isOcrContentType(req.contentType)) throw new PermanentError('UNSUPPORTED_CONTENT_TYPE', `${req.contentType} cannot be OCRed`);
+  // The document the job names must name the job back, in the same project and with this source.
+  const doc = await deps.documents.get(req.documentId);
+  if (!doc) throw new PermanentError(DOCUMENT_MISSING.code, DOCUMENT_MISSING.message);
+  if (doc.projectId !== req.projectId || doc.jobId !== req.jobId || doc.source.bucket !== req.source.bucket || doc.source.object !== req.source.object) {
+    throw new PermanentError(DOCUMENT_MISMATCH, 'the document record does not belong to this job');
+  }
   const source = path.join(workDir, 'source');
   await deps.storage.download(req.source, source);
 

@@ -3,9 +3,12 @@
  * and the OpenAPI generator.
  */
 import { z } from 'zod';
+import { ProjectIdSchema } from '../ids.js';
 
-/** Project ids: lowercase, digits and dashes; they appear in object names and document paths. */
-export const ProjectIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'project id: 2–63 chars of a-z, 0-9 and -');
+export { ProjectIdSchema };
+
+/** Largest JSON body the API reads (requests are small: an upload declaration is a few hundred bytes). */
+export const MAX_API_BODY_BYTES = 64 * 1024;
 
 /** A file name as the user sees it: no path separators, no control characters. */
 export const FileNameSchema = z
@@ -14,14 +17,30 @@ export const FileNameSchema = z
   .max(255)
   .refine((s) => !/[/\\]/.test(s), 'file name must not contain / or \\')
   .refine((s) => !/\p{Cc}/u.test(s), 'file name must not contain control characters')
+  // Bidi overrides and isolates disguise names (`cod\u202Efdp.exe`); lone surrogates are not text.
+  .refine((s) => !/[\u202A-\u202E\u2066-\u2069]|\p{Cs}/u.test(s), 'file name must not contain bidi controls or lone surrogates')
   .refine((s) => s !== '.' && s !== '..', 'file name must not be . or ..');
 
-/** `type/subtype` with optional parameters; lowercased on parse. */
+/**
+ * RFC 9110 §8.3.1 media type: `type "/" subtype *( OWS ";" OWS [ parameter ] )`, parameters
+ * `token "=" ( token / quoted-string )`. Only visible ASCII (no obs-text): the value becomes a signed
+ * header the uploader must send, and an HTTP header value outside Latin-1 cannot be sent at all.
+ */
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const QUOTED = '"(?:[\\t !#-\\[\\]-~]|\\\\[\\t -~])*"';
+export const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:[ \\t]*;[ \\t]*(?:${TOKEN}=(?:${TOKEN}|${QUOTED}))?)*$`);
+
+/** `type/subtype` with optional parameters, RFC 9110 syntax; lowercased on parse. */
 export const ContentTypeSchema = z
   .string()
   .max(255)
-  .regex(/^[a-zA-Z0-9][a-zA-Z0-9!#$&^_.+-]*\/[a-zA-Z0-9][a-zA-Z0-9!#$&^_.+-]*(\s*;.*)?$/, 'content type must look like type/subtype')
+  .regex(MEDIA_TYPE, 'content type must be an RFC 9110 media type (type/subtype; name=value), ASCII only')
   .transform((s) => s.toLowerCase());
+
+/** Base64 of a 16-byte MD5 digest (what Cloud Storage reports as md5Hash). */
+export const Md5Base64Schema = z.string().regex(/^[A-Za-z0-9+/]{22}==$/, 'md5Hash: base64 of the 16-byte MD5 digest');
+/** Base64 of the 4-byte big-endian CRC32C (what Cloud Storage reports as crc32c). */
+export const Crc32cBase64Schema = z.string().regex(/^[A-Za-z0-9+/]{6}==$/, 'crc32c: base64 of the 4-byte big-endian CRC32C');
 
 export const CreateUploadRequestSchema = z.object({
   projectId: ProjectIdSchema,
@@ -31,7 +50,13 @@ export const CreateUploadRequestSchema = z.object({
   size: z.number().int().positive(),
   /** Makes the request idempotent: the same caller, project and id return the same upload. */
   clientRequestId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/).optional(),
-});
+  /**
+   * Checksums of the file, optional. When given they are signed into the upload URL (the store
+   * refuses other bytes) and checked again when the upload arrives.
+   */
+  md5Hash: Md5Base64Schema.optional(),
+  crc32c: Crc32cBase64Schema.optional(),
+}).strict();
 export type CreateUploadRequest = z.input<typeof CreateUploadRequestSchema>;
 
 export const CreateUploadResponseSchema = z.object({

@@ -34,10 +34,13 @@ export function createFirebaseVerifier(projectId: string): TokenVerifier {
       } catch (cause) {
         const code = typeof cause === 'object' && cause !== null && 'code' in cause ? String(cause.code) : '';
         if (code.includes('revoked') || code.includes('expired') || code.includes('argument') || code.includes('invalid') || code.includes('user-not-found') || code.includes('user-disabled')) {
-          throw new HttpError(401, 'UNAUTHENTICATED', `invalid ID token (${code || 'rejected'})`);
+          // A stable reason (a client refreshes an expired token, signs in again otherwise); not the library's text.
+          const reason = code.includes('expired') ? 'expired' : code.includes('revoked') ? 'revoked' : code.includes('disabled') ? 'user-disabled' : code.includes('not-found') ? 'user-not-found' : 'invalid';
+          throw new HttpError(401, 'UNAUTHENTICATED', `the ID token was refused (${reason})`, { reason });
         }
-        // Anything else (e.g. the key endpoint unreachable) is not the caller's fault.
-        throw new HttpError(503, 'AUTH_UNAVAILABLE', 'could not verify the ID token right now', { cause: String(cause) });
+        // Anything else (e.g. the key endpoint unreachable) is not the caller's fault. The cause is
+        // logged by the API (it is this error's cause), never returned.
+        throw new HttpError(503, 'AUTH_UNAVAILABLE', 'could not verify the ID token right now', undefined, cause);
       }
     },
   };

@@ -36,8 +36,8 @@ export class TransientError extends ScriptoriumError {
 export class HttpError extends ScriptoriumError {
   readonly status: number;
   readonly details: unknown;
-  constructor(status: number, code: string, message: string, details?: unknown) {
-    super(code, message, { retryable: status >= 500 || status === 429 });
+  constructor(status: number, code: string, message: string, details?: unknown, cause?: unknown) {
+    super(code, message, { retryable: status >= 500 || status === 429, cause });
     this.name = 'HttpError';
     this.status = status;
     this.details = details;
@@ -54,6 +54,11 @@ export interface JobError {
 /** gRPC status codes that mean "try again" (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNKNOWN). */
 const RETRYABLE_GRPC = new Set([14, 4, 8, 10, 13, 2]);
 const RETRYABLE_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'UND_ERR_SOCKET']);
+/**
+ * zlib failures: bytes that do not decompress ("incorrect header check") will not decompress on the
+ * next attempt either. Retrying them only burned every attempt before the job failed as INTERNAL.
+ */
+const PERMANENT_CODES = new Set(['Z_DATA_ERROR', 'Z_BUF_ERROR', 'Z_NEED_DICT', 'Z_STREAM_ERROR', 'ERR_BROTLI_DECOMPRESSION_FAILED', 'ERR_ZSTD_DECOMPRESSION_FAILED']);
 
 function field(err: unknown, key: string): unknown {
   return typeof err === 'object' && err !== null && key in err ? (err as Record<string, unknown>)[key] : undefined;
@@ -76,6 +81,7 @@ export function isRetryable(err: unknown): boolean {
     return RETRYABLE_GRPC.has(code);
   }
   if (typeof code === 'string' && RETRYABLE_NET.has(code)) return true;
+  if (typeof code === 'string' && PERMANENT_CODES.has(code)) return false;
   const status = field(err, 'status') ?? field(field(err, 'response'), 'status');
   if (typeof status === 'number') return status === 408 || status === 429 || status >= 500;
   return true;
@@ -88,5 +94,9 @@ export function errorMessage(err: unknown): string {
 /** The job-record form of an error. */
 export function toJobError(err: unknown): JobError {
   if (err instanceof ScriptoriumError) return { code: err.code, message: err.message, retryable: err.retryable };
+  const code = field(err, 'code');
+  if (typeof code === 'string' && PERMANENT_CODES.has(code)) {
+    return { code: 'INPUT_CORRUPT', message: `the file could not be decompressed (${code}): ${errorMessage(err)}`, retryable: false };
+  }
   return { code: 'INTERNAL', message: errorMessage(err), retryable: isRetryable(err) };
 }

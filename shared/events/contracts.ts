@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { TopicName } from '../topology.js';
 import { JobErrorSchema } from '../jobs/model.js';
+import { DocumentIdSchema, JobIdSchema, ProjectIdSchema } from '../ids.js';
 
 /** The object resource a JSON_API_V1 notification carries (fields we rely on; others pass through). */
 export const GcsObjectSchema = z.looseObject({
@@ -15,6 +16,8 @@ export const GcsObjectSchema = z.looseObject({
   generation: z.string(),
   metageneration: z.string().optional(),
   contentType: z.string().optional(),
+  /** Set from the uploader's Content-Encoding header, which a signed URL cannot bind: ingest refuses encoded uploads. */
+  contentEncoding: z.string().optional(),
   size: z.string(),
   md5Hash: z.string().optional(),
   crc32c: z.string().optional(),
@@ -40,9 +43,9 @@ export type ObjectRef = z.infer<typeof ObjectRefSchema>;
 
 export const OcrRequestedV1 = z.object({
   type: z.literal('scriptorium.document.ocr.requested.v1'),
-  jobId: z.string(),
-  projectId: z.string(),
-  documentId: z.string(),
+  jobId: JobIdSchema,
+  projectId: ProjectIdSchema,
+  documentId: DocumentIdSchema,
   source: ObjectRefSchema,
   contentType: z.string(),
   requestedAt: z.string(),
@@ -51,9 +54,9 @@ export type OcrRequested = z.infer<typeof OcrRequestedV1>;
 
 export const OcrCompletedV1 = z.object({
   type: z.literal('scriptorium.document.ocr.completed.v1'),
-  jobId: z.string(),
-  projectId: z.string(),
-  documentId: z.string(),
+  jobId: JobIdSchema,
+  projectId: ProjectIdSchema,
+  documentId: DocumentIdSchema,
   text: ObjectRefSchema,
   pageCount: z.number().int(),
   language: z.string(),
@@ -62,9 +65,9 @@ export const OcrCompletedV1 = z.object({
 
 export const DocumentFailedV1 = z.object({
   type: z.literal('scriptorium.document.failed.v1'),
-  jobId: z.string(),
-  projectId: z.string(),
-  documentId: z.string(),
+  jobId: JobIdSchema,
+  projectId: ProjectIdSchema,
+  documentId: DocumentIdSchema,
   error: JobErrorSchema,
   occurredAt: z.string(),
 });

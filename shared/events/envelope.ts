@@ -8,6 +8,13 @@ import { PermanentError } from '../errors/index.js';
 import type { TopicName } from '../topology.js';
 import { contracts, type AttributesOf, type MessageOf } from './contracts.js';
 
+/**
+ * Largest push body an event function reads. Our messages are references of a few hundred bytes and
+ * Cloud Storage notifications a few KB (custom metadata is capped at 8 KiB); 1 MiB leaves room and
+ * still bounds what a stray caller can make a function read.
+ */
+export const MAX_PUSH_BODY_BYTES = 1024 * 1024;
+
 export const PushEnvelopeSchema = z.object({
   message: z.looseObject({
     data: z.string().optional(),

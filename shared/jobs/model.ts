@@ -75,6 +75,9 @@ export const JobSchema = z.object({
     generation: z.string().nullable(),
     /** When the signed upload URL expires: a job still PENDING after it will never get its file (for the stale-job reaper). */
     uploadExpiresAt: z.string().nullable().default(null),
+    /** Checksums the uploader declared (base64, as Cloud Storage reports them); ingest compares them with the object's. */
+    md5Hash: z.string().nullable().default(null),
+    crc32c: z.string().nullable().default(null),
   }),
   /** Set by ingest once the next stage's request is published (a redelivery then only acks). */
   dispatchedStage: z.string().nullable(),

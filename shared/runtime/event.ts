@@ -4,7 +4,7 @@
  * redelivers with the subscription's backoff. No catch-log-return of transient failures.
  */
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import { isRetryable } from '../errors/index.js';
+import { isRetryable, toJobError } from '../errors/index.js';
 import { logger } from '../logger/index.js';
 
 export async function runEventHandler(name: string, event: CloudEvent<unknown>, handler: (data: unknown) => Promise<unknown>): Promise<void> {
@@ -19,6 +19,8 @@ export async function runEventHandler(name: string, event: CloudEvent<unknown>, 
       return;
     }
     log.warn(`${name}: transient failure, will be redelivered`, { err, ms: Math.round(performance.now() - started) });
-    throw err;
+    // The framework answers with the thrown error's message (outside NODE_ENV=production): give it
+    // the stable code only; the details are in the log line above.
+    throw new Error(`transient failure (${toJobError(err).code}), will be retried`);
   }
 }

@@ -49,7 +49,7 @@ export async function api(cfg: LocalConfig, token: string | null, method: string
   return { status: res.status, json, text };
 }
 
-export async function createUpload(cfg: LocalConfig, token: string, req: { fileName: string; contentType: string; size: number; projectId?: string }): Promise<CreateUploadResponse> {
+export async function createUpload(cfg: LocalConfig, token: string, req: { fileName: string; contentType: string; size: number; projectId?: string; md5Hash?: string; crc32c?: string }): Promise<CreateUploadResponse> {
   const res = await api(cfg, token, 'POST', '/v1/uploads', { projectId: cfg.projectId, ...req });
   if (res.status !== 201 && res.status !== 200) throw new Error(`createUpload: ${res.status} ${res.text}`);
   return CreateUploadResponseSchema.parse(res.json);

@@ -44,7 +44,7 @@ before(() => {
 });
 
 /** A document + RUNNING job at the OCR stage, with a real source object (outside `uploads/`, so nothing triggers). */
-async function seedJob(body: Buffer = Buffer.from('not really a png')): Promise<{ jobId: string; documentId: string; envelope: ReturnType<typeof pushEnvelope<'ocr-requests'>> }> {
+async function seedJob(body: Buffer = Buffer.from('not really a png'), projectId = 'test'): Promise<{ jobId: string; documentId: string; object: string; generation: string; envelope: ReturnType<typeof pushEnvelope<'ocr-requests'>> }> {
   const suffix = randomBytes(10).toString('hex');
   const documentId = `doc_${suffix}`;
   const jobId = `job_${suffix}`;
@@ -55,20 +55,20 @@ async function seedJob(body: Buffer = Buffer.from('not really a png')): Promise<
   const db = testFirestore(cfg);
   await db.runTransaction(async (tx) => {
     deps.documents.createIn(tx, {
-      id: documentId, projectId: 'test', ownerUid: 'u', fileName: 'page.png', contentType: 'image/png', declaredSize: 16, status: 'PROCESSING', jobId, currentVersion: 1,
+      id: documentId, projectId, ownerUid: 'u', fileName: 'page.png', contentType: 'image/png', declaredSize: 16, status: 'PROCESSING', jobId, currentVersion: 1,
       source: { bucket: cfg.bucket, object, generation, size: 16, md5Hash: null, crc32c: null }, pageCount: null, language: null, text: null,
     });
     deps.jobs.createIn(tx, {
-      id: jobId, kind: 'document.process', projectId: 'test', documentId, ownerUid: 'u', agentId: null, status: 'RUNNING', stage: 'ocr', progress: 10, attempts: 0, error: null,
-      input: { bucket: cfg.bucket, object, fileName: 'page.png', contentType: 'image/png', declaredSize: 16, generation, uploadExpiresAt: null }, dispatchedStage: 'ocr', result: null, cancelRequested: false, retryOf: null, metrics: {},
+      id: jobId, kind: 'document.process', projectId, documentId, ownerUid: 'u', agentId: null, status: 'RUNNING', stage: 'ocr', progress: 10, attempts: 0, error: null,
+      input: { bucket: cfg.bucket, object, fileName: 'page.png', contentType: 'image/png', declaredSize: 16, generation, uploadExpiresAt: null, md5Hash: null, crc32c: null }, dispatchedStage: 'ocr', result: null, cancelRequested: false, retryOf: null, metrics: {},
     }, { level: 'INFO', message: 'seeded' });
     return Promise.resolve();
   });
   const envelope = pushEnvelope('ocr-requests', {
-    type: 'scriptorium.document.ocr.requested.v1', jobId, projectId: 'test', documentId,
+    type: 'scriptorium.document.ocr.requested.v1', jobId, projectId, documentId,
     source: { bucket: cfg.bucket, object, generation }, contentType: 'image/png', requestedAt: new Date().toISOString(),
   });
-  return { jobId, documentId, envelope };
+  return { jobId, documentId, object, generation, envelope };
 }
 
 const failing = (err: Error): OcrEngine & { calls: number } => {
@@ -287,3 +287,67 @@ describe('handleOcr endings', () => {
   });
 });
 
+describe('handleOcr trusts the records, not the message', () => {
+  const request = (r: { jobId: string; projectId: string; documentId: string; object: string; generation: string; contentType?: string }) =>
+    pushEnvelope('ocr-requests', {
+      type: 'scriptorium.document.ocr.requested.v1', jobId: r.jobId, projectId: r.projectId, documentId: r.documentId,
+      source: { bucket: cfg.bucket, object: r.object, generation: r.generation }, contentType: r.contentType ?? 'image/png', requestedAt: new Date().toISOString(),
+    });
+
+  it('ignores a request naming job A with document B of another project: neither changes', async () => {
+    const a = await seedJob(await fixture('ocr/phototest-rotated-180.png'));
+    const b = await seedJob(Buffer.from('b'), 'other-project');
+    const engine = failing(new Error('must not run'));
+    const forged = request({ jobId: a.jobId, projectId: 'other-project', documentId: b.documentId, object: a.object, generation: a.generation });
+    const out = await handleOcr(forged, { ...deps, engine });
+    assert.equal(out.action, 'skipped');
+    assert.equal(engine.calls, 0);
+    const [jobA, docB] = await Promise.all([deps.jobs.get(a.jobId), deps.documents.get(b.documentId)]);
+    assert.equal(jobA?.status, 'RUNNING');
+    assert.equal(jobA?.attempts, 0);
+    assert.equal(jobA?.lease, null);
+    assert.equal(docB?.status, 'PROCESSING');
+    assert.equal(docB?.text, null);
+    // The real request for A still works afterwards.
+    const real = await handleOcr(a.envelope, { ...deps, engine: createLocalOcrEngine() });
+    assert.equal(real.action, 'completed');
+    assert.equal((await deps.documents.get(b.documentId))?.status, 'PROCESSING', 'B untouched by A');
+  });
+
+  it('ignores a request naming another object than the job\'s, and one of the right object in another project', async () => {
+    const a = await seedJob();
+    const b = await seedJob();
+    const engine = failing(new Error('must not run'));
+    for (const forged of [
+      request({ jobId: a.jobId, projectId: 'test', documentId: a.documentId, object: b.object, generation: a.generation }),
+      request({ jobId: a.jobId, projectId: 'elsewhere', documentId: a.documentId, object: a.object, generation: a.generation }),
+    ]) {
+      assert.equal((await handleOcr(forged, { ...deps, engine })).action, 'skipped');
+    }
+    assert.equal(engine.calls, 0);
+    assert.equal((await deps.jobs.get(a.jobId))?.attempts, 0);
+  });
+
+  it('takes the content type from the job: a message calling a PNG a PDF still reads the PNG', async () => {
+    const a = await seedJob(await fixture('ocr/phototest-rotated-180.png'));
+    const out = await handleOcr(request({ ...a, projectId: 'test', contentType: 'application/pdf' }), { ...deps, engine: createLocalOcrEngine() });
+    assert.equal(out.action, 'completed', JSON.stringify(out));
+  });
+
+  it('fails the job alone when its document names another job, leaving that document as it was', async () => {
+    const a = await seedJob();
+    await testFirestore(cfg).doc(`documents/${a.documentId}`).update({ jobId: 'job_ffffffffffffffffffff' });
+    const out = await handleOcr(a.envelope, { ...deps, engine: failing(new Error('must not run')) });
+    assert.equal(out.action, 'failed');
+    const [job, doc] = await Promise.all([deps.jobs.get(a.jobId), deps.documents.get(a.documentId)]);
+    assert.equal(job?.status, 'FAILED');
+    assert.equal(job?.error?.code, 'DOCUMENT_MISMATCH');
+    assert.equal(doc?.status, 'PROCESSING');
+  });
+
+  it('refuses ids that would reach another Firestore path', async () => {
+    const a = await seedJob();
+    const bad = { ...a.envelope, message: { ...a.envelope.message, data: Buffer.from(JSON.stringify({ type: 'scriptorium.document.ocr.requested.v1', jobId: `${a.jobId}/logs/000`, projectId: 'test', documentId: a.documentId, source: { bucket: cfg.bucket, object: a.object, generation: a.generation }, contentType: 'image/png', requestedAt: new Date().toISOString() })).toString('base64') } };
+    await assert.rejects(handleOcr(bad, { ...deps, engine: failing(new Error('must not run')) }), (err: unknown) => err instanceof PermanentError && err.code === 'MESSAGE_CONTRACT_VIOLATION');
+  });
+});

@@ -1,7 +1,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
+import { gunzipSync } from 'node:zlib';
 import { HttpError, isRetryable, PermanentError, toJobError, TransientError } from '../../shared/errors/index.js';
+
+/** The real error zlib throws for bytes that are not gzip (what a mislabelled Content-Encoding gives). */
+function zlibError(): unknown {
+  try {
+    gunzipSync(Buffer.from('%PDF-1.4 not gzip at all'));
+  } catch (err) {
+    return err;
+  }
+  throw new Error('gunzip accepted non-gzip bytes');
+}
 
 describe('isRetryable', () => {
   const cases: [string, unknown, boolean][] = [
@@ -19,11 +30,17 @@ describe('isRetryable', () => {
     ['HttpError 400', new HttpError(400, 'BAD', 'bad'), false],
     ['HttpError 502', new HttpError(502, 'BAD_GATEWAY', 'bad'), true],
     ['a schema violation (ZodError) in stored data', z.object({ a: z.string() }).safeParse({ a: 1 }).error, false],
+    ['a decompression failure ("incorrect header check")', zlibError(), false],
   ];
   for (const [name, err, expected] of cases) it(`classifies ${name} as ${expected ? 'transient' : 'permanent'}`, () => assert.equal(isRetryable(err), expected));
 });
 
 describe('toJobError', () => {
+  it('records a decompression failure as permanent corrupt input', () => {
+    const e = toJobError(zlibError());
+    assert.equal(e.code, 'INPUT_CORRUPT');
+    assert.equal(e.retryable, false);
+  });
   it('keeps our codes and messages', () => {
     assert.deepEqual(toJobError(new PermanentError('PDF_ENCRYPTED', 'needs a password')), { code: 'PDF_ENCRYPTED', message: 'needs a password', retryable: false });
   });

@@ -2,9 +2,10 @@
  * `scriptorium upload FILE`: asks the api for a signed URL, streams the file to it, then follows the
  * job through a Firestore listener until it completes or fails.
  */
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { ContentTypeSchema, ProjectIdSchema, FileNameSchema, type CreateUploadResponse } from '../../../shared/api/contracts.js';
 import { parseCommand, parseSeconds } from '../args.js';
 import { guessContentType } from '../content-type.js';
@@ -166,11 +167,15 @@ async function upload(ctx: CliContext, opts: UploadOptions, session: Session, st
   const projectId = opts.projectId ?? session.config.projectId;
   let created: CreateUploadResponse;
   try {
+    // The MD5 is signed into the upload URL: the store accepts these bytes and no others, and ingest
+    // checks the stored object against it again.
+    const md5Hash = await fileMd5(opts.file);
     created = await session.api.createUpload({
       projectId,
       fileName: label,
       contentType: opts.contentType,
       size: opts.size,
+      md5Hash,
       // Fresh per invocation: the client's retries of this request are idempotent, a new run is a new upload.
       clientRequestId: `cli-${randomUUID()}`,
     });
@@ -278,3 +283,10 @@ async function upload(ctx: CliContext, opts: UploadOptions, session: Session, st
 
 /** `scriptorium upload`. */
 export const uploadCommand: Command = { name: 'upload', summary: 'upload a file and follow its processing job', usage: USAGE, run };
+
+/** Base64 MD5 of a file, streamed (Cloud Storage's md5Hash form). */
+async function fileMd5(file: string): Promise<string> {
+  const hash = createHash('md5');
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash.digest('base64');
+}
