@@ -10,6 +10,8 @@ export interface XmlErrorExtras {
   readonly details?: string;
   readonly stringToSign?: string;
   readonly canonicalRequest?: string;
+  /** The offending parameter or header (GCS names it on MalformedSecurityHeader). */
+  readonly parameterName?: string;
 }
 
 /** An error with an HTTP status, a JSON API `reason` and an XML API `Code`. */
@@ -62,6 +64,8 @@ export function xmlErrorBody(err: StorageApiError): string {
   if (err.extras.stringToSign !== undefined) body += `<StringToSign>${xmlEscape(err.extras.stringToSign)}</StringToSign>`;
   if (err.extras.canonicalRequest !== undefined) body += `<CanonicalRequest>${xmlEscape(err.extras.canonicalRequest)}</CanonicalRequest>`;
   if (err.extras.details !== undefined) body += `<Details>${xmlEscape(err.extras.details)}</Details>`;
+  // After Details, as in GCS's MalformedSecurityHeader answers.
+  if (err.extras.parameterName !== undefined) body += `<ParameterName>${xmlEscape(err.extras.parameterName)}</ParameterName>`;
   return body + '</Error>';
 }
 

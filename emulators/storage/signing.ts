@@ -23,6 +23,8 @@ export interface SignedRequest {
   readonly rawQuery: string;
   /** Header values by lowercased name (multiple values joined with `,`). */
   readonly headers: ReadonlyMap<string, string>;
+  /** Scheme the request arrived on, for the default-port equivalence of the signed host (default `http`). */
+  readonly scheme?: 'http' | 'https';
 }
 
 /** Result of a successful verification. */
@@ -92,6 +94,50 @@ function canonicalHeaderValue(v: string): string {
 const malformed = (details: string): StorageApiError =>
   new StorageApiError(400, 'invalid', 'MalformedSecurityHeader', 'Your request has a malformed header.', { details });
 
+/**
+ * A header named in X-Goog-SignedHeaders that the request does not carry (google-cloud-go's
+ * TestIntegration_SignedURL expects "MD5 not sent", a signed Content-MD5 left out, to fail). The
+ * shape is GCS's own, as captured in https://github.com/nocodb/nocodb/pull/9858: 400,
+ * `MalformedSecurityHeader`, "Invalid argument.", the details below and the header as `ParameterName`.
+ */
+export const signedHeaderMissing = (header: string): StorageApiError =>
+  new StorageApiError(400, 'invalid', 'MalformedSecurityHeader', 'Invalid argument.', {
+    details: 'Your request has a malformed header. Header was included in signedheaders, but not in the request.',
+    parameterName: header,
+  });
+
+/**
+ * A header that must be signed (see {@link mustBeSigned}) sent without being in X-Goog-SignedHeaders.
+ * We found no capture of GCS's exact answer for this case, so it mirrors the one above (same code,
+ * status and layout, the header as `ParameterName`): it is the same header/SignedHeaders
+ * inconsistency, and a 403 SignatureDoesNotMatch would mislead, since the canonical request the
+ * emulator would show does match the signature (an unsigned header is not part of it).
+ */
+export const headerNotSigned = (header: string): StorageApiError =>
+  new StorageApiError(400, 'invalid', 'MalformedSecurityHeader', 'Invalid argument.', {
+    details: 'Your request has a malformed header. Header was included in the request, but not in signedheaders.',
+    parameterName: header,
+  });
+
+/**
+ * Headers a V4-signed request may carry only when they are signed: every `x-goog-*` extension
+ * header, `content-md5` and `content-type`. Otherwise whoever holds a URL signed for one request
+ * could change what it does: `x-goog-copy-source` turns an upload into a copy of another object,
+ * `x-goog-meta-*` sets custom metadata, an unsigned `content-type` picks the stored type.
+ * Sources: the .NET client's `UrlSigner.RequestTemplate` ("requests made with the created URL must
+ * not contain Content-MD5, Content-Type, or any header starting with x-goog-" unless they are
+ * signed, https://cloud.google.com/dotnet/docs/reference/Google.Cloud.Storage.V1/latest/Google.Cloud.Storage.V1.UrlSigner.RequestTemplate),
+ * `@google-cloud/storage`'s GetSignedUrlConfig (contentMd5/contentType: "If omitted, the client
+ * request must not include this header"), and the canonical-request rules
+ * (https://cloud.google.com/storage/docs/authentication/canonical-requests).
+ */
+export function mustBeSigned(header: string): boolean {
+  return header.startsWith('x-goog-') || header === 'content-md5' || header === 'content-type';
+}
+
+/** The port a scheme implies when the Host header names none. */
+const DEFAULT_PORT = { http: '80', https: '443' } as const;
+
 /** Parses `YYYYMMDDTHHMMSSZ`. */
 function parseGoogDate(s: string): Date | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
@@ -111,8 +157,10 @@ function rsaVerify(key: KeyObject, data: string, signature: Buffer): boolean {
 
 /**
  * Verifies a V4 signed request. Throws a StorageApiError shaped like GCS's on any failure:
- * 400 MalformedSecurityHeader (missing/bad parameters), 400 ExpiredToken, 403 AccessDenied (not
- * yet valid), 403 SignatureDoesNotMatch (with StringToSign and CanonicalRequest).
+ * 400 MalformedSecurityHeader (missing/bad parameters; a signed header missing from the request;
+ * an x-goog-*, content-md5 or content-type header sent unsigned), 400 ExpiredToken, 403
+ * AccessDenied (not yet valid), 403 SignatureDoesNotMatch (with StringToSign and CanonicalRequest;
+ * also for a Host other than the signed one).
  */
 export function verifyV4(req: SignedRequest, trusted: ReadonlyMap<string, TrustedKey>, now: Date = new Date()): VerifiedSignature {
   const query = parseQuery(req.rawQuery);
@@ -173,10 +221,22 @@ export function verifyV4(req: SignedRequest, trusted: ReadonlyMap<string, Truste
   const path = canonicalPath(req.rawPath);
   const contentSha256 = signedHeaders.includes('x-goog-content-sha256') ? req.headers.get('x-goog-content-sha256') : undefined;
 
-  // Clients sign the host the URL names. Node's client signs it without the port even when the
-  // URL has one, others with it: accept either form of the Host header we actually received.
-  const sentHost = req.headers.get('host') ?? '';
-  const hostCandidates = [...new Set([sentHost, sentHost.replace(/:\d+$/, '')])];
+  // Every signed header must be present, and every header that changes what the request does
+  // (mustBeSigned) must be signed: the signature covers only what SignedHeaders lists.
+  for (const h of signedHeaders) if (!req.headers.has(h)) throw signedHeaderMissing(h);
+  for (const h of req.headers.keys()) if (mustBeSigned(h) && !signedHeaders.includes(h)) throw headerNotSigned(h);
+
+  // The signed host must be the Host header as received. The one equivalence is the scheme's default
+  // port, present or not (`h:80` and `h` name the same origin over http). Anything looser lets a URL
+  // signed for one origin be used on another: `@google-cloud/storage` signs the host without its port
+  // (aws-sdk-js-v3#2726 and google-cloud-go#9347 are the same bug class), so such a URL for
+  // 127.0.0.1:9199 would also open 127.0.0.1:19199. URLs for a non-default port must be signed with the
+  // port (shared/storage/v4-signer.ts does).
+  const sentHost = (req.headers.get('host') ?? '').toLowerCase();
+  const defaultPort = DEFAULT_PORT[req.scheme ?? 'http'];
+  const hostCandidates = [sentHost];
+  if (sentHost.endsWith(`:${defaultPort}`)) hostCandidates.push(sentHost.slice(0, -defaultPort.length - 1));
+  else if (sentHost !== '' && !/:\d+$/.test(sentHost)) hostCandidates.push(`${sentHost}:${defaultPort}`);
   const buildCanonical = (host: string): string => {
     const headerLines = [...signedHeaders]
       .sort()
@@ -196,7 +256,7 @@ export function verifyV4(req: SignedRequest, trusted: ReadonlyMap<string, Truste
       }
     }
   }
-  const canonicalRequest = buildCanonical(hostCandidates[hostCandidates.length - 1] ?? sentHost);
+  const canonicalRequest = buildCanonical(sentHost);
   throw new StorageApiError(
     403,
     'forbidden',

@@ -1,9 +1,10 @@
 /**
  * Helpers for running against the storage emulator offline: a locally generated service-account
- * key lets `@google-cloud/storage` sign V4 URLs without any network, and the emulator trusts its
- * public half.
+ * key signs V4 URLs without any network (with shared/storage/v4-signer.ts, or `@google-cloud/storage`
+ * for a default-port host), and the emulator trusts its public half.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import type { SigningKey } from '../../shared/storage/v4-signer.js';
 import type { TrustedServiceAccount } from './server.js';
 
 /** A generated service account: `credentials` for client libraries, `trusted` for the emulator. */
@@ -19,6 +20,8 @@ export interface LocalServiceAccount {
     token_uri: string;
   };
   readonly trusted: TrustedServiceAccount;
+  /** The private half for `signV4Url` (shared/storage/v4-signer.ts). */
+  readonly signingKey: SigningKey;
 }
 
 /** Generates an RSA-2048 service account key pair (~50–200 ms). */
@@ -41,5 +44,6 @@ export function generateServiceAccount(projectId = 'demo-test', name = 'emulator
       token_uri: 'http://127.0.0.1:1/token',
     },
     trusted: { clientEmail, publicKeyPem: publicKey },
+    signingKey: { clientEmail, privateKey },
   };
 }

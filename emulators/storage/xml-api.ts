@@ -64,11 +64,16 @@ function uploadAnswerHeaders(o: ObjectRecord): Record<string, string> {
   };
 }
 
-/** Verifies the request's signature if it carries one; returns it (undefined for unsigned requests). */
+/**
+ * Verifies the request's signature if it carries one; returns it (undefined for unsigned requests).
+ * A signed request gets past here only if every header that shapes it (x-goog-*, content-type,
+ * content-md5) is signed, so the handlers below may read those headers as the signer's intent.
+ */
 function authenticate(emu: Emulator, ctx: Ctx): VerifiedSignature | undefined {
   const version = signedUrlVersion(ctx.queryPairs);
   if (!version) return undefined;
-  const req = { method: ctx.method, rawPath: ctx.rawPath, rawQuery: ctx.rawQuery, headers: ctx.headers };
+  // The emulator serves plain HTTP only: port 80 is the default a Host header may omit.
+  const req = { method: ctx.method, rawPath: ctx.rawPath, rawQuery: ctx.rawQuery, headers: ctx.headers, scheme: 'http' as const };
   const sig = version === 'v4' ? verifyV4(req, emu.trusted) : verifyV2(req, emu.trusted);
   emu.log({ severity: 'DEBUG', message: 'signed request verified', version, clientEmail: sig.clientEmail, method: ctx.method, path: ctx.rawPath });
   return sig;
@@ -191,6 +196,10 @@ export async function handleXmlApi(emu: Emulator, ctx: Ctx): Promise<void> {
   for (const [k, v] of Object.entries(actualCorsHeaders(bucket?.cors, origin, ctx.method))) ctx.res.setHeader(k, v);
 
   const sig = authenticate(emu, ctx);
+  // Session requests are authorised by the upload_id, as in GCS: what the upload creates (name,
+  // metadata, preconditions, length range) was fixed by the POST that opened the session, which a
+  // signed URL can only do with signed headers; chunks add bytes and at most an X-Goog-Hash the
+  // final bytes must match.
   const uploadId = ctx.q('upload_id');
   if (uploadId) {
     const s = emu.sessions.get(uploadId);

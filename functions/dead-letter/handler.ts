@@ -24,23 +24,39 @@ export interface DeadLetterDeps {
 
 export type DeadLetterOutcome = { readonly action: 'failed-job'; readonly jobId: string } | { readonly action: 'recorded'; readonly reason: string };
 
-/** The job a dead-lettered message concerns, from any contract we publish or receive. */
+/**
+ * The job a dead-lettered message concerns, from any contract we publish or receive. What is failed
+ * comes from the records: the message must describe its job (same document, project and source
+ * object) or it concerns no job, so a forged message cannot fail someone else's job or document.
+ */
 async function jobOf(json: unknown, deps: DeadLetterDeps): Promise<{ jobId: string; documentId: string | null } | null> {
   const ocr = OcrRequestedV1.safeParse(json);
-  if (ocr.success) return { jobId: ocr.data.jobId, documentId: ocr.data.documentId };
+  if (ocr.success) {
+    const req = ocr.data;
+    const job = await deps.jobs.get(req.jobId);
+    const describes = job && job.documentId === req.documentId && job.projectId === req.projectId && job.input.bucket === req.source.bucket && job.input.object === req.source.object;
+    return describes ? { jobId: job.id, documentId: job.documentId } : null;
+  }
   const obj = GcsObjectSchema.safeParse(json);
   if (obj.success) {
     const ids = parseUploadObjectName(obj.data.name);
     if (!ids) return null;
     const doc = await deps.documents.get(ids.documentId);
-    return doc ? { jobId: doc.jobId, documentId: doc.id } : null;
+    const describes = doc && doc.projectId === ids.projectId && doc.source.bucket === obj.data.bucket && doc.source.object === obj.data.name;
+    return describes ? { jobId: doc.jobId, documentId: doc.id } : null;
   }
   return null;
 }
 
 export async function handleDeadLetter(eventData: unknown, deps: DeadLetterDeps): Promise<DeadLetterOutcome> {
   const { json, attributes, messageId } = decodeEnvelope(eventData);
-  const source = attributes.CloudPubSubDeadLetterSourceSubscription ?? 'unknown subscription';
+  // Pub/Sub sets this on every message it dead-letters; one without it was published to the topic
+  // directly, and failing a job on its word would let any publisher end any job.
+  if (attributes.CloudPubSubDeadLetterSourceSubscription === undefined) {
+    deps.log.error('message on the dead-letter topic that Pub/Sub did not dead-letter: ignored', { messageId });
+    return { action: 'recorded', reason: 'not dead-lettered by Pub/Sub' };
+  }
+  const source = attributes.CloudPubSubDeadLetterSourceSubscription;
   const attempts = attributes.CloudPubSubDeadLetterSourceDeliveryCount ?? '?';
   const target = await jobOf(json, deps);
   if (!target) {

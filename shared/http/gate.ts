@@ -82,7 +82,9 @@ function finalHandler(req: IncomingMessage, res: ServerResponse): (err?: unknown
     }
     const status = typeof err === 'object' && 'status' in err && typeof err.status === 'number' ? err.status : 500;
     // A client's malformed request is a warning; anything else is ours.
-    (status < 500 ? logger.warn : logger.error)('request failed before the function ran', { err, method: req.method, url: req.url?.slice(0, 200) });
+    const fields = { err, method: req.method, url: req.url?.slice(0, 200) };
+    if (status < 500) logger.warn('request failed before the function ran', fields);
+    else logger.error('request failed before the function ran', fields);
     sendJsonError(req, res, status >= 400 && status < 500 ? new HttpError(400, 'BAD_REQUEST', 'the request could not be read') : new HttpError(500, 'INTERNAL', 'internal error'));
   };
 }

@@ -37,7 +37,8 @@ export function getRuntime(): Runtime {
     documents: new DocumentRepository(db),
     projects: new ProjectRepository(db),
     publisher: createPublisher(new PubSub({ projectId: cfg.GOOGLE_CLOUD_PROJECT })),
-    storage: createStorageGateway({ projectId: cfg.GOOGLE_CLOUD_PROJECT, signingKeyFile: cfg.SCRIPTORIUM_SIGNING_KEY_FILE }),
+    // Signed upload URLs address STORAGE_EMULATOR_HOST (with its port) locally, storage.googleapis.com in production.
+    storage: createStorageGateway({ projectId: cfg.GOOGLE_CLOUD_PROJECT, signingKeyFile: cfg.SCRIPTORIUM_SIGNING_KEY_FILE, storageEmulatorHost: cfg.STORAGE_EMULATOR_HOST }),
     log: logger,
   };
   return runtime;

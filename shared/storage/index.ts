@@ -6,6 +6,7 @@
 import { Storage, type File } from '@google-cloud/storage';
 import { PermanentError, TransientError } from '../errors/index.js';
 import { DERIVED_METADATA_KEY } from '../topology.js';
+import { readSigningKey, signV4Url, type SigningKey } from './v4-signer.js';
 
 export interface SignedUpload {
   readonly url: string;
@@ -26,7 +27,12 @@ export interface ObjectInfo {
 }
 
 export interface StorageGateway {
-  signUpload(args: { bucket: string; object: string; contentType: string; size: number; ttlSeconds: number; now?: Date }): Promise<SignedUpload>;
+  /**
+   * A V4 signed PUT that can only create `object` (exact size and type, create-only). With `md5Hash`
+   * (base64 MD5) and/or `crc32c` (base64 big-endian CRC32C) the URL also binds the bytes: storage
+   * refuses a body that does not hash to them (400 BadDigest) and stores nothing.
+   */
+  signUpload(args: { bucket: string; object: string; contentType: string; size: number; ttlSeconds: number; now?: Date; md5Hash?: string; crc32c?: string }): Promise<SignedUpload>;
   /** Downloads one generation of an object to `destination`. PermanentError SOURCE_MISSING if gone. */
   download(ref: { bucket: string; object: string; generation: string }, destination: string): Promise<void>;
   /** Reads a (small) object fully, e.g. extracted text for the API. */
@@ -55,23 +61,64 @@ function toInfo(bucket: string, object: string, md: File['metadata']): ObjectInf
   };
 }
 
-export function createStorageGateway(options: { projectId: string; signingKeyFile?: string | undefined }): StorageGateway {
+/** The XML API origin signed URLs address: the storage emulator's when one is configured, else GCS. */
+export function storageEndpoint(emulatorHost: string | undefined = process.env.STORAGE_EMULATOR_HOST): string {
+  if (!emulatorHost) return 'https://storage.googleapis.com';
+  // As @google-cloud/storage reads STORAGE_EMULATOR_HOST: https unless a scheme is given.
+  return new URL(/^https?:\/\//.test(emulatorHost) ? emulatorHost : `https://${emulatorHost}`).origin;
+}
+
+export function createStorageGateway(options: { projectId: string; signingKeyFile?: string | undefined; storageEmulatorHost?: string | undefined }): StorageGateway {
   let client: Storage | undefined;
+  let signingKey: SigningKey | undefined;
   // In production no key file: the library signs through IAM signBlob as the runtime service account.
   const storage = (): Storage => (client ??= new Storage({ projectId: options.projectId, ...(options.signingKeyFile ? { keyFilename: options.signingKeyFile } : {}) }));
   return {
-    async signUpload({ bucket, object, contentType, size, ttlSeconds, now = new Date() }) {
+    async signUpload({ bucket, object, contentType, size, ttlSeconds, now = new Date(), md5Hash, crc32c }) {
       const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
-      // The storage side enforces all three: exact length, content type, and create-only (a replayed URL gets 412).
-      const headers = {
-        'content-type': contentType,
+      // The storage side enforces all of these: exact length, content type, create-only (a replayed
+      // URL gets 412) and, when given, the checksums of the bytes (400 BadDigest). Each is signed, so
+      // the uploader must send them verbatim and cannot drop or change one.
+      const extensionHeaders: Record<string, string> = {
         'x-goog-content-length-range': `${size},${size}`,
         'x-goog-if-generation-match': '0',
+        ...(crc32c !== undefined ? { 'x-goog-hash': `crc32c=${crc32c}` } : {}),
       };
+      const headers: Record<string, string> = {
+        'content-type': contentType,
+        ...(md5Hash !== undefined ? { 'content-md5': md5Hash } : {}),
+        ...extensionHeaders,
+      };
+      if (options.signingKeyFile) {
+        // Local platform: sign ourselves for the endpoint's real host:port. The library would sign
+        // the emulator's host without its port, which the emulator (rightly) refuses.
+        signingKey ??= readSigningKey(options.signingKeyFile);
+        const signed = signV4Url({
+          key: signingKey,
+          method: 'PUT',
+          endpoint: storageEndpoint(options.storageEmulatorHost),
+          bucket,
+          object,
+          headers,
+          expiresInSeconds: ttlSeconds,
+          now,
+        });
+        return { url: signed.url, headers, expiresAt };
+      }
+      // Production: storage.googleapis.com on the default port, where the library's portless host is
+      // right. Dated `now` (as above), so X-Goog-Expires is exactly ttlSeconds.
       const [url] = await storage()
         .bucket(bucket)
         .file(object)
-        .getSignedUrl({ version: 'v4', action: 'write', expires: expiresAt, contentType, extensionHeaders: { 'x-goog-content-length-range': headers['x-goog-content-length-range'], 'x-goog-if-generation-match': '0' } });
+        .getSignedUrl({
+          version: 'v4',
+          action: 'write',
+          accessibleAt: now,
+          expires: expiresAt,
+          contentType,
+          ...(md5Hash !== undefined ? { contentMd5: md5Hash } : {}),
+          extensionHeaders,
+        });
       return { url, headers, expiresAt };
     },
     async download({ bucket, object, generation }, destination) {

@@ -82,4 +82,32 @@ describe('dead-letter function', () => {
     assert.equal(await pushDeadLetter(envelope), 204);
     assert.deepEqual(await outcomeOf(cfg, 'dead-letter', (envelope as { message: { messageId: string } }).message.messageId), { action: 'recorded', reason: 'no job' });
   });
+
+  it('ignores a message published to the dead-letter topic directly (no Pub/Sub dead-letter attributes)', async () => {
+    const upload = await createUpload(cfg, token, { fileName: 'direct.pdf', contentType: 'application/pdf', size: 10 });
+    const envelope = pushEnvelope('ocr-requests', {
+      type: 'scriptorium.document.ocr.requested.v1', jobId: upload.jobId, projectId: cfg.projectId, documentId: upload.documentId,
+      source: { bucket: upload.bucket, object: upload.object, generation: '1' }, contentType: 'application/pdf', requestedAt: new Date().toISOString(),
+    });
+    assert.equal(await pushDeadLetter(envelope), 204);
+    assert.deepEqual(await outcomeOf(cfg, 'dead-letter', envelope.message.messageId), { action: 'recorded', reason: 'not dead-lettered by Pub/Sub' });
+    assert.equal((await testFirestore(cfg).doc(`jobs/${upload.jobId}`).get()).get('status'), 'PENDING');
+  });
+
+  it('does not fail a job, or touch a document, that a dead-lettered message misnames', async () => {
+    const victim = await createUpload(cfg, token, { fileName: 'victim.pdf', contentType: 'application/pdf', size: 10 });
+    const other = await createUpload(cfg, token, { fileName: 'other.pdf', contentType: 'application/pdf', size: 10 });
+    // Job of one upload, document of another: describes no job.
+    const envelope = deadLettered(
+      pushEnvelope('ocr-requests', {
+        type: 'scriptorium.document.ocr.requested.v1', jobId: victim.jobId, projectId: cfg.projectId, documentId: other.documentId,
+        source: { bucket: victim.bucket, object: victim.object, generation: '1' }, contentType: 'application/pdf', requestedAt: new Date().toISOString(),
+      }),
+    );
+    assert.equal(await pushDeadLetter(envelope), 204);
+    assert.deepEqual(await outcomeOf(cfg, 'dead-letter', (envelope as { message: { messageId: string } }).message.messageId), { action: 'recorded', reason: 'no job' });
+    const db = testFirestore(cfg);
+    assert.equal((await db.doc(`jobs/${victim.jobId}`).get()).get('status'), 'PENDING');
+    assert.equal((await db.doc(`documents/${other.documentId}`).get()).get('status'), 'AWAITING_UPLOAD');
+  });
 });

@@ -13,6 +13,7 @@ import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
 import { Storage, type Bucket } from '@google-cloud/storage';
 import { startStorageEmulator, type StorageEmulator } from '../../emulators/storage/server.js';
 import { generateServiceAccount } from '../../emulators/storage/testing.js';
+import { signV4Url } from '../../shared/storage/v4-signer.js';
 
 process.env.METADATA_SERVER_DETECTION ??= 'none';
 
@@ -199,7 +200,8 @@ describe('storage emulator → Pub/Sub emulator notifications', () => {
   });
 
   it('every write path notifies: signed XML PUT, copy, compose, overwrite (with delete of the old generation), delete', async () => {
-    const [url] = await bucket.file('uploads/signed.txt').getSignedUrl({ version: 'v4', action: 'write', contentType: 'text/plain', expires: Date.now() + 600_000 });
+    // Signed for the emulator's host:port, which it compares exactly.
+    const { url } = signV4Url({ key: sa.signingKey, method: 'PUT', endpoint: emu.url, bucket: 'notified', object: 'uploads/signed.txt', headers: { 'content-type': 'text/plain' }, expiresInSeconds: 600 });
     const put = await fetch(url, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'via signed url' });
     assert.equal(put.status, 200);
     const signed = await uploads.waitFor((x) => x.attributes.objectId === 'uploads/signed.txt');

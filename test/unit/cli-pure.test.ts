@@ -217,3 +217,11 @@ void describe('host parsing', () => {
     assert.equal(hostUrl('http://127.0.0.1:9199/'), 'http://127.0.0.1:9199');
   });
 });
+
+describe('text on a terminal', () => {
+  it('neutralizes control characters a document could carry (ESC sequences), keeping layout characters', async () => {
+    const { neutralizeControls } = await import('../../scripts/cli/commands/text.js');
+    assert.equal(neutralizeControls('a\u001b]0;pwned\u0007b\tc\nd\fe\r\u009bf'), 'a\uFFFD]0;pwned\uFFFDb\tc\nd\fe\r\uFFFDf');
+    assert.equal(neutralizeControls('حبيبي 2:255'), 'حبيبي 2:255');
+  });
+});

@@ -17,9 +17,9 @@ describe('parseMessage', () => {
   it('decodes an OCR request', () => {
     const req = {
       type: 'scriptorium.document.ocr.requested.v1' as const,
-      jobId: 'job_1',
+      jobId: 'job_0123456789abcdef0123',
       projectId: 'demo',
-      documentId: 'doc_1',
+      documentId: 'doc_0123456789abcdef0123',
       source: { bucket: 'b', object: 'o', generation: '1' },
       contentType: 'application/pdf',
       requestedAt: new Date().toISOString(),

@@ -28,7 +28,9 @@ async function run(ctx: CliContext): Promise<number> {
   const session = await (ctx.openSession ?? openFirebaseSession)(config);
   try {
     const text = await session.api.documentText(documentId);
-    ctx.stdout.write(text);
+    // The text comes from someone's file: on a terminal its control characters (ESC sequences can
+    // retitle, recolour or rewrite the screen) are shown as U+FFFD. Piped, it is written as is.
+    ctx.stdout.write(ctx.stdout.isTTY ? neutralizeControls(text) : text);
     return EXIT.OK;
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
@@ -38,6 +40,12 @@ async function run(ctx: CliContext): Promise<number> {
   } finally {
     await session.close();
   }
+}
+
+/** Replaces C0/C1 control characters other than tab, newline, form feed and carriage return. */
+export function neutralizeControls(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u0008\u000B\u000E-\u001F\u007F-\u009F]/g, '\uFFFD');
 }
 
 /** `scriptorium text`. */
