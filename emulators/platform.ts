@@ -442,7 +442,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
       },
       // functions-framework listens only after loading the function, so an answer means ready. HTTP
       // functions: any status of GET /health (the api serves it). CloudEvent functions answer a
-      // GET with a logged TypeError: for them an accepted connection is the cleaner signal.
+      // GET with 405 (their request gate): for them an accepted connection is the cleaner signal.
       probe: { url: functionProbeUrl(fn.trigger, functionUrls[fn.name] ?? ''), ready: () => true, timeoutMs: 60_000 },
     };
   });

@@ -112,9 +112,17 @@ export function installRequestGate(mode: GateMode): void {
       original.call(this, req, res, done);
       return;
     }
+    // The framework answers a failed event function with the error's message as the body: a JSON
+    // type set here (before anything else may set one) keeps that answer JSON too.
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    // Pushes are POSTs with a JSON body; anything else would only reach the framework's middleware
+    // with no body to convert (a TypeError and a 500 there).
+    if (req.method !== 'POST') {
+      sendJsonError(req, res, new HttpError(405, 'METHOD_NOT_ALLOWED', 'push deliveries are POST requests'));
+      return;
+    }
     if (!hasBody(req.headers)) {
-      hideFraming(gated);
-      original.call(this, req, res, done);
+      sendJsonError(req, res, new HttpError(400, 'MALFORMED_BODY', 'a push delivery has a JSON body'));
       return;
     }
     readJsonBody(req, mode.maxBytes).then(

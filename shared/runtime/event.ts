@@ -19,8 +19,9 @@ export async function runEventHandler(name: string, event: CloudEvent<unknown>, 
       return;
     }
     log.warn(`${name}: transient failure, will be redelivered`, { err, ms: Math.round(performance.now() - started) });
-    // The framework answers with the thrown error's message (outside NODE_ENV=production): give it
-    // the stable code only; the details are in the log line above.
-    throw new Error(`transient failure (${toJobError(err).code}), will be retried`);
+    // The framework answers with the thrown error's message (outside NODE_ENV=production; the request
+    // gate has set a JSON content type): our error shape with the stable code only, the details are in
+    // the log line above.
+    throw new Error(JSON.stringify({ error: { code: toJobError(err).code, message: 'transient failure; the message will be redelivered' } }));
   }
 }
