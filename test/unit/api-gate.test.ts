@@ -97,4 +97,16 @@ describe('api gate: unauthenticated bodies are never read', () => {
     assert.deepEqual(internalsIn(res.text), []);
     assert.doesNotMatch(res.text, /Decoding|Firebase|firebase-admin|argument-error/i);
   });
+
+  it('answers 503 without the cause when the token cannot be checked (auth service unreachable)', async () => {
+    // The Auth emulator accepts unsigned tokens; checking revocation then needs the (closed) emulator port.
+    const now = Math.floor(Date.now() / 1000);
+    const b64 = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const jwt = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: `https://securetoken.google.com/${process.env.GOOGLE_CLOUD_PROJECT}`, aud: process.env.GOOGLE_CLOUD_PROJECT, sub: 'u1', user_id: 'u1', iat: now, auth_time: now, exp: now + 3600 })}.`;
+    const res = await rawRequest(`${base}/v1/jobs/job_0123456789abcdef0123`, { headers: { authorization: `Bearer ${jwt}` } });
+    assert.equal(res.status, 503, res.text);
+    assert.equal(errorCode(res.text), 'AUTH_UNAVAILABLE');
+    assert.deepEqual(internalsIn(res.text), []);
+    assert.doesNotMatch(res.text, /ECONNREFUSED|127\.0\.0\.1|network/i);
+  });
 });
