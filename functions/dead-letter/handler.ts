@@ -10,7 +10,7 @@ import { TransientError, type JobError } from '../../shared/errors/index.js';
 import type { DocumentRepository } from '../../shared/firestore/documents.js';
 import type { JobRepository } from '../../shared/firestore/jobs.js';
 import type { Publisher } from '../../shared/events/publisher.js';
-import { isTerminal } from '../../shared/jobs/model.js';
+import { isTerminal, type Job } from '../../shared/jobs/model.js';
 import { announceOutcome, failJob } from '../../shared/jobs/outcomes.js';
 import type { Logger } from '../../shared/logger/index.js';
 import { parseUploadObjectName } from '../../shared/storage/names.js';
@@ -29,13 +29,13 @@ export type DeadLetterOutcome = { readonly action: 'failed-job'; readonly jobId:
  * comes from the records: the message must describe its job (same document, project and source
  * object) or it concerns no job, so a forged message cannot fail someone else's job or document.
  */
-async function jobOf(json: unknown, deps: DeadLetterDeps): Promise<{ jobId: string; documentId: string | null } | null> {
+async function jobOf(json: unknown, deps: DeadLetterDeps): Promise<{ jobId: string; documentId: string | null; stage?: string } | null> {
   const ocr = OcrRequestedV1.safeParse(json);
   if (ocr.success) {
     const req = ocr.data;
     const job = await deps.jobs.get(req.jobId);
     const describes = job && job.documentId === req.documentId && job.projectId === req.projectId && job.input.bucket === req.source.bucket && job.input.object === req.source.object;
-    return describes ? { jobId: job.id, documentId: job.documentId } : null;
+    return describes ? { jobId: job.id, documentId: job.documentId, stage: 'ocr' } : null;
   }
   const obj = GcsObjectSchema.safeParse(json);
   if (obj.success) {
@@ -66,9 +66,11 @@ export async function handleDeadLetter(eventData: unknown, deps: DeadLetterDeps)
   const error: JobError = { code: 'DEAD_LETTERED', message: `delivery failed ${attempts} times on ${source}; the message is kept for replay`, retryable: false };
   // An attempt whose lease is live may still be working (or may be the one that just died): wait for
   // the lease to end, by Firestore's clock, and decide then. The retry keeps this message alive.
-  const out = await failJob(deps, target.jobId, target.documentId, error, (job, readTime) => !(job.lease && Date.parse(job.lease.expiresAt) > readTime.getTime()));
+  const liveLease = (job: Job, readTime: Date) => Object.values(job.stages).find((s) => s.lease && Date.parse(s.lease.expiresAt) > readTime.getTime())?.lease ?? null;
+  const out = await failJob(deps, target.jobId, target.documentId, error, (job, readTime) => liveLease(job, readTime) === null, target.stage);
   if (!out.applied && !isTerminal(out.job.status)) {
-    throw new TransientError('ATTEMPT_IN_PROGRESS', `job ${target.jobId} is held by a live attempt until ${out.job.lease?.expiresAt ?? '?'}; retrying after it ends`);
+    const until = liveLease(out.job, new Date(0))?.expiresAt ?? '?';
+    throw new TransientError('ATTEMPT_IN_PROGRESS', `job ${target.jobId} is held by a live attempt until ${until}; retrying after it ends`);
   }
   await announceOutcome(deps, out.job);
   deps.log.error('dead-lettered message', { messageId, source, jobId: target.jobId, applied: out.applied });

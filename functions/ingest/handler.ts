@@ -139,7 +139,8 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
       status: 'RUNNING',
       stage: 'ocr',
       progress: overallProgress('ocr', 0),
-      attempts: 0,
+      // The OCR stage exists (PENDING) from the moment ingest takes the upload: the runner claims it.
+      stages: [{ name: 'ocr', status: 'PENDING' }],
       input: { generation: object.generation },
       log: { level: 'INFO', message: `upload received (${object.size} bytes), queued for OCR`, fields: { generation: object.generation } },
       also: also('PROCESSING'),
@@ -178,7 +179,8 @@ async function dispatchOcr(deps: IngestDeps, job: Job, object: GcsObject, now: D
   const documentId = job.documentId;
   const ourGeneration = (j: Job): boolean => j.status === 'RUNNING' && j.stage === 'ocr' && j.input.generation === object.generation;
   // Once OCR has claimed the job (it marks the dispatch itself), a failing re-dispatch must not touch it.
-  const undispatched = (j: Job): boolean => ourGeneration(j) && j.dispatchedStage !== 'ocr' && j.lease === null;
+  const undispatched = (j: Job): boolean => ourGeneration(j) && j.dispatchedStage !== 'ocr' && (j.stages.ocr?.status ?? 'PENDING') === 'PENDING' && !j.stages.ocr?.lease;
+  const attempts = job.stages.ocr?.attempts ?? 0;
   try {
     if (!documentId) throw new PermanentError('JOB_WITHOUT_DOCUMENT', `job ${job.id} has no document`);
     await deps.publisher.publish('ocr-requests', {
@@ -193,13 +195,13 @@ async function dispatchOcr(deps: IngestDeps, job: Job, object: GcsObject, now: D
   } catch (err) {
     const error = toJobError(err);
     const max = deps.config.SCRIPTORIUM_MAX_ATTEMPTS;
-    if (!isRetryable(err) || job.attempts + 1 >= max) {
-      const final: JobError = isRetryable(err) ? { code: error.code, message: `could not hand the document to OCR: ${error.message} (gave up after ${job.attempts + 1} attempts)`, retryable: false } : error;
-      const out = await failJob(deps, job.id, documentId, final, undispatched);
+    if (!isRetryable(err) || attempts + 1 >= max) {
+      const final: JobError = isRetryable(err) ? { code: error.code, message: `could not hand the document to OCR: ${error.message} (gave up after ${attempts + 1} attempts)`, retryable: false } : error;
+      const out = await failJob(deps, job.id, documentId, final, undispatched, 'ocr');
       await announceOutcome(deps, out.job);
       return { action: 'failed', jobId: job.id, error: final };
     }
-    await deps.jobs.update(job.id, (j) => (undispatched(j) ? { attempts: 'increment', error, log: { level: 'WARNING', message: `dispatch to OCR failed, will retry: ${error.code}: ${error.message}` } } : null));
+    await deps.jobs.update(job.id, (j) => (undispatched(j) ? { stages: [{ name: 'ocr', attempts: 'increment', error }], log: { level: 'WARNING', message: `dispatch to OCR failed, will retry: ${error.code}: ${error.message}` } } : null));
     throw err instanceof TransientError ? err : new TransientError(error.code, error.message, err);
   }
   // A plain field write, not a transition: it only tells a redelivery that the publish happened.

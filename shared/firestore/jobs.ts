@@ -5,7 +5,7 @@
  */
 import { FieldValue, type DocumentReference, type Firestore, type Transaction } from '@google-cloud/firestore';
 import { PermanentError, type JobError } from '../errors/index.js';
-import { canTransition, isTerminal, JobSchema, logSlot, type Job, type JobStatus } from '../jobs/model.js';
+import { canTransition, isStageTerminal, isTerminal, JobSchema, logSlot, type Job, type JobStatus, type Lease, type StageState, type StageStatus } from '../jobs/model.js';
 import { paths } from './paths.js';
 import { toPlain } from './client.js';
 
@@ -13,6 +13,19 @@ export interface JobLogEntry {
   readonly level: 'INFO' | 'WARNING' | 'ERROR';
   readonly message: string;
   readonly fields?: Record<string, unknown>;
+}
+
+/** A change to one stage's state (`stages.{name}`); absent fields stay as they are. */
+export interface StagePatch {
+  readonly name: string;
+  readonly status?: StageStatus;
+  /** 0–100, never decreasing. */
+  readonly progress?: number;
+  readonly attempts?: 'increment' | number;
+  readonly lease?: Lease | null;
+  readonly error?: JobError | null;
+  readonly result?: Record<string, unknown>;
+  readonly metrics?: Record<string, number>;
 }
 
 /** What a guarded update may change. Absent fields stay as they are. */
@@ -26,7 +39,8 @@ export interface JobChange {
   readonly result?: Record<string, unknown>;
   readonly input?: Partial<Job['input']>;
   readonly dispatchedStage?: string | null;
-  readonly lease?: Job['lease'];
+  /** Stage changes: a stage's status never moves once terminal (the whole change is then refused). */
+  readonly stages?: readonly StagePatch[];
   readonly metrics?: Record<string, number>;
   readonly log?: JobLogEntry;
   /** Further writes in the same transaction (e.g. the document record). */
@@ -59,7 +73,7 @@ function countingTransaction(tx: Transaction, counter: { writes: number }): Tran
 /** Counts a write made outside {@link JobRepository.update} (e.g. a plain field write) on the job's meter. */
 export const countedWrite = (): FieldValue => FieldValue.increment(1);
 
-export type NewJob = Omit<Job, 'createdAt' | 'updatedAt' | 'startedAt' | 'finishedAt' | 'logCount' | 'lease' | 'announced'>;
+export type NewJob = Omit<Job, 'createdAt' | 'updatedAt' | 'startedAt' | 'finishedAt' | 'logCount' | 'stages' | 'announced'>;
 
 export class JobRepository {
   constructor(private readonly db: Firestore) {}
@@ -83,7 +97,7 @@ export class JobRepository {
     const { id, ...data } = job;
     // Three writes in the creating transaction: this job, its first log entry and the document record.
     const metrics = { ...data.metrics, firestoreWrites: (data.metrics.firestoreWrites ?? 0) + 2 + (job.documentId ? 1 : 0) };
-    tx.create(this.ref(id), { ...data, metrics, lease: null, announced: false, createdAt: now, updatedAt: now, startedAt: null, finishedAt: null, logCount: 1 });
+    tx.create(this.ref(id), { ...data, metrics, stages: {}, announced: false, createdAt: now, updatedAt: now, startedAt: null, finishedAt: null, logCount: 1 });
     tx.set(this.ref(id).collection('logs').doc(logSlot(0)), { seq: 0, at: now, ...log, status: job.status, stage: job.stage, progress: job.progress });
   }
 
@@ -104,6 +118,13 @@ export class JobRepository {
       if (isTerminal(job.status) || (change.status !== undefined && !canTransition(job.status, status))) {
         return { job, applied: false, reason: 'forbidden-transition' } as const;
       }
+      // A terminal stage never changes status again (a retry of the job is a new job).
+      for (const sp of change.stages ?? []) {
+        const cur = job.stages[sp.name];
+        if (cur && isStageTerminal(cur.status) && sp.status !== undefined && sp.status !== cur.status) {
+          return { job, applied: false, reason: 'forbidden-transition' } as const;
+        }
+      }
       const now = FieldValue.serverTimestamp();
       const patch: Record<string, unknown> = { updatedAt: now, status };
       if (change.stage !== undefined) patch.stage = change.stage;
@@ -114,9 +135,20 @@ export class JobRepository {
       if (change.error !== undefined) patch.error = change.error;
       if (change.result !== undefined) patch.result = change.result;
       if (change.dispatchedStage !== undefined) patch.dispatchedStage = change.dispatchedStage;
-      if (change.lease !== undefined) patch.lease = change.lease;
-      // A terminal job holds no lease: whoever ends it ends the attempt too.
-      if (isTerminal(status)) patch.lease = null;
+      const stagesAfter: Record<string, StageState> = { ...job.stages };
+      for (const sp of change.stages ?? []) stagesAfter[sp.name] = applyStagePatch(patch, job.stages[sp.name], sp, now, new Date().toISOString());
+      // A terminal job holds no lease and runs nothing more: whoever ends it ends every attempt too,
+      // and a stage still pending or running then will never finish (CANCELLED).
+      if (isTerminal(status)) {
+        for (const [name, st] of Object.entries(stagesAfter)) {
+          if (st.lease !== null) patch[`stages.${name}.lease`] = null;
+          if (!isStageTerminal(st.status)) {
+            patch[`stages.${name}.status`] = 'CANCELLED';
+            if (st.finishedAt === null) patch[`stages.${name}.finishedAt`] = now;
+          }
+          stagesAfter[name] = { ...st, lease: null, ...(isStageTerminal(st.status) ? {} : { status: 'CANCELLED' as const, finishedAt: st.finishedAt ?? new Date().toISOString() }) };
+        }
+      }
       if (change.input !== undefined) for (const [k, v] of Object.entries(change.input)) patch[`input.${k}`] = v;
       if (change.metrics !== undefined) for (const [k, v] of Object.entries(change.metrics)) patch[`metrics.${k}`] = v;
       if (status === 'RUNNING' && job.startedAt === null) patch.startedAt = now;
@@ -154,7 +186,7 @@ export class JobRepository {
         error: change.error !== undefined ? change.error : job.error,
         result: change.result ?? job.result,
         dispatchedStage: change.dispatchedStage !== undefined ? change.dispatchedStage : job.dispatchedStage,
-        lease: isTerminal(status) ? null : change.lease !== undefined ? change.lease : job.lease,
+        stages: stagesAfter,
         input: { ...job.input, ...change.input },
         metrics: { ...job.metrics, ...change.metrics, firestoreWrites: (job.metrics.firestoreWrites ?? 0) + counter.writes },
         logCount: typeof patch.logCount === 'number' ? patch.logCount : job.logCount,
@@ -165,4 +197,40 @@ export class JobRepository {
       return { job: after, applied: true } as const;
     });
   }
+}
+
+/** Stage names become Firestore field-path segments: plain identifiers only. */
+const STAGE_NAME = /^[a-z][a-z0-9_]{0,31}$/;
+
+/**
+ * Writes one stage patch as dotted field updates into `patch` and returns the stage as it will be.
+ * Creating a stage writes it whole; otherwise only the changed fields are written.
+ */
+function applyStagePatch(patch: Record<string, unknown>, cur: StageState | undefined, sp: StagePatch, now: FieldValue, stamp: string): StageState {
+  if (!STAGE_NAME.test(sp.name)) throw new PermanentError('INVALID_STAGE', `invalid stage name ${sp.name}`);
+  const base: StageState = cur ?? { status: 'PENDING', progress: 0, attempts: 0, lease: null, error: null, startedAt: null, finishedAt: null, result: null, metrics: {} };
+  const status = sp.status ?? base.status;
+  const next: StageState = {
+    ...base,
+    status,
+    progress: status === 'COMPLETED' ? 100 : sp.progress !== undefined ? Math.max(base.progress, Math.min(100, sp.progress)) : base.progress,
+    attempts: sp.attempts === 'increment' ? base.attempts + 1 : (sp.attempts ?? base.attempts),
+    lease: isStageTerminal(status) ? null : sp.lease !== undefined ? sp.lease : base.lease,
+    error: sp.error !== undefined ? sp.error : base.error,
+    result: sp.result ?? base.result,
+    metrics: { ...base.metrics, ...sp.metrics },
+    startedAt: base.startedAt ?? (status === 'RUNNING' ? stamp : null),
+    finishedAt: isStageTerminal(status) && !isStageTerminal(base.status) ? stamp : base.finishedAt,
+  };
+  const prefix = `stages.${sp.name}`;
+  if (!cur) {
+    patch[prefix] = { ...next, startedAt: next.startedAt === null ? null : now, finishedAt: next.finishedAt === null ? null : now };
+    return next;
+  }
+  const fields: (keyof StageState)[] = ['status', 'progress', 'attempts', 'lease', 'error', 'result'];
+  for (const f of fields) if (JSON.stringify(next[f]) !== JSON.stringify(cur[f])) patch[`${prefix}.${f}`] = next[f];
+  for (const [k, v] of Object.entries(sp.metrics ?? {})) patch[`${prefix}.metrics.${k}`] = v;
+  if (cur.startedAt === null && next.startedAt !== null) patch[`${prefix}.startedAt`] = now;
+  if (cur.finishedAt === null && next.finishedAt !== null) patch[`${prefix}.finishedAt`] = now;
+  return next;
 }

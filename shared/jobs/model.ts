@@ -45,6 +45,40 @@ export const JobErrorSchema = z.object({
   retryable: z.boolean(),
 });
 
+/**
+ * The attempt working on a stage. Another copy of the stage's request (another message id) that
+ * finds a live lease is acknowledged without work: the holder's own message still guarantees
+ * progress, because if the holder dies that message is redelivered (same id) and takes over. The
+ * holder clears the lease when it ends; it expires after the function's timeout plus a margin.
+ */
+export const LeaseSchema = z.object({ id: z.string(), messageId: z.string(), expiresAt: z.string() });
+export type Lease = z.infer<typeof LeaseSchema>;
+
+export const STAGE_STATUSES = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
+export type StageStatus = (typeof STAGE_STATUSES)[number];
+
+export function isStageTerminal(status: StageStatus): boolean {
+  return status === 'COMPLETED' || status === 'FAILED' || status === 'CANCELLED';
+}
+
+/**
+ * One stage of a job (`jobs/{id}.stages.{name}`): its own status, progress, attempts, lease, error
+ * and result, so stages that run in parallel never share a field. PENDING once dispatched.
+ */
+export const StageStateSchema = z.object({
+  status: z.enum(STAGE_STATUSES),
+  progress: z.number().min(0).max(100).default(0),
+  /** Attempts of this stage (dispatch failures count too); capped by SCRIPTORIUM_MAX_ATTEMPTS. */
+  attempts: z.number().int().min(0).default(0),
+  lease: LeaseSchema.nullable().default(null),
+  error: JobErrorSchema.nullable().default(null),
+  startedAt: z.string().nullable().default(null),
+  finishedAt: z.string().nullable().default(null),
+  result: z.record(z.string(), z.unknown()).nullable().default(null),
+  metrics: z.record(z.string(), z.number()).default({}),
+});
+export type StageState = z.infer<typeof StageStateSchema>;
+
 /** Timestamps are stored as Firestore Timestamps; repositories convert them to ISO strings on read. */
 export const JobSchema = z.object({
   id: z.string(),
@@ -58,7 +92,7 @@ export const JobSchema = z.object({
   stage: z.string(),
   /** 0–100, never decreasing within a job. */
   progress: z.number().min(0).max(100),
-  /** Handler attempts in the current stage (we count: Pub/Sub push bodies carry no delivery attempt locally). */
+  /** Handler attempts across the job's stages (each stage counts its own in `stages.{name}.attempts`; we count: Pub/Sub push bodies carry no delivery attempt locally). */
   attempts: z.number().int().min(0),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
@@ -81,13 +115,8 @@ export const JobSchema = z.object({
   }),
   /** Set by ingest once the next stage's request is published (a redelivery then only acks). */
   dispatchedStage: z.string().nullable(),
-  /**
-   * The attempt currently working on the job's stage. Another copy of the request (another message id)
-   * that finds a live lease is acknowledged without work: the holder's own message still guarantees
-   * progress, because if the holder dies that message is redelivered (same id) and takes over. The
-   * holder clears the lease when it ends; it expires after the subscription's ack deadline.
-   */
-  lease: z.object({ id: z.string(), messageId: z.string(), expiresAt: z.string() }).nullable().default(null),
+  /** Each stage's own state, by stage name (see {@link StageStateSchema}). */
+  stages: z.record(z.string(), StageStateSchema).default({}),
   /** Whether the terminal outcome was published on `document-events`; a redelivery repairs a lost announcement. */
   announced: z.boolean().default(false),
   result: z.record(z.string(), z.unknown()).nullable(),
@@ -107,6 +136,24 @@ export const LOG_CAPACITY = 50;
 
 export function logSlot(seq: number): string {
   return String(seq % LOG_CAPACITY).padStart(3, '0');
+}
+
+/**
+ * The stages a document job runs after ingest, in order, with their share of the job's progress:
+ * ingest takes 0–10, the stages share 10–95 by weight, completion sets 100. One list for the runner,
+ * the progress computation and the tests.
+ */
+export const DOCUMENT_PIPELINE: readonly { readonly name: string; readonly weight: number }[] = [{ name: 'ocr', weight: 85 }];
+
+/** The job's overall progress from its stages' own progress (stages not yet created count as 0). */
+export function pipelineProgress(stages: Readonly<Record<string, Pick<StageState, 'status' | 'progress'>>>): number {
+  const total = DOCUMENT_PIPELINE.reduce((sum, s) => sum + s.weight, 0);
+  const done = DOCUMENT_PIPELINE.reduce((sum, s) => {
+    const st = stages[s.name];
+    const p = st ? (st.status === 'COMPLETED' ? 100 : st.progress) : 0;
+    return sum + (s.weight * p) / 100;
+  }, 0);
+  return Math.round(10 + (85 * done) / total);
 }
 
 /** Progress of a stage mapped into the job's 0–100 (ingest 0–10, OCR 10–95, finishing 95–100). */

@@ -5,7 +5,7 @@
  * delivery that sees the job, and no event ever announces an outcome the job does not have.
  */
 import type { DocumentRepository } from '../firestore/documents.js';
-import { countedWrite, type JobRepository, type UpdateOutcome } from '../firestore/jobs.js';
+import { countedWrite, type JobChange, type JobRepository, type UpdateOutcome } from '../firestore/jobs.js';
 import type { Publisher } from '../events/publisher.js';
 import type { JobError } from '../errors/index.js';
 import { isTerminal, type Job } from './model.js';
@@ -20,11 +20,24 @@ export interface OutcomeDeps {
 const GRPC_NOT_FOUND = 5;
 
 /**
- * Fails a job (and its document) unless it is already terminal or `guard` declines. A missing
- * document record must not keep the job RUNNING: then the job is failed alone.
+ * Fails a job (and its document) unless it is already terminal or `guard` declines; with `stage`, that
+ * stage fails too (the job then says which stage failed and why). A missing document record must not
+ * keep the job RUNNING: then the job is failed alone.
  */
-export async function failJob(deps: Pick<OutcomeDeps, 'jobs' | 'documents'>, jobId: string, documentId: string | null, error: JobError, guard: (job: Job, readTime: Date) => boolean = () => true): Promise<UpdateOutcome> {
-  const change = { status: 'FAILED', error, log: { level: 'ERROR', message: `${error.code}: ${error.message}` } } as const;
+export async function failJob(
+  deps: Pick<OutcomeDeps, 'jobs' | 'documents'>,
+  jobId: string,
+  documentId: string | null,
+  error: JobError,
+  guard: (job: Job, readTime: Date) => boolean = () => true,
+  stage?: string,
+): Promise<UpdateOutcome> {
+  const change: JobChange = {
+    status: 'FAILED',
+    error,
+    ...(stage ? { stage, stages: [{ name: stage, status: 'FAILED', error }] } : {}),
+    log: { level: 'ERROR', message: `${stage ? `${stage}: ` : ''}${error.code}: ${error.message}` },
+  };
   try {
     return await deps.jobs.update(jobId, (job, readTime) => (guard(job, readTime) ? { ...change, ...(documentId ? { also: (tx) => deps.documents.updateIn(tx, documentId, { status: 'FAILED' }) } : {}) } : null));
   } catch (err) {

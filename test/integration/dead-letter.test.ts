@@ -66,12 +66,12 @@ describe('dead-letter function', () => {
     const upload = await createUpload(cfg, token, { fileName: 'busy.pdf', contentType: 'application/pdf', size: 100 });
     const db = testFirestore(cfg);
     const job = db.doc(`jobs/${upload.jobId}`);
-    await job.update({ status: 'RUNNING', stage: 'ocr', lease: { id: 'alive', messageId: 'm', expiresAt: new Date(Date.now() + 600_000).toISOString() } });
+    await job.update({ status: 'RUNNING', stage: 'ocr', 'stages.ocr': { status: 'RUNNING', progress: 0, attempts: 1, lease: { id: 'alive', messageId: 'm', expiresAt: new Date(Date.now() + 600_000).toISOString() }, error: null, startedAt: null, finishedAt: null, result: null, metrics: {} } });
     const envelope = deadLetteredOcrRequest(upload);
     assert.equal(await pushDeadLetter(envelope), 500, 'not acknowledged: Pub/Sub redelivers it later');
     assert.equal((await job.get()).get('status'), 'RUNNING');
     // The attempt died without a word: its lease runs out.
-    await job.update({ lease: { id: 'alive', messageId: 'm', expiresAt: new Date(Date.now() - 1000).toISOString() } });
+    await job.update({ 'stages.ocr.lease': { id: 'alive', messageId: 'm', expiresAt: new Date(Date.now() - 1000).toISOString() } });
     assert.equal(await pushDeadLetter(envelope), 204);
     assert.equal((await job.get()).get('status'), 'FAILED');
     assert.equal((await job.get()).get('error.code'), 'DEAD_LETTERED');

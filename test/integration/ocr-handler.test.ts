@@ -64,6 +64,8 @@ async function seedJob(body: Buffer = Buffer.from('not really a png'), projectId
     }, { level: 'INFO', message: 'seeded' });
     return Promise.resolve();
   });
+  // As ingest leaves it: the OCR stage dispatched, waiting to be claimed.
+  await deps.jobs.ref(jobId).update({ 'stages.ocr': { status: 'PENDING', progress: 0, attempts: 0, lease: null, error: null, startedAt: null, finishedAt: null, result: null, metrics: {} } });
   const envelope = pushEnvelope('ocr-requests', {
     type: 'scriptorium.document.ocr.requested.v1', jobId, projectId, documentId,
     source: { bucket: cfg.bucket, object, generation }, contentType: 'image/png', requestedAt: new Date().toISOString(),
@@ -191,7 +193,9 @@ describe('handleOcr under duplicate delivery', () => {
     assert.equal(g.calls(), 1);
     const job = await deps.jobs.get(jobId);
     assert.equal(job?.attempts, 1);
-    assert.equal(job?.lease, null, 'the lease ends with the job');
+    assert.equal(job?.stages.ocr?.lease, null, 'the lease ends with the job');
+    assert.equal(job?.stages.ocr?.status, 'COMPLETED');
+    assert.equal(job?.stages.ocr?.attempts, 1);
     assert.equal(job?.announced, true);
     const doc = await deps.documents.get(documentId);
     assert.ok(doc?.text);
@@ -200,7 +204,7 @@ describe('handleOcr under duplicate delivery', () => {
 
   it('lets a redelivery of the holder\'s own message take over its live lease (the holder died)', async () => {
     const { jobId, envelope } = await seedJob(await fixture('ocr/phototest-rotated-180.png'));
-    await deps.jobs.ref(jobId).update({ attempts: 1, lease: { id: 'dead-attempt', messageId: envelope.message.messageId, expiresAt: new Date(Date.now() + 600_000).toISOString() } });
+    await deps.jobs.ref(jobId).update({ attempts: 1, 'stages.ocr.attempts': 1, 'stages.ocr.status': 'RUNNING', 'stages.ocr.lease': { id: 'dead-attempt', messageId: envelope.message.messageId, expiresAt: new Date(Date.now() + 600_000).toISOString() } });
     const out = await handleOcr(envelope, { ...deps, engine: createLocalOcrEngine() });
     assert.equal(out.action, 'completed');
     assert.equal((await deps.jobs.get(jobId))?.attempts, 2);
@@ -208,7 +212,7 @@ describe('handleOcr under duplicate delivery', () => {
 
   it('takes over an expired lease whatever message brings the request', async () => {
     const { jobId, envelope } = await seedJob(await fixture('ocr/phototest-rotated-180.png'));
-    await deps.jobs.ref(jobId).update({ attempts: 1, lease: { id: 'old', messageId: 'another-message', expiresAt: new Date(Date.now() - 1000).toISOString() } });
+    await deps.jobs.ref(jobId).update({ attempts: 1, 'stages.ocr.attempts': 1, 'stages.ocr.status': 'RUNNING', 'stages.ocr.lease': { id: 'old', messageId: 'another-message', expiresAt: new Date(Date.now() - 1000).toISOString() } });
     assert.equal((await handleOcr(envelope, { ...deps, engine: createLocalOcrEngine() })).action, 'completed');
   });
 
@@ -268,7 +272,7 @@ describe('handleOcr endings', () => {
     const g = gated(createLocalOcrEngine());
     const first = handleOcr(envelope, { ...deps, engine: g.engine });
     await until(() => g.calls() === 1);
-    await deps.jobs.ref(jobId).update({ lease: { id: 'usurper', messageId: 'other', expiresAt: new Date(Date.now() + 600_000).toISOString() } });
+    await deps.jobs.ref(jobId).update({ 'stages.ocr.lease': { id: 'usurper', messageId: 'other', expiresAt: new Date(Date.now() + 600_000).toISOString() } });
     g.release();
     await assert.rejects(first, (err: unknown) => err instanceof TransientError && err.code === 'LEASE_LOST');
     const job = await deps.jobs.get(jobId);
@@ -277,7 +281,7 @@ describe('handleOcr endings', () => {
 
   it('fails the job alone when its document record has vanished', async () => {
     const { jobId, documentId, envelope } = await seedJob();
-    await deps.jobs.ref(jobId).update({ attempts: 3 });
+    await deps.jobs.ref(jobId).update({ attempts: 3, 'stages.ocr.attempts': 3 });
     await testFirestore(cfg).doc(`documents/${documentId}`).delete();
     const out = await handleOcr(envelope, { ...deps, engine: failing(new Error('must not run')) });
     assert.equal(out.action, 'failed');
@@ -305,7 +309,8 @@ describe('handleOcr trusts the records, not the message', () => {
     const [jobA, docB] = await Promise.all([deps.jobs.get(a.jobId), deps.documents.get(b.documentId)]);
     assert.equal(jobA?.status, 'RUNNING');
     assert.equal(jobA?.attempts, 0);
-    assert.equal(jobA?.lease, null);
+    assert.equal(jobA?.stages.ocr?.lease, null);
+    assert.equal(jobA?.stages.ocr?.status, 'PENDING');
     assert.equal(docB?.status, 'PROCESSING');
     assert.equal(docB?.text, null);
     // The real request for A still works afterwards.

@@ -22,7 +22,7 @@ const job = (input: Partial<Job['input']> = {}): Job => ({
   error: null,
   input: { bucket: 'b', object: 'uploads/demo/doc_0123456789abcdef0123/a.pdf', fileName: 'a.pdf', contentType: 'application/pdf', declaredSize: 10, generation: null, uploadExpiresAt: null, md5Hash: null, crc32c: null, ...input },
   dispatchedStage: null,
-  lease: null,
+  stages: {},
   announced: false,
   result: null,
   cancelRequested: false,

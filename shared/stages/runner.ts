@@ -1,0 +1,304 @@
+/**
+ * The stage runner: the one cycle every processing stage (OCR today; embedding, summaries, speech
+ * next) goes through, so each stage only says what it works on and what it produces.
+ *
+ * 1. Decode the delivery against its topic's contract. The message only names the work (job,
+ *    document, project, source generation); everything the stage reads comes from the job and
+ *    document records, and a message that does not describe its job is acknowledged untouched.
+ * 2. Claim an attempt on `jobs/{id}.stages.{name}` in a transaction that takes a lease (attempt id,
+ *    Pub/Sub message id, expiry on Firestore's clock). Stale, terminal and duplicate deliveries are
+ *    acknowledged without work; another copy meeting a live lease too (the holder's own message still
+ *    guarantees progress), while the holder's redelivery (same message id) takes over. Cancel
+ *    requests and the attempt cap are honoured here.
+ * 3. Check the document record names the job back (same project, source), then run the work with a
+ *    progress reporter (throttled writes; it aborts the work when the job is cancelled or the lease
+ *    was taken over) and an abort signal. Outputs are create-only derived objects, so a retry reuses
+ *    what an earlier attempt wrote.
+ * 4. Complete in one transaction only the lease holder can make: the stage's result, the document
+ *    fields it produced, and the job's completion when every stage of the pipeline is done.
+ * 5. Announce a terminal job on `document-events` (then mark it announced); any later delivery that
+ *    meets a terminal, unannounced job repairs a lost announcement.
+ * Permanent errors fail the stage and the job once and are acknowledged; transient ones release the
+ * lease, are recorded on the stage and rethrown (Pub/Sub redelivers with backoff) until the cap.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Transaction } from '@google-cloud/firestore';
+import type { Publisher } from '../events/publisher.js';
+import { isRetryable, PermanentError, toJobError, TransientError, type JobError } from '../errors/index.js';
+import type { DocumentRecord, DocumentRepository } from '../firestore/documents.js';
+import type { JobChange, JobRepository, UpdateOutcome } from '../firestore/jobs.js';
+import { DOCUMENT_PIPELINE, isStageTerminal, isTerminal, pipelineProgress, type Job } from '../jobs/model.js';
+import { announceOutcome, DOCUMENT_MISSING, failJob, isDocumentGone } from '../jobs/outcomes.js';
+import type { Logger } from '../logger/index.js';
+
+/** What a delivery asks for. Only identifies the work; it is checked against the job record. */
+export interface StageRequest {
+  readonly jobId: string;
+  readonly projectId: string;
+  readonly documentId: string;
+  /** The source generation the work is for: the job's idempotency key (stale requests are skipped). */
+  readonly generation: string;
+  readonly messageId: string;
+}
+
+/** Document fields a stage may write with its completion. */
+export type DocumentPatch = Partial<Pick<DocumentRecord, 'pageCount' | 'language' | 'text'>>;
+
+export interface StageContext {
+  /** The job as claimed; what the work reads (source object, content type) comes from here. */
+  readonly job: Job;
+  /** The job's document, checked to name this job, project and source. */
+  readonly document: DocumentRecord;
+  /** 1-based attempt number of this stage. */
+  readonly attempt: number;
+  readonly signal: AbortSignal;
+  /** A private temp directory, removed after the attempt. */
+  readonly workDir: string;
+  readonly log: Logger;
+  /**
+   * Reports the stage's progress (0–1). At most one write per interval; never fails the work. When
+   * the job was cancelled or another attempt took the stage over, `signal` is aborted.
+   */
+  progress(this: void, fraction: number, metrics?: Record<string, number>): Promise<void>;
+}
+
+export interface StageOutput {
+  /** Stored as `stages.{name}.result` (and, when the job completes, merged into `job.result`). */
+  readonly result: Record<string, unknown>;
+  readonly metrics?: Record<string, number>;
+  readonly document?: DocumentPatch;
+  /** The completion's log line. */
+  readonly message: string;
+}
+
+export type Decoded = { readonly request: StageRequest; readonly matches?: (job: Job) => boolean } | { readonly ignore: string };
+
+export interface StageDefinition {
+  readonly name: string;
+  /** How long a claim holds the stage: the function's timeout plus a margin (an attempt cannot outlive it). */
+  readonly leaseMs: number;
+  /** Decodes a delivery (PermanentError when it breaks its contract); `ignore` for events not meant for this stage. */
+  decode(eventData: unknown): Decoded;
+  work(ctx: StageContext): Promise<StageOutput>;
+}
+
+export interface StageDeps {
+  readonly jobs: JobRepository;
+  readonly documents: DocumentRepository;
+  readonly publisher: Publisher;
+  readonly log: Logger;
+  readonly config: { readonly SCRIPTORIUM_MAX_ATTEMPTS: number };
+  /** Minimum time between progress writes (each is a Firestore transaction). */
+  readonly progressIntervalMs?: number;
+  /** Overrides the stage's lease length (tests). */
+  readonly leaseMs?: number;
+}
+
+export type StageOutcome =
+  | { readonly action: 'skipped'; readonly reason: string; readonly jobId: string }
+  | { readonly action: 'completed'; readonly jobId: string; readonly result: Record<string, unknown> }
+  | { readonly action: 'failed'; readonly jobId: string; readonly error: JobError }
+  | { readonly action: 'cancelled'; readonly jobId: string };
+
+/** Why an attempt stopped early: the job was cancelled, or another attempt took the stage over. */
+class Stopped extends Error {
+  constructor(readonly why: 'cancelled' | 'lease-lost') {
+    super(why);
+  }
+}
+
+/** The job's document record names another job, project or source: the job fails alone. */
+export const DOCUMENT_MISMATCH = 'DOCUMENT_MISMATCH';
+
+export async function runStage(def: StageDefinition, eventData: unknown, deps: StageDeps): Promise<StageOutcome> {
+  const decoded = def.decode(eventData);
+  if ('ignore' in decoded) return { action: 'skipped', reason: decoded.ignore, jobId: '' };
+  const { request: req } = decoded;
+  const { jobId } = req;
+  const name = def.name;
+  const log = deps.log.child({ jobId, documentId: req.documentId, stage: name });
+  const max = deps.config.SCRIPTORIUM_MAX_ATTEMPTS;
+  const leaseMs = deps.leaseMs ?? def.leaseMs;
+  const attemptId = randomUUID();
+  /** The request describes this job: same document and project, and whatever else the stage checks. */
+  const describes = (job: Job): boolean => job.documentId === req.documentId && job.projectId === req.projectId && (decoded.matches?.(job) ?? true);
+  const ours = (job: Job): boolean => job.stages[name]?.lease?.id === attemptId;
+  const markDocument = (status: DocumentRecord['status']) => (tx: Transaction) => deps.documents.updateIn(tx, req.documentId, { status });
+  /** The document record vanished: fail the job alone (nothing else can end it) and announce. */
+  const documentGone = async (): Promise<StageOutcome> => {
+    const out = await failJob(deps, jobId, null, DOCUMENT_MISSING, undefined, name);
+    await announceOutcome(deps, out.job);
+    return { action: 'failed', jobId, error: DOCUMENT_MISSING };
+  };
+
+  // 2. Claim an attempt. The decider sees the job as it is in this transaction, at Firestore's time.
+  let claim: UpdateOutcome;
+  try {
+    claim = await deps.jobs.update(jobId, (job, readTime): JobChange | null => {
+      if (!describes(job) || job.input.generation !== req.generation) return null;
+      const stage = job.stages[name];
+      if (!stage || isStageTerminal(stage.status)) return null;
+      const t = readTime.getTime();
+      // Another copy of the request while an attempt is alive: the holder's own message covers it.
+      // The same message again means its holder is presumed gone (a redelivery): take over.
+      if (stage.lease && Date.parse(stage.lease.expiresAt) > t && stage.lease.messageId !== req.messageId) return null;
+      if (job.cancelRequested) {
+        return { status: 'CANCELLED', stages: [{ name, status: 'CANCELLED' }], log: { level: 'INFO', message: `cancelled before ${name} started` }, also: markDocument('CANCELLED') };
+      }
+      if (stage.attempts >= max) {
+        const last = stage.error ? ` (last error ${stage.error.code}: ${stage.error.message})` : '';
+        const error: JobError = { code: 'ATTEMPTS_EXHAUSTED', message: `${name} failed ${stage.attempts} times${last}`, retryable: false };
+        return { status: 'FAILED', error, stages: [{ name, status: 'FAILED', error }], log: { level: 'ERROR', message: `${name}: gave up after ${stage.attempts} attempts` }, also: markDocument('FAILED') };
+      }
+      return {
+        status: 'RUNNING',
+        stage: name,
+        // Receiving the request proves it was dispatched: whoever dispatched it need not (and must not) again.
+        dispatchedStage: name,
+        // The job's own count is every attempt of every stage; each stage keeps its own too.
+        attempts: 'increment',
+        stages: [{ name, status: 'RUNNING', attempts: 'increment', lease: { id: attemptId, messageId: req.messageId, expiresAt: new Date(t + leaseMs).toISOString() } }],
+        log: { level: 'INFO', message: `${name} attempt ${stage.attempts + 1} of ${max} started` },
+      };
+    });
+  } catch (err) {
+    if (isDocumentGone(err)) return documentGone();
+    throw err;
+  }
+  if (!claim.applied) {
+    if (!describes(claim.job)) {
+      // Not this job's request (forged, or a bug upstream): acknowledged, and nothing is touched.
+      log.error(`${name} request does not match its job record: ignored`);
+      return { action: 'skipped', reason: 'the request does not match the job record', jobId };
+    }
+    // A terminal job whose announcement was lost gets it now.
+    if (isTerminal(claim.job.status)) await announceOutcome(deps, claim.job);
+    const st = claim.job.stages[name];
+    const busy = st?.lease && !isStageTerminal(st.status) ? ' (another attempt holds it)' : '';
+    return { action: 'skipped', reason: `job is ${claim.job.status}, ${name} is ${st?.status ?? 'not started'}${busy}`, jobId };
+  }
+  if (isTerminal(claim.job.status)) {
+    await announceOutcome(deps, claim.job);
+    return claim.job.status === 'CANCELLED' ? { action: 'cancelled', jobId } : { action: 'failed', jobId, error: claim.job.error ?? toJobError(new Error('failed')) };
+  }
+  const claimed = claim.job;
+  const attempt = claimed.stages[name]?.attempts ?? 1;
+
+  // 3. The work. Only its failures (and the document check) are classified as the stage's failures.
+  const controller = new AbortController();
+  let output: StageOutput;
+  const workDir = await mkdtemp(path.join(tmpdir(), `scriptorium-${name}-`));
+  try {
+    const document = await deps.documents.get(req.documentId);
+    if (!document) throw new PermanentError(DOCUMENT_MISSING.code, DOCUMENT_MISSING.message);
+    if (document.projectId !== claimed.projectId || document.jobId !== claimed.id || document.source.bucket !== claimed.input.bucket || document.source.object !== claimed.input.object) {
+      throw new PermanentError(DOCUMENT_MISMATCH, 'the document record does not belong to this job');
+    }
+    output = await def.work({ job: claimed, document, attempt, signal: controller.signal, workDir, log, progress: progressReporter(deps, name, jobId, ours, controller, log) });
+  } catch (err) {
+    return await attemptFailed(err, attempt);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+
+  // 4. Completion, by the lease holder only; the job completes with its last stage.
+  let done: UpdateOutcome;
+  try {
+    done = await deps.jobs.update(jobId, (job): JobChange | null => {
+      if (!ours(job)) return null;
+      const stagesAfter = { ...job.stages, [name]: { ...(job.stages[name] ?? { progress: 0 }), status: 'COMPLETED' as const, progress: 100 } };
+      const allDone = DOCUMENT_PIPELINE.every((s) => stagesAfter[s.name]?.status === 'COMPLETED');
+      const results = Object.fromEntries(Object.entries(job.stages).map(([n, s]) => [n, s.result] as const));
+      return {
+        ...(allDone ? { status: 'COMPLETED', stage: 'done', result: mergeResults(results, name, output.result) } : { progress: pipelineProgress(stagesAfter) }),
+        error: null,
+        stages: [{ name, status: 'COMPLETED', result: output.result, ...(output.metrics ? { metrics: output.metrics } : {}) }],
+        ...(output.metrics ? { metrics: output.metrics } : {}),
+        log: { level: 'INFO', message: output.message },
+        also: (tx) => deps.documents.updateIn(tx, req.documentId, { ...output.document, ...(allDone ? { status: 'READY' as const } : {}) }),
+      };
+    });
+  } catch (err) {
+    // A transient failure here is retried like any other: the redelivery reuses the derived objects.
+    if (isDocumentGone(err)) return documentGone();
+    throw err;
+  }
+  if (!done.applied) {
+    if (isTerminal(done.job.status)) {
+      await announceOutcome(deps, done.job);
+      return { action: 'skipped', reason: `job became ${done.job.status} while ${name} ran`, jobId };
+    }
+    // Another attempt took the stage over (we were presumed dead). Not acknowledging keeps this
+    // message alive until that attempt has ended, in case it dies too.
+    throw new TransientError('LEASE_LOST', `another attempt took over ${name} while this one ran`);
+  }
+  // 5. Outside the work's error handling: a failed announcement is retried (and repaired) by redelivery.
+  await announceOutcome(deps, done.job);
+  log.info(`${name} completed`, { metrics: output.metrics });
+  return { action: 'completed', jobId, result: output.result };
+
+  async function attemptFailed(err: unknown, attempts: number): Promise<StageOutcome> {
+    const reason: unknown = controller.signal.reason;
+    if (controller.signal.aborted && reason instanceof Stopped) {
+      if (reason.why === 'lease-lost') throw new TransientError('LEASE_LOST', `another attempt took over ${name} while this one ran`, err);
+      let out: UpdateOutcome;
+      try {
+        out = await deps.jobs.update(jobId, (job) =>
+          ours(job) && job.cancelRequested ? { status: 'CANCELLED', stages: [{ name, status: 'CANCELLED' }], log: { level: 'INFO', message: `cancelled during ${name}` }, also: markDocument('CANCELLED') } : null,
+        );
+      } catch (e) {
+        if (isDocumentGone(e)) return documentGone();
+        throw e;
+      }
+      if (out.applied) await announceOutcome(deps, out.job);
+      return out.applied ? { action: 'cancelled', jobId } : { action: 'skipped', reason: `the job ended otherwise while ${name} ran`, jobId };
+    }
+    const error = toJobError(err);
+    if (!isRetryable(err) || attempts >= max) {
+      const final: JobError = isRetryable(err) ? { code: error.code, message: `${error.message} (gave up after ${attempts} attempts)`, retryable: false } : error;
+      // A document that is not this job's (or is gone) is left alone: only the job fails.
+      const documentId = error.code === DOCUMENT_MISMATCH || error.code === DOCUMENT_MISSING.code ? null : req.documentId;
+      const out = await failJob(deps, jobId, documentId, final, ours, name);
+      if (out.applied) await announceOutcome(deps, out.job);
+      log.warn(`${name} failed`, { error: final });
+      return out.applied ? { action: 'failed', jobId, error: final } : { action: 'skipped', reason: `job is ${out.job.status}; another attempt holds ${name} or it ended`, jobId };
+    }
+    // Transient: note it on the stage (still RUNNING), release the lease, and let Pub/Sub redeliver with backoff.
+    await deps.jobs.update(jobId, (job) => (ours(job) ? { error, stages: [{ name, error, lease: null }], log: { level: 'WARNING', message: `${name} attempt ${attempts} failed, will retry: ${error.code}: ${error.message}` } } : null));
+    throw err instanceof TransientError ? err : new TransientError(error.code, error.message, err);
+  }
+}
+
+/** The stage's results merged into the job's result: the last stage's fields win over none (names do not overlap). */
+function mergeResults(results: Record<string, Record<string, unknown> | null>, name: string, result: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const s of DOCUMENT_PIPELINE) Object.assign(out, s.name === name ? result : (results[s.name] ?? {}));
+  return out;
+}
+
+/** Throttled progress writes for one attempt; aborts the work when the job was cancelled or taken over. */
+function progressReporter(deps: StageDeps, name: string, jobId: string, ours: (job: Job) => boolean, controller: AbortController, log: Logger): StageContext['progress'] {
+  let lastWrite = 0;
+  const interval = deps.progressIntervalMs ?? 750;
+  return async (fraction, metrics) => {
+    const t = performance.now();
+    // The end of the stage is written by its completion; between, at most one write per interval.
+    if (fraction >= 1 || t - lastWrite < interval || controller.signal.aborted) return;
+    lastWrite = t;
+    const pct = Math.round(100 * Math.min(1, Math.max(0, fraction)));
+    try {
+      const out = await deps.jobs.update(jobId, (job) => {
+        if (job.cancelRequested || !ours(job)) return null;
+        const stagesAfter = { ...job.stages, [name]: { ...(job.stages[name] ?? { status: 'RUNNING' as const }), progress: pct } };
+        return { progress: pipelineProgress(stagesAfter), stages: [{ name, progress: pct, ...(metrics ? { metrics } : {}) }], ...(metrics ? { metrics } : {}) };
+      });
+      if (!out.applied) controller.abort(new Stopped(out.job.cancelRequested ? 'cancelled' : 'lease-lost'));
+    } catch (err) {
+      // Progress is informative: a failed progress write must not fail the work itself.
+      log.warn('progress write failed', { err });
+    }
+  };
+}
