@@ -5,7 +5,9 @@
  * environment variables that `ConfigSchema` knows, with values it accepts. The local platform builds
  * its emulator wiring from `topology`, so this is what keeps local and production from drifting
  * apart. A function whose Document AI processor terraform creates is also checked for what the
- * google OCR engine needs from it (processor type, full resource name, API, IAM grant).
+ * google OCR engine needs from it (processor type, full resource name, API, IAM grant), and a
+ * function deployed with a google embedding or summary engine for what Vertex AI needs (API, IAM
+ * grant).
  *
  * Terraform cannot be planned offline, so the check works on the HCL itself: every `.tf` file is
  * parsed with `@cdktf/hcl2json`, and expressions (which arrive as strings such as
@@ -535,20 +537,59 @@ function checkDocumentAi(model: TfModel, problems: Problems, subject: string, en
       problems.add(`${subject}: SCRIPTORIUM_DOCUMENTAI_PROCESSOR uses ${address}.${attr ?? ''}; ConfigSchema needs the full resource name projects/P/locations/L/processors/ID, which is the processor's id attribute`);
     }
   }
-  if (![...model.sources.values()].some((text) => text.includes('"documentai.googleapis.com"'))) {
+  if (!enablesApi(model, 'documentai.googleapis.com')) {
     problems.add(`${subject}: uses a Document AI processor, but terraform never enables documentai.googleapis.com`);
   }
+  checkProjectGrant(model, problems, subject, 'uses a Document AI processor', service, DOCUMENTAI_ROLE);
+}
+
+/** True when the API's service name appears as a string literal somewhere in terraform (apis.tf lists them). */
+function enablesApi(model: TfModel, api: string): boolean {
+  return [...model.sources.values()].some((text) => text.includes(`"${api}"`));
+}
+
+/**
+ * Reports when the service account a function runs as (`service_account_email` of its
+ * service_config, a reference to a declared account) holds no project-level grant of `role`.
+ * `uses` says why the role is needed, as the start of each message.
+ */
+function checkProjectGrant(model: TfModel, problems: Problems, subject: string, uses: string, service: Attrs | undefined, role: string): void {
   const email = literalString(model, service, 'service_account_email');
   const ref = email === undefined ? undefined : soleRef(email);
   if (email === undefined || !ref) {
-    problems.add(`${subject}: uses a Document AI processor but runs as ${fmt(email)}, not a service account terraform declares, so its ${DOCUMENTAI_ROLE} grant cannot be checked`);
+    problems.add(`${subject}: ${uses} but runs as ${fmt(email)}, not a service account terraform declares, so its ${role} grant cannot be checked`);
     return;
   }
   const identity = `${ref.type}.${ref.name}${ref.key === undefined ? '' : `["${ref.key}"]`}.`;
   const granted = resourcesOfTypes(model, PROJECT_IAM).some(
-    (b) => literalString(model, b.attrs, 'role') === DOCUMENTAI_ROLE && membersOf(model, b.attrs).some((m) => m.includes(identity)),
+    (b) => literalString(model, b.attrs, 'role') === role && membersOf(model, b.attrs).some((m) => m.includes(identity)),
   );
-  if (!granted) problems.add(`${subject}: uses a Document AI processor, but its service account ${email} is not granted ${DOCUMENTAI_ROLE} (every request would fail with PERMISSION_DENIED)`);
+  if (!granted) problems.add(`${subject}: ${uses}, but its service account ${email} is not granted ${role} (every request would fail with PERMISSION_DENIED)`);
+}
+
+/**
+ * Engines that call Vertex AI when set to `google`: the API they need enabled and the role their
+ * function's identity needs on the project (Google's publisher models have no IAM of their own).
+ */
+const VERTEX_ENGINES: readonly { readonly key: string; readonly what: string }[] = [
+  { key: 'SCRIPTORIUM_EMBEDDING_ENGINE', what: 'Vertex AI embeddings' },
+  { key: 'SCRIPTORIUM_SUMMARY_ENGINE', what: 'Gemini on Vertex AI' },
+];
+const VERTEX_API = 'aiplatform.googleapis.com';
+const VERTEX_ROLE = 'roles/aiplatform.user';
+
+/**
+ * When a function's engine setting is `google` as terraform deploys it by default (a literal or a
+ * variable default), that function calls Vertex AI: the API must be enabled and its service account
+ * granted aiplatform.user. An engine set by an expression is left to apply time, as other values are.
+ */
+function checkVertexAi(model: TfModel, problems: Problems, subject: string, env: Attrs, service: Attrs | undefined): void {
+  for (const { key, what } of VERTEX_ENGINES) {
+    if (envLiteral(model, env[key]) !== 'google') continue;
+    const uses = `${key} is google (${what})`;
+    if (!enablesApi(model, VERTEX_API)) problems.add(`${subject}: ${uses}, but terraform never enables ${VERTEX_API}`);
+    checkProjectGrant(model, problems, subject, uses, service, VERTEX_ROLE);
+  }
 }
 
 function checkFunctions(model: TfModel, problems: Problems, functions: readonly FunctionDecl[], subscriptions: readonly SubscriptionDecl[]): void {
@@ -576,7 +617,10 @@ function checkFunctions(model: TfModel, problems: Problems, functions: readonly 
     compare(problems, f, 'available_memory', parseMemoryMb(memory), decl.memoryMb, memory, `${decl.memoryMb} MB`);
     compare(problems, f, 'timeout_seconds', literalNumber(model, service, 'timeout_seconds'), decl.timeoutSeconds);
     const env = service ? checkEnvironment(model, problems, f, service.environment_variables) : undefined;
-    if (env) checkDocumentAi(model, problems, f, env, service);
+    if (env) {
+      checkDocumentAi(model, problems, f, env, service);
+      checkVertexAi(model, problems, f, env, service);
+    }
 
     const eventTrigger = blockOf(block.attrs, 'event_trigger');
     if (eventTrigger && decl.trigger === 'pubsub') {

@@ -130,7 +130,29 @@ export const topology = {
       messageRetentionSeconds: week,
     },
     {
-      // Fan-out point for the next stages (chunking, embeddings, summaries); pulled by tests today.
+      // Fan-out: one text-ready event on document-events reaches the embedding and the summary
+      // functions through their own subscriptions, so the two stages run in parallel, each retried
+      // and dead-lettered on its own (other event types are acknowledged without work).
+      name: 'embed-document-events',
+      topic: 'document-events',
+      pushFunction: 'embed',
+      // Embedding a long document takes minutes; the ack deadline bounds one push attempt.
+      ackDeadlineSeconds: 600,
+      retryPolicy: retry,
+      deadLetter: { topic: 'dead-letter', maxDeliveryAttempts: 5 },
+      messageRetentionSeconds: week,
+    },
+    {
+      name: 'summarize-document-events',
+      topic: 'document-events',
+      pushFunction: 'summarize',
+      ackDeadlineSeconds: 600,
+      retryPolicy: retry,
+      deadLetter: { topic: 'dead-letter', maxDeliveryAttempts: 5 },
+      messageRetentionSeconds: week,
+    },
+    {
+      // Every document event kept for a week (replay, audits); pulled by tests.
       name: 'document-events-archive',
       topic: 'document-events',
       ackDeadlineSeconds: 60,
@@ -143,6 +165,9 @@ export const topology = {
     { name: 'ingest', entryPoint: 'ingest', trigger: 'pubsub', memoryMb: 512, timeoutSeconds: 60 },
     { name: 'ocr', entryPoint: 'ocr', trigger: 'pubsub', memoryMb: 2048, timeoutSeconds: 540 },
     { name: 'dead-letter', entryPoint: 'deadLetter', trigger: 'pubsub', memoryMb: 256, timeoutSeconds: 60 },
+    // The local embedding model takes ~140 MiB on top of the runtime; long documents take minutes.
+    { name: 'embed', entryPoint: 'embed', trigger: 'pubsub', memoryMb: 1024, timeoutSeconds: 540 },
+    { name: 'summarize', entryPoint: 'summarize', trigger: 'pubsub', memoryMb: 512, timeoutSeconds: 540 },
   ],
 } as const satisfies {
   buckets: readonly BucketDecl[];

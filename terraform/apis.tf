@@ -19,8 +19,13 @@ locals {
     "storage.googleapis.com",
   ]
 
-  # Document AI only when the ocr function uses it (the OCR processor in documentai.tf).
-  services = toset(concat(local.always_enabled, var.ocr_engine == "google" ? ["documentai.googleapis.com"] : []))
+  # Document AI only when the ocr function uses it (the OCR processor in documentai.tf); Vertex AI
+  # only when the embed function (text embeddings) or the summarize function (Gemini) uses it.
+  services = toset(concat(
+    local.always_enabled,
+    var.ocr_engine == "google" ? ["documentai.googleapis.com"] : [],
+    var.embedding_engine == "google" || var.summary_engine == "google" ? ["aiplatform.googleapis.com"] : [],
+  ))
 }
 
 resource "google_project_service" "enabled" {

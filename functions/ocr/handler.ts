@@ -5,6 +5,7 @@
  * runner's (`shared/stages/runner.ts`); what is read comes from the job record, never the message.
  */
 import path from 'node:path';
+import { z } from 'zod';
 import { parseMessage } from '../../shared/events/envelope.js';
 import type { Publisher } from '../../shared/events/publisher.js';
 import { isOcrContentType, type OcrEngine } from '../../shared/engines/ocr/types.js';
@@ -44,10 +45,35 @@ function baseType(contentType: string): string {
   return contentType.split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
+/** What the OCR stage stores as its result (and the text-ready event is built from). */
+const OcrStageResultSchema = z.object({
+  pageCount: z.number().int(),
+  language: z.string(),
+  text: z.object({ bucket: z.string(), object: z.string(), generation: z.string() }),
+});
+
 export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine'>): StageDefinition {
   return {
     name: 'ocr',
     leaseMs: DEFAULT_LEASE_MS,
+    announce(job) {
+      const r = OcrStageResultSchema.parse(job.stages.ocr?.result);
+      if (job.documentId === null || job.input.generation === null) throw new PermanentError('JOB_NOT_INGESTED', `job ${job.id} has no document or source generation`);
+      return {
+        topic: 'document-events',
+        data: {
+          type: 'scriptorium.document.text.ready.v1',
+          jobId: job.id,
+          projectId: job.projectId,
+          documentId: job.documentId,
+          generation: job.input.generation,
+          text: r.text,
+          pageCount: r.pageCount,
+          language: r.language,
+          occurredAt: job.stages.ocr?.finishedAt ?? new Date().toISOString(),
+        },
+      };
+    },
     decode(eventData) {
       const { data: req, messageId } = parseMessage('ocr-requests', eventData);
       return {

@@ -40,6 +40,20 @@ export const ConfigSchema = z.object({
    * `localhost:PORT`) is spoken to in plaintext without credentials: that is the test server.
    */
   SCRIPTORIUM_DOCUMENTAI_ENDPOINT: emptyAsUnset(z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/, 'expected host or host:port').optional()),
+  /** `local` (Universal Sentence Encoder lite, offline, 512-d) or `google` (Vertex AI text embeddings). */
+  SCRIPTORIUM_EMBEDDING_ENGINE: z.enum(['local', 'google']).default('local'),
+  /** Embedding model: a Vertex publisher model for `google` (default text-embedding-005); `local` has one. */
+  SCRIPTORIUM_EMBEDDING_MODEL: emptyAsUnset(z.string().optional()),
+  /** Vector length for `google` (default the model's own); must match the Firestore vector index. */
+  SCRIPTORIUM_EMBEDDING_DIMENSIONS: emptyAsUnset(z.coerce.number().int().positive().optional()),
+  /** `local` (extractive, any language, offline) or `google` (Gemini on Vertex AI). */
+  SCRIPTORIUM_SUMMARY_ENGINE: z.enum(['local', 'google']).default('local'),
+  /** Gemini model for `google` summaries (default pinned in shared/engines/summary/google.ts). */
+  SCRIPTORIUM_SUMMARY_MODEL: emptyAsUnset(z.string().optional()),
+  /** Vertex AI location for embeddings and Gemini. */
+  SCRIPTORIUM_VERTEX_LOCATION: z.string().default('us-central1'),
+  /** Vertex AI endpoint override (`http(s)://host[:port]`): only the tests' local servers. */
+  SCRIPTORIUM_VERTEX_ENDPOINT: emptyAsUnset(z.string().optional()),
   /**
    * Service-account key file used to sign URLs. In production leave unset: the runtime service
    * account signs through IAM signBlob. Locally the platform generates a key the storage emulator trusts.

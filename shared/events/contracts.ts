@@ -52,14 +52,35 @@ export const OcrRequestedV1 = z.object({
 });
 export type OcrRequested = z.infer<typeof OcrRequestedV1>;
 
-export const OcrCompletedV1 = z.object({
-  type: z.literal('scriptorium.document.ocr.completed.v1'),
+/**
+ * A document's text is ready (OCR or extraction done): the fan-out point. The embedding and the
+ * summary functions each take it from their own subscription and run in parallel. Like every
+ * request, it only names the work; the stages read the text from the document record.
+ */
+export const TextReadyV1 = z.object({
+  type: z.literal('scriptorium.document.text.ready.v1'),
+  jobId: JobIdSchema,
+  projectId: ProjectIdSchema,
+  documentId: DocumentIdSchema,
+  /** The source generation the text was made from (the job's idempotency key). */
+  generation: z.string(),
+  text: ObjectRefSchema,
+  pageCount: z.number().int(),
+  language: z.string(),
+  occurredAt: z.string(),
+});
+export type TextReady = z.infer<typeof TextReadyV1>;
+
+/** Every stage of a document's job is done: text, chunks with vectors, summary. */
+export const DocumentReadyV1 = z.object({
+  type: z.literal('scriptorium.document.ready.v1'),
   jobId: JobIdSchema,
   projectId: ProjectIdSchema,
   documentId: DocumentIdSchema,
   text: ObjectRefSchema,
   pageCount: z.number().int(),
   language: z.string(),
+  chunkCount: z.number().int(),
   occurredAt: z.string(),
 });
 
@@ -73,7 +94,7 @@ export const DocumentFailedV1 = z.object({
 });
 
 /** Everything published on `document-events`: the fan-out point for later stages. */
-export const DocumentEventV1 = z.discriminatedUnion('type', [OcrCompletedV1, DocumentFailedV1]);
+export const DocumentEventV1 = z.discriminatedUnion('type', [TextReadyV1, DocumentReadyV1, DocumentFailedV1]);
 export type DocumentEvent = z.infer<typeof DocumentEventV1>;
 
 /** Dead-lettered messages are whatever the source topic carried; the dead-letter handler inspects them. */

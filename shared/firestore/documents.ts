@@ -37,12 +37,18 @@ export const DocumentSchema = z.object({
   language: z.string().nullable(),
   /** The extracted text, as an object in the documents bucket. */
   text: StoredObjectSchema.nullable(),
+  /** Number of chunks (with vectors) search has for the current version. */
+  chunkCount: z.number().int().nullable().default(null),
+  /** The model that embedded the chunks: search never mixes vectors of different models. */
+  embedding: z.object({ engine: z.string(), model: z.string(), dimensions: z.number().int() }).nullable().default(null),
+  /** A short summary of the document (extractive locally, Gemini in production). */
+  summary: z.object({ text: z.string(), engine: z.string(), model: z.string() }).nullable().default(null),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 export type DocumentRecord = z.infer<typeof DocumentSchema>;
 
-export type NewDocument = Omit<DocumentRecord, 'createdAt' | 'updatedAt'>;
+export type NewDocument = Omit<DocumentRecord, 'createdAt' | 'updatedAt' | 'chunkCount' | 'embedding' | 'summary'>;
 
 export class DocumentRepository {
   constructor(private readonly db: Firestore) {}
@@ -64,7 +70,7 @@ export class DocumentRepository {
   createIn(tx: Transaction, doc: NewDocument): void {
     const now = FieldValue.serverTimestamp();
     const { id, ...data } = doc;
-    tx.create(this.ref(id), { ...data, createdAt: now, updatedAt: now });
+    tx.create(this.ref(id), { ...data, chunkCount: null, embedding: null, summary: null, createdAt: now, updatedAt: now });
   }
 
   /** A partial update inside a transaction (used from guarded job updates). */

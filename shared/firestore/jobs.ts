@@ -208,7 +208,7 @@ const STAGE_NAME = /^[a-z][a-z0-9_]{0,31}$/;
  */
 function applyStagePatch(patch: Record<string, unknown>, cur: StageState | undefined, sp: StagePatch, now: FieldValue, stamp: string): StageState {
   if (!STAGE_NAME.test(sp.name)) throw new PermanentError('INVALID_STAGE', `invalid stage name ${sp.name}`);
-  const base: StageState = cur ?? { status: 'PENDING', progress: 0, attempts: 0, lease: null, error: null, startedAt: null, finishedAt: null, result: null, metrics: {} };
+  const base: StageState = cur ?? { status: 'PENDING', progress: 0, attempts: 0, lease: null, error: null, startedAt: null, finishedAt: null, result: null, metrics: {}, announced: false };
   const status = sp.status ?? base.status;
   const next: StageState = {
     ...base,

@@ -2,7 +2,7 @@
  * Firestore layout. Top-level `documents` and `jobs` (clients listen to `jobs/{id}` by id alone), each
  * carrying `projectId` so security rules can check membership in `projects/{p}/members/{uid}`.
  */
-export const COLLECTIONS = { projects: 'projects', members: 'members', documents: 'documents', jobs: 'jobs', logs: 'logs' } as const;
+export const COLLECTIONS = { projects: 'projects', members: 'members', documents: 'documents', jobs: 'jobs', logs: 'logs', chunks: 'chunks' } as const;
 
 export const paths = {
   project: (projectId: string) => `${COLLECTIONS.projects}/${projectId}`,

@@ -76,6 +76,8 @@ export const StageStateSchema = z.object({
   finishedAt: z.string().nullable().default(null),
   result: z.record(z.string(), z.unknown()).nullable().default(null),
   metrics: z.record(z.string(), z.number()).default({}),
+  /** Whether the stage's own completion event (e.g. text ready) was published; repaired on redelivery. */
+  announced: z.boolean().default(false),
 });
 export type StageState = z.infer<typeof StageStateSchema>;
 
@@ -143,7 +145,23 @@ export function logSlot(seq: number): string {
  * ingest takes 0–10, the stages share 10–95 by weight, completion sets 100. One list for the runner,
  * the progress computation and the tests.
  */
-export const DOCUMENT_PIPELINE: readonly { readonly name: string; readonly weight: number }[] = [{ name: 'ocr', weight: 85 }];
+export const DOCUMENT_PIPELINE: readonly { readonly name: string; readonly weight: number; readonly after: readonly string[] }[] = [
+  { name: 'ocr', weight: 50, after: [] },
+  // Both start from the text-ready event of OCR and run in parallel, in their own functions.
+  { name: 'embed', weight: 25, after: ['ocr'] },
+  { name: 'summarize', weight: 10, after: ['ocr'] },
+];
+
+/** Stages whose prerequisites are all COMPLETED and that do not exist yet: the ones to create now. */
+export function stagesReady(stages: Readonly<Record<string, Pick<StageState, 'status'>>>): string[] {
+  return DOCUMENT_PIPELINE.filter((s) => stages[s.name] === undefined && s.after.every((a) => stages[a]?.status === 'COMPLETED')).map((s) => s.name);
+}
+
+/** The job's `stage` label while it runs: its unfinished stages in pipeline order (`embed+summarize`). */
+export function activeStages(stages: Readonly<Record<string, Pick<StageState, 'status'>>>): string {
+  const active = DOCUMENT_PIPELINE.filter((s) => stages[s.name] !== undefined && !isStageTerminal(stages[s.name]?.status ?? 'PENDING')).map((s) => s.name);
+  return active.length > 0 ? active.join('+') : 'done';
+}
 
 /** The job's overall progress from its stages' own progress (stages not yet created count as 0). */
 export function pipelineProgress(stages: Readonly<Record<string, Pick<StageState, 'status' | 'progress'>>>): number {

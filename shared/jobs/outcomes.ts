@@ -58,6 +58,7 @@ const CompletedResultSchema = z.object({
   pageCount: z.number().int(),
   language: z.string(),
   text: z.object({ bucket: z.string(), object: z.string(), generation: z.string() }),
+  chunkCount: z.number().int().default(0),
 });
 
 /** Publishes a terminal job's outcome on `document-events` once (at least once), then marks it announced. */
@@ -66,7 +67,7 @@ export async function announceOutcome(deps: OutcomeDeps, job: Job): Promise<bool
   const occurredAt = job.finishedAt ?? new Date().toISOString();
   if (job.documentId && job.status === 'COMPLETED') {
     const result = CompletedResultSchema.parse(job.result);
-    await deps.publisher.publish('document-events', { type: 'scriptorium.document.ocr.completed.v1', jobId: job.id, projectId: job.projectId, documentId: job.documentId, text: result.text, pageCount: result.pageCount, language: result.language, occurredAt }, { jobId: job.id });
+    await deps.publisher.publish('document-events', { type: 'scriptorium.document.ready.v1', jobId: job.id, projectId: job.projectId, documentId: job.documentId, text: result.text, pageCount: result.pageCount, language: result.language, chunkCount: result.chunkCount, occurredAt }, { jobId: job.id });
   } else if (job.documentId && job.status === 'FAILED') {
     const error = job.error ?? { code: 'UNKNOWN', message: 'failed without a recorded error', retryable: false };
     await deps.publisher.publish('document-events', { type: 'scriptorium.document.failed.v1', jobId: job.id, projectId: job.projectId, documentId: job.documentId, error, occurredAt }, { jobId: job.id });

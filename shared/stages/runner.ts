@@ -26,11 +26,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Transaction } from '@google-cloud/firestore';
+import type { DocumentEvent } from '../events/contracts.js';
 import type { Publisher } from '../events/publisher.js';
+import { countedWrite } from '../firestore/jobs.js';
 import { isRetryable, PermanentError, toJobError, TransientError, type JobError } from '../errors/index.js';
 import type { DocumentRecord, DocumentRepository } from '../firestore/documents.js';
 import type { JobChange, JobRepository, UpdateOutcome } from '../firestore/jobs.js';
-import { DOCUMENT_PIPELINE, isStageTerminal, isTerminal, pipelineProgress, type Job } from '../jobs/model.js';
+import { activeStages, DOCUMENT_PIPELINE, isStageTerminal, isTerminal, pipelineProgress, stagesReady, type Job } from '../jobs/model.js';
 import { announceOutcome, DOCUMENT_MISSING, failJob, isDocumentGone } from '../jobs/outcomes.js';
 import type { Logger } from '../logger/index.js';
 
@@ -45,7 +47,7 @@ export interface StageRequest {
 }
 
 /** Document fields a stage may write with its completion. */
-export type DocumentPatch = Partial<Pick<DocumentRecord, 'pageCount' | 'language' | 'text'>>;
+export type DocumentPatch = Partial<Pick<DocumentRecord, 'pageCount' | 'language' | 'text' | 'chunkCount' | 'embedding' | 'summary'>>;
 
 export interface StageContext {
   /** The job as claimed; what the work reads (source object, content type) comes from here. */
@@ -76,8 +78,20 @@ export interface StageOutput {
 
 export type Decoded = { readonly request: StageRequest; readonly matches?: (job: Job) => boolean } | { readonly ignore: string };
 
+/** A stage's completion event, published when the job goes on (the next stages start from it). */
+export interface StageAnnouncement {
+  readonly topic: 'document-events';
+  readonly data: DocumentEvent;
+}
+
 export interface StageDefinition {
   readonly name: string;
+  /**
+   * The event that tells the next stages this one is done (built from the job as completed, never
+   * from the message). Published after the completing transaction, then marked on the stage; a
+   * redelivery that meets the stage completed and unannounced publishes it again.
+   */
+  announce?(job: Job): StageAnnouncement;
   /** How long a claim holds the stage: the function's timeout plus a margin (an attempt cannot outlive it). */
   readonly leaseMs: number;
   /** Decodes a delivery (PermanentError when it breaks its contract); `ignore` for events not meant for this stage. */
@@ -155,7 +169,7 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
       }
       return {
         status: 'RUNNING',
-        stage: name,
+        stage: activeStages({ ...job.stages, [name]: { status: 'RUNNING' } }),
         // Receiving the request proves it was dispatched: whoever dispatched it need not (and must not) again.
         dispatchedStage: name,
         // The job's own count is every attempt of every stage; each stage keeps its own too.
@@ -174,8 +188,9 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
       log.error(`${name} request does not match its job record: ignored`);
       return { action: 'skipped', reason: 'the request does not match the job record', jobId };
     }
-    // A terminal job whose announcement was lost gets it now.
+    // A terminal job whose announcement was lost gets it now; so does a completed stage whose event was lost.
     if (isTerminal(claim.job.status)) await announceOutcome(deps, claim.job);
+    else await announceStage(def, deps, claim.job);
     const st = claim.job.stages[name];
     const busy = st?.lease && !isStageTerminal(st.status) ? ' (another attempt holds it)' : '';
     return { action: 'skipped', reason: `job is ${claim.job.status}, ${name} is ${st?.status ?? 'not started'}${busy}`, jobId };
@@ -209,13 +224,16 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
   try {
     done = await deps.jobs.update(jobId, (job): JobChange | null => {
       if (!ours(job)) return null;
-      const stagesAfter = { ...job.stages, [name]: { ...(job.stages[name] ?? { progress: 0 }), status: 'COMPLETED' as const, progress: 100 } };
+      const completed: Record<string, { status: StageStatusLike; progress: number }> = { ...job.stages, [name]: { status: 'COMPLETED', progress: 100 } };
+      // The stages this completion makes ready start now (PENDING; they run from the announcement).
+      const next = stagesReady(completed);
+      const stagesAfter = { ...completed, ...Object.fromEntries(next.map((n) => [n, { status: 'PENDING' as const, progress: 0 }])) };
       const allDone = DOCUMENT_PIPELINE.every((s) => stagesAfter[s.name]?.status === 'COMPLETED');
       const results = Object.fromEntries(Object.entries(job.stages).map(([n, s]) => [n, s.result] as const));
       return {
-        ...(allDone ? { status: 'COMPLETED', stage: 'done', result: mergeResults(results, name, output.result) } : { progress: pipelineProgress(stagesAfter) }),
+        ...(allDone ? { status: 'COMPLETED', stage: 'done', result: mergeResults(results, name, output.result) } : { progress: pipelineProgress(stagesAfter), stage: activeStages(stagesAfter) }),
         error: null,
-        stages: [{ name, status: 'COMPLETED', result: output.result, ...(output.metrics ? { metrics: output.metrics } : {}) }],
+        stages: [{ name, status: 'COMPLETED', result: output.result, ...(output.metrics ? { metrics: output.metrics } : {}) }, ...next.map((n) => ({ name: n, status: 'PENDING' as const }))],
         ...(output.metrics ? { metrics: output.metrics } : {}),
         log: { level: 'INFO', message: output.message },
         also: (tx) => deps.documents.updateIn(tx, req.documentId, { ...output.document, ...(allDone ? { status: 'READY' as const } : {}) }),
@@ -236,7 +254,8 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
     throw new TransientError('LEASE_LOST', `another attempt took over ${name} while this one ran`);
   }
   // 5. Outside the work's error handling: a failed announcement is retried (and repaired) by redelivery.
-  await announceOutcome(deps, done.job);
+  if (isTerminal(done.job.status)) await announceOutcome(deps, done.job);
+  else await announceStage(def, deps, done.job);
   log.info(`${name} completed`, { metrics: output.metrics });
   return { action: 'completed', jobId, result: output.result };
 
@@ -270,6 +289,17 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
     await deps.jobs.update(jobId, (job) => (ours(job) ? { error, stages: [{ name, error, lease: null }], log: { level: 'WARNING', message: `${name} attempt ${attempts} failed, will retry: ${error.code}: ${error.message}` } } : null));
     throw err instanceof TransientError ? err : new TransientError(error.code, error.message, err);
   }
+}
+
+type StageStatusLike = Job['stages'][string]['status'];
+
+/** Publishes a completed stage's event for a job that goes on, then marks it (at least once). */
+async function announceStage(def: StageDefinition, deps: StageDeps, job: Job): Promise<void> {
+  const st = job.stages[def.name];
+  if (!def.announce || isTerminal(job.status) || st?.status !== 'COMPLETED' || st.announced) return;
+  const { topic, data } = def.announce(job);
+  await deps.publisher.publish(topic, data, { jobId: job.id });
+  await deps.jobs.ref(job.id).update({ [`stages.${def.name}.announced`]: true, 'metrics.firestoreWrites': countedWrite() });
 }
 
 /** The stage's results merged into the job's result: the last stage's fields win over none (names do not overlap). */

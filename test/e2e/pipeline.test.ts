@@ -54,7 +54,8 @@ describe('pipeline: scanned pages', () => {
     assert.deepEqual(progress, [...progress].sort((a, b) => a - b), 'progress never goes backwards');
     assert.ok(seen.some((j) => j.status === 'RUNNING' && j.stage === 'ocr'), 'the listener saw the OCR stage');
     assert.ok(job.startedAt && job.finishedAt && job.createdAt <= job.startedAt && job.startedAt <= job.finishedAt);
-    assert.equal(job.attempts, 1);
+    assert.equal(job.stages.ocr?.attempts, 1);
+    assert.deepEqual(['ocr', 'embed', 'summarize'].map((n) => job.stages[n]?.attempts), [1, 1, 1], 'each stage ran once');
   });
 
   it('OCRs the page rotated 180° with the same recall', async () => {
@@ -80,7 +81,9 @@ describe('pipeline: PDFs', () => {
     assert.equal(job.error?.code, 'PDF_ENCRYPTED');
     assert.match(job.error?.message ?? '', /password|encrypt/i);
     assert.equal(job.error?.retryable, false);
-    assert.equal(job.attempts, 1, 'a permanent error is not retried');
+    assert.equal(job.stages.ocr?.attempts, 1, 'a permanent error is not retried');
+    assert.equal(job.stages.ocr?.status, 'FAILED');
+    assert.equal(job.stages.embed, undefined, 'nothing after a failed OCR stage');
     assert.equal(document.status, 'FAILED');
   });
 });
@@ -150,7 +153,7 @@ describe('pipeline: at-least-once delivery', () => {
     assert.ok(after[0].updateTime?.isEqual(before[0].updateTime!), 'job untouched');
     assert.ok(after[1].updateTime?.isEqual(before[1].updateTime!), 'document untouched');
     const [files] = await storage().bucket(upload.bucket).getFiles({ prefix: `derived/${cfg.projectId}/${upload.documentId}/` });
-    assert.deepEqual(files.map((f) => f.name.split('/').at(-1)).sort(), ['pages.json', 'text.txt']);
+    assert.deepEqual(files.map((f) => f.name.split('/').at(-1)).sort(), ['pages.json', 'summary.json', 'text.txt']);
   });
 
   it('processes a document once when the notification and the OCR request arrive twice mid-flight', async () => {
@@ -178,7 +181,7 @@ describe('pipeline: at-least-once delivery', () => {
     assert.ok(['duplicate', 'dispatched'].includes(String(ingestOutcome?.action)), JSON.stringify(ingestOutcome));
     const ocrOutcome = await outcomeOf(cfg, 'ocr', dupRequest.message.messageId);
     assert.ok(['skipped', 'completed'].includes(String(ocrOutcome?.action)), JSON.stringify(ocrOutcome));
-    assert.equal(job.attempts, 1, 'the engine ran once: the second copy found the job taken or done');
+    assert.equal(job.stages.ocr?.attempts, 1, 'the engine ran once: the second copy found the job taken or done');
     assert.equal(job.announced, true);
     // The text the document points at is readable (a second run must not have replaced it).
     const res = await api(cfg, token, 'GET', `/v1/documents/${upload.documentId}/text`);

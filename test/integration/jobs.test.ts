@@ -104,3 +104,52 @@ describe('JobRepository.update', () => {
     assert.equal((await jobs.get(id))?.attempts, 2);
   });
 });
+
+describe('JobRepository.update: stages', () => {
+  it('creates a stage, stamps its times, keeps its progress monotonic and its completion at 100', async () => {
+    const id = await create();
+    await jobs.update(id, () => ({ status: 'RUNNING', stages: [{ name: 'ocr', status: 'PENDING' }] }));
+    await jobs.update(id, () => ({ stages: [{ name: 'ocr', status: 'RUNNING', attempts: 'increment', progress: 40 }] }));
+    await jobs.update(id, () => ({ stages: [{ name: 'ocr', progress: 10 }] }));
+    let job = await jobs.get(id);
+    assert.equal(job?.stages.ocr?.status, 'RUNNING');
+    assert.equal(job?.stages.ocr?.progress, 40);
+    assert.equal(job?.stages.ocr?.attempts, 1);
+    assert.ok(job?.stages.ocr?.startedAt);
+    await jobs.update(id, () => ({ stages: [{ name: 'ocr', status: 'COMPLETED', result: { pages: 2 } }] }));
+    job = await jobs.get(id);
+    assert.equal(job?.stages.ocr?.progress, 100);
+    assert.deepEqual(job?.stages.ocr?.result, { pages: 2 });
+    assert.ok(job?.stages.ocr?.finishedAt);
+  });
+
+  it('keeps parallel stages apart: concurrent updates of two stages lose nothing', async () => {
+    const id = await create();
+    await jobs.update(id, () => ({ status: 'RUNNING', stages: [{ name: 'embed', status: 'PENDING' }, { name: 'summarize', status: 'PENDING' }] }));
+    await Promise.all([
+      jobs.update(id, () => ({ stages: [{ name: 'embed', status: 'RUNNING', attempts: 'increment', progress: 30 }] })),
+      jobs.update(id, () => ({ stages: [{ name: 'summarize', status: 'RUNNING', attempts: 'increment', progress: 70 }] })),
+    ]);
+    const job = await jobs.get(id);
+    assert.deepEqual([job?.stages.embed?.progress, job?.stages.summarize?.progress], [30, 70]);
+    assert.deepEqual([job?.stages.embed?.attempts, job?.stages.summarize?.attempts], [1, 1]);
+  });
+
+  it('never moves a terminal stage, and a terminal job cancels the stages that will not run', async () => {
+    const id = await create();
+    await jobs.update(id, () => ({ status: 'RUNNING', stages: [{ name: 'embed', status: 'COMPLETED' }, { name: 'summarize', status: 'RUNNING', lease: { id: 'a', messageId: 'm', expiresAt: new Date(Date.now() + 60_000).toISOString() } }] }));
+    const refused = await jobs.update(id, () => ({ stages: [{ name: 'embed', status: 'FAILED' }] }));
+    assert.equal(refused.applied, false);
+    assert.equal(refused.reason, 'forbidden-transition');
+    await jobs.update(id, () => ({ status: 'FAILED', error: { code: 'X', message: 'x', retryable: false } }));
+    const job = await jobs.get(id);
+    assert.equal(job?.stages.embed?.status, 'COMPLETED', 'a finished stage stays as it was');
+    assert.equal(job?.stages.summarize?.status, 'CANCELLED');
+    assert.equal(job?.stages.summarize?.lease, null);
+  });
+
+  it('refuses stage names that are not plain identifiers (they become field paths)', async () => {
+    const id = await create();
+    await assert.rejects(jobs.update(id, () => ({ stages: [{ name: 'a.b', status: 'PENDING' }] })), /invalid stage name/);
+  });
+});

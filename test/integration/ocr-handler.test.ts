@@ -23,6 +23,23 @@ import type { Publisher } from '../../shared/events/publisher.js';
 import { fixture } from '../helpers/client.js';
 import type { LocalConfig } from '../../emulators/local-config.js';
 
+/**
+ * These tests are about the OCR stage alone: its text-ready events are recorded, not published,
+ * so the platform's embedding and summary functions do not race the assertions on these jobs.
+ */
+const textReady: { jobId: string; data: unknown }[] = [];
+function offTopic(inner: Publisher): Publisher {
+  return {
+    publish: (topic, data, attributes) => {
+      if (topic === 'document-events' && (data as { type?: string }).type === 'scriptorium.document.text.ready.v1') {
+        textReady.push({ jobId: (data as { jobId: string }).jobId, data });
+        return Promise.resolve('recorded');
+      }
+      return inner.publish(topic, data, attributes);
+    },
+  };
+}
+
 let cfg: LocalConfig;
 let deps: Omit<OcrDeps, 'engine'>;
 
@@ -37,7 +54,7 @@ before(() => {
     jobs: new JobRepository(db),
     documents: new DocumentRepository(db),
     storage: createStorageGateway({ projectId: cfg.gcpProjectId }),
-    publisher: createPublisher(new PubSub({ projectId: cfg.gcpProjectId })),
+    publisher: offTopic(createPublisher(new PubSub({ projectId: cfg.gcpProjectId }))),
     log: quiet,
     config: { SCRIPTORIUM_MAX_ATTEMPTS: 3 },
   };
@@ -196,7 +213,12 @@ describe('handleOcr under duplicate delivery', () => {
     assert.equal(job?.stages.ocr?.lease, null, 'the lease ends with the job');
     assert.equal(job?.stages.ocr?.status, 'COMPLETED');
     assert.equal(job?.stages.ocr?.attempts, 1);
-    assert.equal(job?.announced, true);
+    assert.equal(job?.stages.ocr?.announced, true);
+    // OCR hands over to the two parallel stages: the job goes on.
+    assert.equal(job?.status, 'RUNNING');
+    assert.deepEqual([job?.stages.embed?.status, job?.stages.summarize?.status], ['PENDING', 'PENDING']);
+    assert.equal(job?.stage, 'embed+summarize');
+    assert.equal(textReady.filter((e) => e.jobId === jobId).length, 1, 'one text-ready event');
     const doc = await deps.documents.get(documentId);
     assert.ok(doc?.text);
     assert.match((await deps.storage.read(doc.text)).toString('utf8'), /quick brown dog/);
@@ -216,10 +238,10 @@ describe('handleOcr under duplicate delivery', () => {
     assert.equal((await handleOcr(envelope, { ...deps, engine: createLocalOcrEngine() })).action, 'completed');
   });
 
-  it('repairs a lost announcement when a redelivery meets the finished job', async () => {
+  it('repairs a lost text-ready announcement when a redelivery meets the completed stage', async () => {
     const { jobId, documentId, envelope } = await seedJob(await fixture('ocr/phototest-rotated-180.png'));
     assert.equal((await handleOcr(envelope, { ...deps, engine: createLocalOcrEngine() })).action, 'completed');
-    await deps.jobs.ref(jobId).update({ announced: false });
+    await deps.jobs.ref(jobId).update({ 'stages.ocr.announced': false });
     const published: { topic: string; data: unknown }[] = [];
     const publisher: Publisher = {
       publish: (topic, data, attributes) => {
@@ -231,8 +253,8 @@ describe('handleOcr under duplicate delivery', () => {
     const again = await handleOcr(anotherCopy(envelope), { ...deps, publisher, engine });
     assert.equal(again.action, 'skipped');
     assert.equal(engine.calls, 0);
-    assert.deepEqual(published.map((p) => [p.topic, (p.data as { type: string; documentId: string }).type, (p.data as { documentId: string }).documentId]), [['document-events', 'scriptorium.document.ocr.completed.v1', documentId]]);
-    assert.equal((await deps.jobs.get(jobId))?.announced, true);
+    assert.deepEqual(published.map((p) => [p.topic, (p.data as { type: string; documentId: string }).type, (p.data as { documentId: string }).documentId]), [['document-events', 'scriptorium.document.text.ready.v1', documentId]]);
+    assert.equal((await deps.jobs.get(jobId))?.stages.ocr?.announced, true);
   });
 
   it('keeps derived objects create-only: a later write of the same name reuses the first, so references stay valid', async () => {
@@ -243,12 +265,12 @@ describe('handleOcr under duplicate delivery', () => {
     const again = await deps.storage.writeDerived({ bucket: cfg.bucket, object: firstText?.object ?? '', contentType: 'text/plain', body: 'different' });
     assert.equal(again.generation, firstText?.generation);
     assert.match((await deps.storage.read({ bucket: cfg.bucket, object: firstText?.object ?? '' })).toString('utf8'), /quick brown dog/);
-    assert.equal((await deps.jobs.get(jobId))?.status, 'COMPLETED');
+    assert.equal((await deps.jobs.get(jobId))?.stages.ocr?.status, 'COMPLETED');
   });
 });
 
 describe('handleOcr endings', () => {
-  it('does not acknowledge when announcing the completion fails; the redelivery announces it', async () => {
+  it('does not acknowledge when announcing the text is ready fails; the redelivery announces it', async () => {
     const { jobId, envelope } = await seedJob(await fixture('ocr/phototest-rotated-180.png'));
     let failures = 1;
     const flaky: Publisher = {
@@ -259,12 +281,12 @@ describe('handleOcr endings', () => {
     };
     await assert.rejects(handleOcr(envelope, { ...deps, publisher: flaky, engine: createLocalOcrEngine() }), /unavailable/);
     let job = await deps.jobs.get(jobId);
-    assert.equal(job?.status, 'COMPLETED');
-    assert.equal(job?.announced, false);
+    assert.equal(job?.stages.ocr?.status, 'COMPLETED');
+    assert.equal(job?.stages.ocr?.announced, false);
     const again = await handleOcr(envelope, { ...deps, publisher: flaky, engine: failing(new Error('must not run')) });
     assert.equal(again.action, 'skipped');
     job = await deps.jobs.get(jobId);
-    assert.equal(job?.announced, true);
+    assert.equal(job?.stages.ocr?.announced, true);
   });
 
   it('gives the job up as taken over (retryable, not acknowledged) when another attempt took its lease', async () => {

@@ -48,3 +48,12 @@ describe('job log ring', () => {
     assert.equal(slots.size, LOG_CAPACITY);
   });
 });
+
+describe('pipelineProgress', () => {
+  it('maps the pipeline\'s stages into 10–95 by weight, and a completed stage counts whole', async () => {
+    const { pipelineProgress } = await import('../../shared/jobs/model.js');
+    assert.equal(pipelineProgress({}), 10);
+    assert.equal(pipelineProgress({ ocr: { status: 'RUNNING', progress: 50 } }), 53);
+    assert.equal(pipelineProgress({ ocr: { status: 'COMPLETED', progress: 0 } }), 95);
+  });
+});

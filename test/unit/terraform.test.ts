@@ -15,6 +15,18 @@ function replaceIn(dir: string, file: string, from: string, to: string): void {
   writeFileSync(p, text.replace(from, to));
 }
 
+/** Sets the default of `variable "name"` in variables.tf (the first `default = ...` line after it). */
+function setVariableDefault(dir: string, name: string, value: string): void {
+  const p = path.join(dir, 'variables.tf');
+  const text = readFileSync(p, 'utf8');
+  const start = text.indexOf(`variable "${name}" {`);
+  assert.ok(start >= 0, `variables.tf has no variable ${name}: update this test`);
+  const m = /\n(\s*default\s*=\s*)[^\n]*/.exec(text.slice(start));
+  assert.ok(m, `variable ${name} has no default: update this test`);
+  const at = start + m.index;
+  writeFileSync(p, `${text.slice(0, at)}\n${m[1] ?? ''}${value}${text.slice(at + m[0].length)}`);
+}
+
 /** Deletes one `resource "type" "name" { ... }` block (braces matched, strings ignored). */
 function removeResource(dir: string, file: string, type: string, name: string): void {
   const p = path.join(dir, file);
@@ -95,12 +107,12 @@ void describe('checkTerraform', () => {
     {
       name: 'an emulator variable in production',
       mutate: (d) => replaceIn(d, 'functions.tf', '    SCRIPTORIUM_LOG_LEVEL ', '    FIRESTORE_EMULATOR_HOST = "127.0.0.1:8080"\n    SCRIPTORIUM_LOG_LEVEL '),
-      expected: ['api', 'ingest', 'ocr', 'dead-letter'].map((f) => `function ${f}: sets FIRESTORE_EMULATOR_HOST, which would point production at an emulator`),
+      expected: ['api', 'ingest', 'ocr', 'dead-letter', 'embed', 'summarize'].map((f) => `function ${f}: sets FIRESTORE_EMULATOR_HOST, which would point production at an emulator`),
     },
     {
       name: 'a config value ConfigSchema rejects',
       mutate: (d) => replaceIn(d, 'variables.tf', 'default     = "INFO"', 'default     = "VERBOSE"'),
-      expected: ['api', 'ingest', 'ocr', 'dead-letter'].map(
+      expected: ['api', 'ingest', 'ocr', 'dead-letter', 'embed', 'summarize'].map(
         (f) => `function ${f}: SCRIPTORIUM_LOG_LEVEL = "VERBOSE" is rejected by ConfigSchema (Invalid option: expected one of "DEBUG"|"INFO"|"WARNING"|"ERROR")`,
       ),
     },
@@ -175,6 +187,34 @@ void describe('checkTerraform', () => {
       expected: ['function ocr: uses a Document AI processor, but terraform never enables documentai.googleapis.com'],
     },
     {
+      name: 'an embedding engine ConfigSchema does not have',
+      mutate: (d) => setVariableDefault(d, 'embedding_engine', '"openai"'),
+      expected: ['function embed: SCRIPTORIUM_EMBEDDING_ENGINE = "openai" is rejected by ConfigSchema (Invalid option: expected one of "local"|"google")'],
+    },
+    {
+      name: 'a missing Vertex AI grant',
+      mutate: (d) => removeResource(d, 'iam.tf', 'google_project_iam_member', 'embed_vertex_user'),
+      expected: [
+        'function embed: SCRIPTORIUM_EMBEDDING_ENGINE is google (Vertex AI embeddings), but its service account ${google_service_account.runtime["embed"].email} is not granted roles/aiplatform.user (every request would fail with PERMISSION_DENIED)',
+      ],
+    },
+    {
+      name: 'the Vertex AI grant given to another function',
+      mutate: (d) =>
+        replaceIn(d, 'iam.tf', 'role    = "roles/aiplatform.user"\n  member  = google_service_account.runtime["summarize"].member', 'role    = "roles/aiplatform.user"\n  member  = google_service_account.runtime["embed"].member'),
+      expected: [
+        'function summarize: SCRIPTORIUM_SUMMARY_ENGINE is google (Gemini on Vertex AI), but its service account ${google_service_account.runtime["summarize"].email} is not granted roles/aiplatform.user (every request would fail with PERMISSION_DENIED)',
+      ],
+    },
+    {
+      name: 'the Vertex AI API left disabled',
+      mutate: (d) => replaceIn(d, 'apis.tf', '["aiplatform.googleapis.com"]', '[]'),
+      expected: [
+        'function embed: SCRIPTORIUM_EMBEDDING_ENGINE is google (Vertex AI embeddings), but terraform never enables aiplatform.googleapis.com',
+        'function summarize: SCRIPTORIUM_SUMMARY_ENGINE is google (Gemini on Vertex AI), but terraform never enables aiplatform.googleapis.com',
+      ],
+    },
+    {
       name: 'an ocr environment built in a way the checker cannot follow',
       mutate: (d) => replaceIn(d, 'functions.tf', 'ocr_function_env = merge(local.function_env, local.ocr_env)', 'ocr_function_env = merge(local.function_env, local.ocr_env, { EXTRA = "1" })'),
       expected: [
@@ -228,8 +268,8 @@ void describe('checkTerraform', () => {
         replaceIn(
           d,
           'pubsub.tf',
-          '  topic                      = google_pubsub_topic.document_events.id\n',
-          '  topic                      = google_pubsub_topic.document_events.id\n\n  push_config {\n    push_endpoint = "https://example.com/"\n  }\n',
+          '  name                       = "document-events-archive"\n  topic                      = google_pubsub_topic.document_events.id\n',
+          '  name                       = "document-events-archive"\n  topic                      = google_pubsub_topic.document_events.id\n\n  push_config {\n    push_endpoint = "https://example.com/"\n  }\n',
         ),
       expected: ['subscription document-events-archive: push_config in terraform, topology declares a pull subscription'],
     },
@@ -292,6 +332,18 @@ void describe('checkTerraform', () => {
   void it('accepts ocr_engine = "local" (the processor, its grant and API are then counted away, not removed)', async () => {
     const dir = copy('local engine');
     replaceIn(dir, 'variables.tf', 'default     = "google"', 'default     = "local"');
+    assert.deepEqual(await checkTerraform(dir), []);
+  });
+
+  void it('asks nothing of Vertex AI when the embedding and summary engines are local', async () => {
+    const dir = copy('local vertex engines');
+    setVariableDefault(dir, 'embedding_engine', '"local"');
+    setVariableDefault(dir, 'embedding_dimensions', '512');
+    setVariableDefault(dir, 'summary_engine', '"local"');
+    // What count = 0 and the API condition leave out with local engines: the checker must not miss them.
+    removeResource(dir, 'iam.tf', 'google_project_iam_member', 'embed_vertex_user');
+    removeResource(dir, 'iam.tf', 'google_project_iam_member', 'summarize_vertex_user');
+    replaceIn(dir, 'apis.tf', '["aiplatform.googleapis.com"]', '[]');
     assert.deepEqual(await checkTerraform(dir), []);
   });
 
