@@ -137,6 +137,8 @@ async function createUpload(req: ApiRequest, caller: Caller, deps: ApiDeps): Pro
           uploadExpiresAt,
           md5Hash: body.md5Hash ?? null,
           crc32c: body.crc32c ?? null,
+          detectedType: null,
+          family: null,
         },
         dispatchedStage: null,
         result: null,

@@ -8,7 +8,9 @@ import type { Transaction } from '@google-cloud/firestore';
 import type { GcsObject } from '../../shared/events/contracts.js';
 import { parseMessage } from '../../shared/events/envelope.js';
 import type { Publisher } from '../../shared/events/publisher.js';
+import { contentTypesAgree, DOCX_TYPE, OCTET_STREAM, SNIFF_HEAD_BYTES, sniffContentType, type ContentFamily, type SniffResult } from '../../shared/content/sniff.js';
 import { isOcrContentType, OCR_CONTENT_TYPES } from '../../shared/engines/ocr/types.js';
+import type { StorageGateway } from '../../shared/storage/index.js';
 import { isRetryable, type JobError, PermanentError, toJobError, TransientError } from '../../shared/errors/index.js';
 import { announceOutcome, failJob } from '../../shared/jobs/outcomes.js';
 import type { DocumentRepository, DocumentRecord } from '../../shared/firestore/documents.js';
@@ -19,6 +21,8 @@ import { parseUploadObjectName } from '../../shared/storage/names.js';
 
 export interface IngestDeps {
   readonly jobs: JobRepository;
+  /** Reads the first bytes of an upload to tell what it is (routing is by the bytes, not the declaration). */
+  readonly storage: Pick<StorageGateway, 'readHead'>;
   readonly documents: DocumentRepository;
   readonly publisher: Publisher;
   readonly config: { readonly SCRIPTORIUM_MAX_ATTEMPTS: number };
@@ -40,7 +44,7 @@ function baseType(contentType: string): string {
 }
 
 /** Checks an uploaded object against its declaration; the error to fail the job with, or null. */
-export function checkUpload(job: Job, object: GcsObject): JobError | null {
+export function checkUpload(job: Job, object: GcsObject, sniffed?: SniffResult): JobError | null {
   const size = Number(object.size);
   if (size !== job.input.declaredSize) {
     return { code: 'SIZE_MISMATCH', message: `uploaded ${size} bytes but ${job.input.declaredSize} were declared`, retryable: false };
@@ -64,15 +68,30 @@ export function checkUpload(job: Job, object: GcsObject): JobError | null {
   if (actual !== declared) {
     return { code: 'CONTENT_TYPE_MISMATCH', message: `uploaded as ${actual || 'no content type'} but declared ${declared}`, retryable: false };
   }
-  if (!isOcrContentType(declared)) {
-    return {
-      code: 'UNSUPPORTED_CONTENT_TYPE',
-      message: `${declared} is not a document type Scriptorium processes: supported are ${OCR_CONTENT_TYPES.join(', ')}`,
-      retryable: false,
-    };
+  // Routed by the bytes: the declared type must agree with what they are, and that must be a document.
+  if (sniffed) {
+    if (!isDocumentFamily(sniffed.family)) {
+      const what = sniffed.family === 'audio' || sniffed.family === 'video' ? `${sniffed.type} (${sniffed.family}; speech and media jobs are not processed as documents)` : sniffed.type === OCTET_STREAM ? 'not a format Scriptorium recognises' : sniffed.type;
+      return { code: 'UNSUPPORTED_CONTENT_TYPE', message: `the file is ${what}: supported documents are ${SUPPORTED_DOCUMENTS}`, retryable: false };
+    }
+    if (!contentTypesAgree(declared, sniffed)) {
+      return { code: 'CONTENT_TYPE_MISMATCH', message: `declared ${declared} but the file is ${sniffed.type}`, retryable: false };
+    }
+    return null;
+  }
+  if (!isOcrContentType(declared) && !DECLARED_TEXT_TYPES.has(declared)) {
+    return { code: 'UNSUPPORTED_CONTENT_TYPE', message: `${declared} is not a document type Scriptorium processes: supported documents are ${SUPPORTED_DOCUMENTS}`, retryable: false };
   }
   return null;
 }
+
+/** What the text stage reads: PDFs and images (OCR or text layer), text, Markdown, HTML, DOCX. */
+const DOCUMENT_FAMILIES: ReadonlySet<string> = new Set(['pdf', 'image', 'text', 'markdown', 'html', 'docx']);
+function isDocumentFamily(family: ContentFamily): boolean {
+  return DOCUMENT_FAMILIES.has(family);
+}
+const DECLARED_TEXT_TYPES: ReadonlySet<string> = new Set(['text/plain', 'text/markdown', 'text/html', DOCX_TYPE]);
+const SUPPORTED_DOCUMENTS = `PDF, images (${OCR_CONTENT_TYPES.filter((t) => t.startsWith('image/')).join(', ')}), plain text, Markdown, HTML and DOCX`;
 
 function sourceOf(object: GcsObject): DocumentRecord['source'] {
   return {
@@ -125,15 +144,34 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
     return out.applied ? { action: 'source-deleted', jobId } : { action: 'ignored', reason: 'job already finished' };
   }
 
+  // What the bytes are, read once while the upload is still awaited (duplicates after the claim skip it).
+  // An encoded upload is refused by checkUpload without reading it.
+  let sniffed: SniffResult | undefined;
+  const encoded = (object.contentEncoding ?? 'identity').trim().toLowerCase() !== 'identity' && (object.contentEncoding ?? '') !== '';
+  if (doc.status === 'AWAITING_UPLOAD' && !encoded) {
+    try {
+      const head = await deps.storage.readHead({ bucket: object.bucket, object: object.name, generation: object.generation }, SNIFF_HEAD_BYTES);
+      sniffed = sniffContentType(head, doc.contentType, { name: doc.fileName, complete: head.length >= Number(object.size) });
+    } catch (err) {
+      if (isRetryable(err)) throw err;
+      // The upload cannot be read (gone already): the job ends here rather than wait for nothing.
+      const error = toJobError(err);
+      const out = await failJob(deps, jobId, doc.id, error, (job) => job.input.generation === null);
+      await announceOutcome(deps, out.job);
+      return out.applied ? { action: 'failed', jobId, error } : { action: 'duplicate', jobId };
+    }
+  }
+
   const outcome = await deps.jobs.update(jobId, (job): JobChange | null => {
     if (job.input.generation !== null) {
       // Already took a generation: this one (a duplicate) or another (create-only URLs make that impossible through the API).
       return null;
     }
     const also = (status: DocumentRecord['status']) => (tx: Transaction) => deps.documents.updateIn(tx, doc.id, { status, source: sourceOf(object) });
-    const failure = checkUpload(job, object);
+    const detected = sniffed ? { detectedType: sniffed.type, family: sniffed.family } : {};
+    const failure = checkUpload(job, object, sniffed);
     if (failure) {
-      return { status: 'FAILED', stage: 'ingest', error: failure, input: { generation: object.generation }, log: { level: 'ERROR', message: `${failure.code}: ${failure.message}` }, also: also('FAILED') };
+      return { status: 'FAILED', stage: 'ingest', error: failure, input: { generation: object.generation, ...detected }, log: { level: 'ERROR', message: `${failure.code}: ${failure.message}` }, also: also('FAILED') };
     }
     return {
       status: 'RUNNING',
@@ -141,8 +179,8 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
       progress: overallProgress('ocr', 0),
       // The OCR stage exists (PENDING) from the moment ingest takes the upload: the runner claims it.
       stages: [{ name: 'ocr', status: 'PENDING' }],
-      input: { generation: object.generation },
-      log: { level: 'INFO', message: `upload received (${object.size} bytes), queued for OCR`, fields: { generation: object.generation } },
+      input: { generation: object.generation, ...detected },
+      log: { level: 'INFO', message: `upload received (${object.size} bytes${sniffed ? `, ${sniffed.type}` : ''}), queued for text extraction`, fields: { generation: object.generation } },
       also: also('PROCESSING'),
     };
   });

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parseMessage } from '../../shared/events/envelope.js';
 import type { Publisher } from '../../shared/events/publisher.js';
-import { isOcrContentType, type OcrEngine } from '../../shared/engines/ocr/types.js';
+import { isOcrContentType, type OcrEngine, type OcrResult } from '../../shared/engines/ocr/types.js';
+import { extractText, isExtractFamily } from '../../shared/engines/extract/index.js';
 import { PermanentError } from '../../shared/errors/index.js';
 import type { DocumentRepository } from '../../shared/firestore/documents.js';
 import type { JobRepository } from '../../shared/firestore/jobs.js';
@@ -43,6 +44,17 @@ const DEFAULT_LEASE_MS = ((topology.functions.find((f) => f.name === 'ocr')?.tim
 /** Content type without parameters (`application/pdf; x=y` → `application/pdf`). */
 function baseType(contentType: string): string {
   return contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+/** The family of a declared type, for jobs ingested before detection recorded one. */
+function familyOf(contentType: string): string {
+  if (contentType === 'application/pdf') return 'pdf';
+  if (contentType.startsWith('image/')) return 'image';
+  if (contentType === 'text/markdown') return 'markdown';
+  if (contentType === 'text/html') return 'html';
+  if (contentType === 'application/vnd.openxmlformats-officedocument.wordprocessingml.document') return 'docx';
+  if (contentType.startsWith('text/')) return 'text';
+  return 'unknown';
 }
 
 /** What the OCR stage stores as its result (and the text-ready event is built from). */
@@ -83,9 +95,11 @@ export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine'>): StageDefini
       };
     },
     async work({ job, signal, workDir, progress }) {
-      // Everything from the job record: the message's content type or object are not trusted.
-      const contentType = baseType(job.input.contentType);
-      if (!isOcrContentType(contentType)) throw new PermanentError('UNSUPPORTED_CONTENT_TYPE', `${contentType} cannot be OCRed`);
+      // Everything from the job record: the message's content type or object are not trusted. The
+      // type ingest detected from the bytes routes the work; the declared one only for jobs from
+      // before detection.
+      const contentType = baseType(job.input.detectedType ?? job.input.contentType);
+      const family = job.input.family ?? familyOf(contentType);
       const generation = job.input.generation;
       const documentId = job.documentId;
       if (generation === null || documentId === null) throw new PermanentError('JOB_NOT_INGESTED', `job ${job.id} has no source generation or document`);
@@ -93,7 +107,16 @@ export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine'>): StageDefini
       const source = path.join(workDir, 'source');
       await deps.storage.download(sourceRef, source);
 
-      const result = await deps.engine.extract({ path: source, contentType }, { signal, onProgress: ({ pagesDone, pageCount }) => progress(pagesDone / pageCount, { pagesDone, pageCount }) });
+      let result: OcrResult;
+      if (isExtractFamily(family)) {
+        // Text, Markdown, HTML, DOCX: their text is read, not recognised (no OCR).
+        const started = performance.now();
+        const extracted = await extractText(source, family);
+        result = { engine: `extract-${family}`, pageCount: 1, language: extracted.language, engineMs: performance.now() - started, pages: [{ pageNumber: 1, text: extracted.text, method: 'extract', rotation: 0 }] };
+      } else {
+        if (!isOcrContentType(contentType)) throw new PermanentError('UNSUPPORTED_CONTENT_TYPE', `${contentType} is not a document Scriptorium reads`);
+        result = await deps.engine.extract({ path: source, contentType }, { signal, onProgress: ({ pagesDone, pageCount }) => progress(pagesDone / pageCount, { pagesDone, pageCount }) });
+      }
 
       const prefix = derivedPrefix({ projectId: job.projectId, documentId, sourceGeneration: generation });
       const text = result.pages.map((p) => p.text).join('\f');
@@ -105,7 +128,7 @@ export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine'>): StageDefini
         body: JSON.stringify({ engine: result.engine, language: result.language, pages: result.pages.map(({ text: t, ...rest }) => ({ ...rest, chars: t.length })) }),
         metadata: { jobId: job.id },
       });
-      const methods = { textLayer: result.pages.filter((p) => p.method === 'text-layer').length, ocr: result.pages.filter((p) => p.method === 'ocr').length };
+      const methods = { textLayer: result.pages.filter((p) => p.method === 'text-layer').length, ocr: result.pages.filter((p) => p.method === 'ocr').length, extract: result.pages.filter((p) => p.method === 'extract').length };
       return {
         result: {
           pageCount: result.pageCount,
@@ -122,7 +145,10 @@ export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine'>): StageDefini
           language: result.language,
           text: { bucket: textObj.bucket, object: textObj.object, generation: textObj.generation, size: textObj.size, md5Hash: textObj.md5Hash, crc32c: textObj.crc32c },
         },
-        message: `OCR completed: ${result.pageCount} page(s), language ${result.language} (${methods.textLayer} from the text layer, ${methods.ocr} by OCR)`,
+        message:
+          methods.extract > 0
+            ? `text extracted (${family}): ${text.length} characters, language ${result.language}`
+            : `OCR completed: ${result.pageCount} page(s), language ${result.language} (${methods.textLayer} from the text layer, ${methods.ocr} by OCR)`,
       };
     },
   };

@@ -114,6 +114,9 @@ export const JobSchema = z.object({
     /** Checksums the uploader declared (base64, as Cloud Storage reports them); ingest compares them with the object's. */
     md5Hash: z.string().nullable().default(null),
     crc32c: z.string().nullable().default(null),
+    /** What the bytes are (sniffed by ingest, not declared): routes the text stage (OCR or extraction). */
+    detectedType: z.string().nullable().default(null),
+    family: z.string().nullable().default(null),
   }),
   /** Set by ingest once the next stage's request is published (a redelivery then only acks). */
   dispatchedStage: z.string().nullable(),

@@ -35,6 +35,8 @@ export interface StorageGateway {
   signUpload(args: { bucket: string; object: string; contentType: string; size: number; ttlSeconds: number; now?: Date; md5Hash?: string; crc32c?: string }): Promise<SignedUpload>;
   /** Downloads one generation of an object to `destination`. PermanentError SOURCE_MISSING if gone. */
   download(ref: { bucket: string; object: string; generation: string }, destination: string): Promise<void>;
+  /** Reads the first `bytes` bytes of one generation (fewer if the object is shorter): content sniffing. PermanentError SOURCE_MISSING if gone. */
+  readHead(ref: { bucket: string; object: string; generation: string }, bytes: number): Promise<Buffer>;
   /** Reads a (small) object fully, e.g. extracted text for the API. */
   read(ref: { bucket: string; object: string; generation?: string | null }): Promise<Buffer>;
   /** Writes a derived object once (marked so no trigger reacts to it); if it exists, returns the existing one. */
@@ -126,6 +128,17 @@ export function createStorageGateway(options: { projectId: string; signingKeyFil
         await storage().bucket(bucket).file(object, { generation }).download({ destination, validation: 'crc32c' });
       } catch (err) {
         if (statusOf(err) === 404) throw new PermanentError('SOURCE_MISSING', `gs://${bucket}/${object}#${generation} no longer exists`, err);
+        throw err;
+      }
+    },
+    async readHead({ bucket, object, generation }, bytes) {
+      try {
+        const [buf] = await storage().bucket(bucket).file(object, { generation }).download({ start: 0, end: Math.max(0, bytes - 1), validation: false, decompress: false });
+        return buf;
+      } catch (err) {
+        if (statusOf(err) === 404) throw new PermanentError('SOURCE_MISSING', `gs://${bucket}/${object}#${generation} no longer exists`, err);
+        // 416: an empty object has no byte 0.
+        if (statusOf(err) === 416) return Buffer.alloc(0);
         throw err;
       }
     },

@@ -98,11 +98,21 @@ describe('pipeline: wrong inputs', () => {
     assert.equal(document.status, 'FAILED');
   });
 
-  it('fails a WAV passed off as a PDF with a clear engine error, once', async () => {
+  it('fails a WAV passed off as a PDF at ingest, by its bytes, once', async () => {
     const { job } = await uploadAndWait(cfg, token, 'speech.pdf', await fixture('audio/sense_and_sensibility_01_austen_64kb-0880.wav'), 'application/pdf');
     assert.equal(job.status, 'FAILED');
-    assert.equal(job.error?.code, 'INPUT_CORRUPT');
+    assert.equal(job.stage, 'ingest');
+    assert.equal(job.error?.code, 'UNSUPPORTED_CONTENT_TYPE');
+    assert.match(job.error?.message ?? '', /audio/);
     assert.equal(job.error?.retryable, false);
+    assert.equal(job.input.family, 'audio');
+  });
+
+  it('fails a PDF declared as a PNG with CONTENT_TYPE_MISMATCH, naming both', async () => {
+    const { job } = await uploadAndWait(cfg, token, 'scan.png', await fixture('pdf/minimal-document.pdf'), 'image/png');
+    assert.equal(job.status, 'FAILED');
+    assert.equal(job.error?.code, 'CONTENT_TYPE_MISMATCH');
+    assert.match(job.error?.message ?? '', /image\/png.*application\/pdf/);
   });
 
   it('lets the storage emulator refuse an upload larger than signed, and creates nothing', async () => {

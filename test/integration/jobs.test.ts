@@ -24,7 +24,7 @@ function newJob(): NewJob {
     progress: 0,
     attempts: 0,
     error: null,
-    input: { bucket: 'b', object: 'o', fileName: 'f', contentType: 'application/pdf', declaredSize: 1, generation: null, uploadExpiresAt: null, md5Hash: null, crc32c: null },
+    input: { bucket: 'b', object: 'o', fileName: 'f', contentType: 'application/pdf', declaredSize: 1, generation: null, uploadExpiresAt: null, md5Hash: null, crc32c: null, detectedType: null, family: null },
     dispatchedStage: null,
     result: null,
     cancelRequested: false,

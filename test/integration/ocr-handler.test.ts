@@ -77,7 +77,7 @@ async function seedJob(body: Buffer = Buffer.from('not really a png'), projectId
     });
     deps.jobs.createIn(tx, {
       id: jobId, kind: 'document.process', projectId, documentId, ownerUid: 'u', agentId: null, status: 'RUNNING', stage: 'ocr', progress: 10, attempts: 0, error: null,
-      input: { bucket: cfg.bucket, object, fileName: 'page.png', contentType: 'image/png', declaredSize: 16, generation, uploadExpiresAt: null, md5Hash: null, crc32c: null }, dispatchedStage: 'ocr', result: null, cancelRequested: false, retryOf: null, metrics: {},
+      input: { bucket: cfg.bucket, object, fileName: 'page.png', contentType: 'image/png', declaredSize: 16, generation, uploadExpiresAt: null, md5Hash: null, crc32c: null, detectedType: null, family: null }, dispatchedStage: 'ocr', result: null, cancelRequested: false, retryOf: null, metrics: {},
     }, { level: 'INFO', message: 'seeded' });
     return Promise.resolve();
   });

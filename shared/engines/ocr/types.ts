@@ -21,8 +21,8 @@ export interface OcrInput {
   readonly languages?: readonly string[];
 }
 
-/** How a page's text was obtained. */
-export type PageMethod = 'text-layer' | 'ocr';
+/** How a page's text was obtained (`extract`: read from a text format, no OCR). */
+export type PageMethod = 'text-layer' | 'ocr' | 'extract';
 
 export interface OcrPage {
   /** 1-based. */
