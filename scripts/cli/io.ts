@@ -6,7 +6,7 @@ import type { SessionFactory } from './session.js';
 
 /** Exit codes of the CLI. */
 export const EXIT = {
-  /** The command did what was asked (for `upload`: the job COMPLETED). */
+  /** The command did what was asked (for `upload`: every job COMPLETED). */
   OK: 0,
   /** Something failed at run time: a job failed, the API refused, a component is down. */
   FAILURE: 1,

@@ -103,6 +103,36 @@ export function renderJobProgress(p: JobProgress): string {
   return withBar(prefix.padEnd(`job ${p.jobId}`.length + 17), pct / 100, `${String(Math.round(pct)).padStart(3)}%`, p.columns);
 }
 
+/** Input of {@link renderBatchProgress}: where an upload of several files stands. */
+export interface BatchProgress {
+  readonly files: number;
+  readonly bytes: number;
+  /** Files whose upload has ended (stored or refused). */
+  readonly filesDone: number;
+  readonly sentBytes: number;
+  /** Files that are finished: the job ended (or, without waiting, the upload), or they failed earlier. */
+  readonly finished: number;
+  /** Finished files that did not end well (job FAILED/CANCELLED, refused, unreadable, ...). */
+  readonly failed: number;
+  /** Whether jobs are followed (else there is no job count to show). */
+  readonly wait: boolean;
+  readonly columns: number;
+}
+
+/**
+ * One line for a whole batch: `upload [####------]  3/10 files  1.2 MiB / 4.0 MiB  jobs 2/10 done, 1 failed`.
+ * The bar is the share of finished files; counts are padded to the total's width so the line keeps
+ * its length while they grow.
+ */
+export function renderBatchProgress(p: BatchProgress): string {
+  const w = String(p.files).length;
+  const count = (n: number) => `${String(n).padStart(w)}/${p.files}`;
+  const bytes = `${formatBytes(p.sentBytes).padStart(9)} / ${formatBytes(p.bytes)}`;
+  const failed = p.failed > 0 ? `, ${p.failed} failed` : '';
+  const suffix = p.wait ? `${count(p.filesDone)} files  ${bytes}  jobs ${count(p.finished)} done${failed}` : `${count(p.filesDone)} files  ${bytes}${failed}`;
+  return withBar('upload', p.files > 0 ? p.finished / p.files : 1, suffix, p.columns);
+}
+
 /** Redraws one line in place on a TTY (carriage return, then clear to end of line). */
 export class LineDrawer {
   private drawn = false;
@@ -127,6 +157,15 @@ export class LineDrawer {
     this.lastDrawAt = now;
     this.drawn = true;
     this.out.write(`\r${line}\x1b[K`);
+  }
+
+  /**
+   * Writes a whole line above the one being redrawn (which the next {@link draw} puts back): for
+   * messages, such as a file that failed, in the middle of a progress display.
+   */
+  printAbove(line: string): void {
+    this.out.write(this.drawn ? `\r\x1b[K${line}\n` : `${line}\n`);
+    this.drawn = false;
   }
 
   /** Ends the line (if anything was drawn) so later output starts on a fresh one. */

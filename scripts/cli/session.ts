@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { readLocalConfig, localConfigPath, type LocalConfig } from '../../emulators/local-config.js';
 import {
   API_ROUTES,
@@ -97,6 +97,27 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * What the CLI needs of a document record from `GET /v1/documents/:id` (the server's schema is
+ * `DocumentSchema` in shared/firestore/documents.ts, which loads the server SDK, so it is not
+ * imported here). Lenient where it can be: fields a record written before the intelligence stages
+ * lacks read as null, and unknown fields are kept.
+ */
+export const ApiDocumentSchema = z
+  .object({
+    id: z.string(),
+    status: z.string(),
+    fileName: z.string().optional(),
+    jobId: z.string().optional(),
+    pageCount: z.number().nullable().optional(),
+    language: z.string().nullable().optional(),
+    chunkCount: z.number().int().nullable().default(null),
+    embedding: z.object({ engine: z.string(), model: z.string(), dimensions: z.number().int() }).nullable().default(null),
+    summary: z.object({ text: z.string(), engine: z.string(), model: z.string() }).nullable().default(null),
+  })
+  .loose();
+export type ApiDocument = z.infer<typeof ApiDocumentSchema>;
+
 /** Client of the api function's HTTP contract, authenticated with a Firebase ID token. */
 export class ApiClient {
   constructor(
@@ -124,6 +145,12 @@ export class ApiClient {
         await new Promise((resolve) => setTimeout(resolve, this.retryDelaysMs[attempt - 1]));
       }
     }
+  }
+
+  /** `GET /v1/documents/:id`: the document record (checked leniently: see {@link ApiDocumentSchema}). */
+  async document(documentId: string): Promise<ApiDocument> {
+    const res = await this.send('GET', API_ROUTES.document(documentId), {});
+    return this.parse(res, ApiDocumentSchema);
   }
 
   /** `GET /v1/documents/:id/text`: the extracted text. */

@@ -135,6 +135,49 @@ void describe('scriptorium CLI against the test platform', () => {
     assert.match(run.stderr, /document doc_does_not_exist not found/);
   });
 
+  void it('summary: the summary the pipeline wrote on the document', async () => {
+    assert.ok(uploaded, 'needs the upload test');
+    // The upload waited for the whole pipeline (OCR, then embedding and summary), so it is there.
+    const json = await cli(['summary', uploaded.documentId, '--json']);
+    assert.equal(json.code, 0, json.stdout + json.stderr);
+    const out = parseJson<{ documentId: string; status: string; summary: { text: string; engine: string; model: string }; chunkCount: number | null }>(json);
+    assert.equal(out.documentId, uploaded.documentId);
+    assert.equal(out.status, 'READY');
+    assert.match(out.summary.text, /\S/);
+    assert.match(out.summary.engine, /\S/);
+    const human = await cli(['summary', uploaded.documentId]);
+    assert.equal(human.code, 0, human.stderr);
+    assert.equal(human.stdout.trimEnd(), out.summary.text.trimEnd());
+    const missing = await cli(['summary', 'doc_does_not_exist']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /document doc_does_not_exist not found/);
+  });
+
+  void it('upload DIR --json: every file of the directory, one JSON array', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'scriptorium-cli-batch-'));
+    try {
+      writeFileSync(path.join(dir, 'one.pdf'), readFileSync(PDF));
+      // Other bytes than one.pdf (a trailing comment line): a file of its own, not a duplicate.
+      writeFileSync(path.join(dir, 'two.pdf'), Buffer.concat([readFileSync(PDF), Buffer.from('\n%two\n')]));
+      writeFileSync(path.join(dir, '.hidden.pdf'), readFileSync(PDF));
+      const run = await cli(['upload', dir, '--json', '--concurrency', '2', '--timeout', '150']);
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      const out = parseJson<(UploadJson & { file: string; error: unknown })[]>(run);
+      assert.deepEqual(
+        out.map((e) => [path.basename(e.file), e.status, e.error]),
+        [
+          ['one.pdf', 'COMPLETED', null],
+          ['two.pdf', 'COMPLETED', null],
+        ],
+      );
+      assert.notEqual(out[0]?.documentId, out[1]?.documentId);
+      assert.match(run.stderr, /skipped 1 dotfile/);
+      assert.match(run.stderr, /^2 files: 2 COMPLETED in /m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   void it('job: the state, as JSON and for humans', async () => {
     assert.ok(uploaded, 'needs the upload test');
     const json = await cli(['job', uploaded.jobId, '--json']);

@@ -7,7 +7,8 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main, COMMANDS } from '../../scripts/cli/main.js';
@@ -47,6 +48,8 @@ const pdf = path.join(tmp, 'doc.pdf');
 writeFileSync(pdf, Buffer.alloc(5000, 7));
 const empty = path.join(tmp, 'empty.pdf');
 writeFileSync(empty, '');
+const emptyDir = path.join(tmp, 'empty-dir');
+mkdirSync(emptyDir);
 
 /** What the fake api/storage server saw and how it should answer. */
 const fake = {
@@ -60,7 +63,12 @@ const fake = {
   createBody: null as unknown,
   putStatus: 200,
   text: new Map<string, string>(),
+  /** Document records `GET /v1/documents/:id` answers with. */
+  documents: new Map<string, Record<string, unknown>>(),
   auth: [] as (string | undefined)[],
+  /** PUTs in flight now, and the most seen at once. */
+  putsActive: 0,
+  putsPeak: 0,
 };
 
 let server: http.Server;
@@ -95,6 +103,10 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 before(async () => {
   server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
+    if (req.method === 'PUT') {
+      fake.putsActive += 1;
+      fake.putsPeak = Math.max(fake.putsPeak, fake.putsActive);
+    }
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = req.url ?? '/';
@@ -123,6 +135,7 @@ before(async () => {
       }
       if (req.method === 'PUT' && url.startsWith('/storage/')) {
         fake.puts.push({ headers: req.headers, bytes: body.length, url });
+        fake.putsActive -= 1;
         if (fake.putStatus !== 200) {
           res.writeHead(fake.putStatus, { 'content-type': 'application/xml' }).end('<?xml version="1.0"?><Error><Code>EntityTooLarge</Code><Message>too big</Message></Error>');
           return;
@@ -135,6 +148,13 @@ before(async () => {
         if (value === undefined) return json(res, 404, { error: { code: 'NOT_FOUND', message: 'no such document' } });
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(value);
         return;
+      }
+      const doc = /^\/api\/v1\/documents\/([^/]+)$/.exec(url);
+      if (req.method === 'GET' && doc) {
+        const id = decodeURIComponent(doc[1] ?? '');
+        const record = fake.documents.get(id);
+        if (record === undefined) return json(res, 404, { error: { code: 'NOT_FOUND', message: 'no such document' } });
+        return json(res, 200, { id, ...record });
       }
       if (url === '/api/health' || url === '/' || url === '/_health') return json(res, 200, { ok: true });
       if (url.startsWith('/emulator/')) return json(res, 200, {});
@@ -165,18 +185,22 @@ beforeEach(() => {
   fake.createFailures = 0;
   fake.putStatus = 200;
   fake.auth = [];
+  fake.putsActive = 0;
+  fake.putsPeak = 0;
 });
 
 /** A scripted job: the updates the fake listener delivers, and what the fake Firestore holds. */
 interface Script {
   updates?: Record<string, unknown>[];
+  /** Per uploaded file name (as sent in the create-upload request); wins over `updates`. */
+  updatesByFile?: Record<string, Record<string, unknown>[]>;
   listenError?: Error & { code?: string };
   job?: Record<string, unknown> | Error;
   document?: Record<string, unknown>;
 }
 
-function fakeSession(script: Script): { open: CliContext['openSession']; state: { closed: number; unsubscribed: number; watching: string[] } } {
-  const state = { closed: 0, unsubscribed: 0, watching: [] as string[] };
+function fakeSession(script: Script): { open: CliContext['openSession']; state: { closed: number; unsubscribed: number; watching: string[]; active: number; peak: number } } {
+  const state = { closed: 0, unsubscribed: 0, watching: [] as string[], active: 0, peak: 0 };
   const open = (cfg: LocalConfig): Promise<Session> =>
     Promise.resolve({
       config: cfg,
@@ -184,11 +208,16 @@ function fakeSession(script: Script): { open: CliContext['openSession']; state: 
       api: new ApiClient(cfg.apiUrl, () => Promise.resolve('fake-token')),
       watchJob(jobId: string, onChange: (job: JobView | null) => void, onError: (e: Error) => void) {
         state.watching.push(jobId);
+        state.active += 1;
+        state.peak = Math.max(state.peak, state.active);
         let stopped = false;
+        // The fake api numbers jobs job1, job2, ... in the order of the create-upload requests.
+        const fileName = String(fake.uploads[Number(jobId.replace(/^job/, '')) - 1]?.fileName);
+        const updates = script.updatesByFile?.[fileName] ?? script.updates ?? [];
         // Deliver asynchronously, like the SDK.
         void (async () => {
           onChange(null);
-          for (const u of script.updates ?? []) {
+          for (const u of updates) {
             await new Promise((r) => setTimeout(r, 5));
             if (stopped) return;
             onChange(toJobView(jobId, u));
@@ -197,6 +226,7 @@ function fakeSession(script: Script): { open: CliContext['openSession']; state: 
         })();
         return () => {
           stopped = true;
+          state.active -= 1;
           state.unsubscribed += 1;
         };
       },
@@ -215,6 +245,11 @@ function fakeSession(script: Script): { open: CliContext['openSession']; state: 
   return { open, state };
 }
 
+/** Base64 MD5 of a file, as Cloud Storage reports it. */
+function md5(file: string): string {
+  return createHash('md5').update(readFileSync(file)).digest('base64');
+}
+
 const neverOpen: CliContext['openSession'] = () => Promise.reject(new Error('a usage error must not sign in'));
 
 void describe('usage errors exit 2 without signing in', () => {
@@ -224,9 +259,11 @@ void describe('usage errors exit 2 without signing in', () => {
     ['unknown option', ['upload', pdf, '--bogus'], /Unknown option '--bogus'/],
     ['upload without FILE', ['upload'], /missing FILE/],
     ['upload of a missing file', ['upload', path.join(tmp, 'nope.pdf')], /no such file/],
-    ['upload of a directory', ['upload', tmp], /not a regular file/],
+    ['upload of an empty directory', ['upload', emptyDir], /no files to upload in .*empty-dir/],
+    ['upload of a missing file among others', ['upload', pdf, path.join(tmp, 'nope.pdf')], /nope\.pdf: no such file/],
     ['upload of an empty file', ['upload', empty], /is empty/],
-    ['upload with two files', ['upload', pdf, pdf], /expected one FILE/],
+    ['upload with a zero concurrency', ['upload', pdf, '--concurrency', '0'], /--concurrency must be a positive integer/],
+    ['upload with too much concurrency', ['upload', pdf, '--concurrency', '100'], /--concurrency must be at most 64/],
     ['upload with a bad timeout', ['upload', pdf, '--timeout', '0'], /--timeout must be a positive number/],
     ['upload with a bad type', ['upload', pdf, '--type', 'pdf'], /invalid --type/],
     ['upload with a bad project', ['upload', pdf, '--project', 'Not_Valid'], /invalid --project/],
@@ -238,6 +275,8 @@ void describe('usage errors exit 2 without signing in', () => {
     ['upload-url with a fractional size', ['upload-url', 'a.pdf', '--type', 'application/pdf', '--size', '1.5'], /--size must be a positive integer/],
     ['upload-url with a zero size', ['upload-url', 'a.pdf', '--type', 'application/pdf', '--size', '0'], /--size must be a positive integer/],
     ['text without id', ['text'], /missing DOCUMENT_ID/],
+    ['summary without id', ['summary'], /missing DOCUMENT_ID/],
+    ['summary with two ids', ['summary', 'a', 'b'], /expected one DOCUMENT_ID/],
     ['job with two ids', ['job', 'a', 'b'], /expected one JOB_ID/],
     ['health with an argument', ['health', 'now'], /unexpected argument/],
   ];
@@ -347,6 +386,8 @@ void describe('upload', () => {
     assert.equal(request.contentType, 'application/pdf');
     assert.equal(request.size, 5000);
     assert.match(String(request.clientRequestId), /^cli-[0-9a-f-]{36}$/);
+    // The MD5 is declared, so the api signs it into the URL.
+    assert.equal(request.md5Hash, md5(pdf));
     assert.deepEqual(fake.auth, ['Bearer fake-token']);
 
     const put = fake.puts[0];
@@ -506,6 +547,238 @@ void describe('upload', () => {
     assert.equal(out.jobId, 'job1');
     assert.deepEqual(state.watching, []);
     assert.equal(fake.puts.length, 1);
+  });
+});
+
+void describe('upload of several files', () => {
+  const dir = path.join(tmp, 'batch');
+  const files: Record<string, number> = { 'a.pdf': 1000, 'b.png': 2000, 'sub/c.txt': 300, 'sub/d.tif': 4000, 'sub/e.pdf': 500 };
+  before(() => {
+    for (const [name, size] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+      writeFileSync(path.join(dir, name), Buffer.alloc(size, name.charCodeAt(0)));
+    }
+    writeFileSync(path.join(dir, '.DS_Store'), 'x');
+    writeFileSync(path.join(dir, 'sub', 'empty.pdf'), '');
+  });
+  const done = (pageCount = 1) => [
+    { status: 'RUNNING', stage: 'ocr', progress: 40 },
+    { status: 'RUNNING', stage: 'embed+summarize', progress: 80 },
+    { status: 'COMPLETED', stage: 'done', progress: 100, result: { pageCount } },
+  ];
+  type Entry = { file: string; documentId: string | null; jobId: string | null; status: string; error: { code: string; message: string; retryable?: boolean } | null; pages?: number; language?: string; elapsedMs: number };
+
+  void it('walks the directory, uploads with bounded concurrency, waits for every job and prints one JSON array', async () => {
+    const { open, state } = fakeSession({ updates: done(2) });
+    const r = await run(['upload', dir, pdf, '--concurrency', '2', '--json', '--config', configFile], open);
+    assert.equal(r.code, 1, 'the empty file found in the directory is an error of its own');
+    assert.equal(r.stdout.trim().split('\n').length, 1, 'one line of JSON');
+    const out = JSON.parse(r.stdout) as Entry[];
+    assert.ok(Array.isArray(out));
+    assert.deepEqual(
+      out.map((e) => [path.relative(tmp, e.file), e.status]),
+      [
+        ['batch/a.pdf', 'COMPLETED'],
+        ['batch/b.png', 'COMPLETED'],
+        ['batch/sub/c.txt', 'COMPLETED'],
+        ['batch/sub/d.tif', 'COMPLETED'],
+        ['batch/sub/e.pdf', 'COMPLETED'],
+        ['batch/sub/empty.pdf', 'ERROR'],
+        ['doc.pdf', 'COMPLETED'],
+      ],
+    );
+    const a = out[0];
+    assert.deepEqual(Object.keys(a ?? {}), ['file', 'documentId', 'jobId', 'status', 'error', 'pages', 'elapsedMs']);
+    assert.equal(a?.error, null);
+    assert.equal(a?.pages, 2);
+    assert.match(String(a?.documentId), /^doc\d$/);
+    const emptyEntry = out[5];
+    assert.deepEqual(emptyEntry && { ...emptyEntry, elapsedMs: 0 }, {
+      file: path.join(dir, 'sub', 'empty.pdf'),
+      documentId: null,
+      jobId: null,
+      status: 'ERROR',
+      error: { code: 'EMPTY_FILE', message: `${path.join(dir, 'sub', 'empty.pdf')}: the file is empty: there is nothing to upload` },
+      elapsedMs: 0,
+    });
+    // Every uploadable file went through once, with its own MD5 and content type, never more than 2 at a time.
+    assert.equal(fake.uploads.length, 6);
+    const byName = new Map(fake.uploads.map((u) => [String(u.fileName), u]));
+    assert.deepEqual([...byName.keys()].sort(), ['a.pdf', 'b.png', 'c.txt', 'd.tif', 'doc.pdf', 'e.pdf']);
+    assert.equal(byName.get('d.tif')?.contentType, 'image/tiff');
+    assert.equal(byName.get('c.txt')?.size, 300);
+    assert.equal(byName.get('a.pdf')?.md5Hash, md5(path.join(dir, 'a.pdf')));
+    assert.equal(new Set(fake.uploads.map((u) => u.clientRequestId)).size, 6, 'one clientRequestId per file');
+    assert.equal(fake.puts.length, 6);
+    assert.ok(fake.putsPeak <= 2, `peak PUTs ${fake.putsPeak}`);
+    assert.equal(state.watching.length, 6);
+    assert.ok(state.peak <= 2 && state.peak >= 1, `peak listeners ${state.peak}`);
+    assert.equal(state.unsubscribed, 6);
+    assert.equal(state.closed, 1, 'one session for the whole batch');
+    // Without a terminal: a line per finished file, then the counts.
+    const lines = r.stderr.split('\n').filter((l) => /^\[\d\/7\] /.test(l));
+    assert.equal(lines.length, 7, r.stderr);
+    assert.match(r.stderr, /^\[\d\/7\] .*batch\/sub\/empty\.pdf: ERROR: .*the file is empty/m);
+    assert.match(r.stderr, /^\[\d\/7\] .*batch\/a\.pdf: COMPLETED \(document doc\d, job job\d, 2 pages, /m);
+    assert.match(r.stderr, /^skipped 1 dotfile/m);
+    assert.match(r.stderr, /^7 files: 6 COMPLETED, 1 ERROR in /m);
+  });
+
+  void it('exit 0 when every job COMPLETED; a table without --json', async () => {
+    const { open } = fakeSession({ updates: done() });
+    const r = await run(['upload', path.join(dir, 'a.pdf'), path.join(dir, 'sub', 'c.txt'), '--config', configFile], open);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^FILE +STATUS +DOCUMENT +JOB +PAGES +LANGUAGE +ELAPSED +ERROR$/m);
+    assert.match(r.stdout, /^.*batch\/a\.pdf +COMPLETED +doc\d +job\d +1 /m);
+    assert.match(r.stdout, /^.*batch\/sub\/c\.txt +COMPLETED +doc\d +job\d +1 /m);
+    assert.match(r.stderr, /^2 files: 2 COMPLETED in /m);
+  });
+
+  void it('exit 1 when one job FAILED: every other file still goes through', async () => {
+    const { open } = fakeSession({
+      updates: done(),
+      updatesByFile: { 'b.png': [{ status: 'FAILED', stage: 'ocr', progress: 20, error: { code: 'OCR_FAILED', message: 'unreadable image', retryable: false } }] },
+    });
+    const r = await run(['upload', path.join(dir, 'a.pdf'), path.join(dir, 'b.png'), path.join(dir, 'sub', 'e.pdf'), '--json', '--config', configFile], open);
+    assert.equal(r.code, 1);
+    const out = JSON.parse(r.stdout) as Entry[];
+    assert.deepEqual(
+      out.map((e) => e.status),
+      ['COMPLETED', 'FAILED', 'COMPLETED'],
+    );
+    assert.deepEqual(out[1]?.error, { code: 'OCR_FAILED', message: 'unreadable image', retryable: false });
+    assert.equal(out[1]?.pages, undefined);
+    assert.match(r.stderr, /b\.png: FAILED \(document doc\d, job job\d, .*\): OCR_FAILED: unreadable image \(not retryable\)/);
+    assert.match(r.stderr, /^3 files: 2 COMPLETED, 1 FAILED in /m);
+  });
+
+  void it('per-file API refusals and timeouts are ERROR entries with their code', async () => {
+    const { open, state } = fakeSession({ updates: [{ status: 'RUNNING', stage: 'ocr', progress: 20 }] });
+    const r = await run(['upload', path.join(dir, 'a.pdf'), path.join(dir, 'b.png'), '--timeout', '0.2', '--json', '--config', configFile], open);
+    assert.equal(r.code, 1);
+    const out = JSON.parse(r.stdout) as Entry[];
+    assert.deepEqual(
+      out.map((e) => [e.status, e.error?.code]),
+      [
+        ['ERROR', 'TIMEOUT'],
+        ['ERROR', 'TIMEOUT'],
+      ],
+    );
+    assert.equal(state.unsubscribed, 2);
+
+    fake.puts = [];
+    fake.createStatus = 413;
+    fake.createError = { code: 'FILE_TOO_LARGE', message: 'at most 100 MiB' };
+    const refused = await run(['upload', path.join(dir, 'a.pdf'), path.join(dir, 'b.png'), '--json', '--config', configFile], fakeSession({}).open);
+    assert.equal(refused.code, 1);
+    const entries = JSON.parse(refused.stdout) as Entry[];
+    assert.deepEqual(entries[0]?.error, { code: 'FILE_TOO_LARGE', message: 'the api refused to create the upload (HTTP 413 FILE_TOO_LARGE: at most 100 MiB)', httpStatus: 413 });
+    assert.equal(fake.puts.length, 0);
+  });
+
+  void it('--no-wait: UPLOADED entries, exit 0, no listener', async () => {
+    const { open, state } = fakeSession({});
+    const r = await run(['upload', path.join(dir, 'sub'), '--no-wait', '--json', '--config', configFile], open);
+    assert.equal(r.code, 1, 'sub/empty.pdf cannot be uploaded');
+    const out = JSON.parse(r.stdout) as Entry[];
+    assert.deepEqual(
+      out.map((e) => e.status),
+      ['UPLOADED', 'UPLOADED', 'UPLOADED', 'ERROR'],
+    );
+    assert.deepEqual(state.watching, []);
+    const ok = await run(['upload', path.join(dir, 'a.pdf'), path.join(dir, 'b.png'), '--no-wait', '--config', configFile], fakeSession({}).open);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /a\.pdf +UPLOADED +doc\d +job\d/);
+  });
+
+  void it('--json prints one array when nothing could start', async () => {
+    const failing: CliContext['openSession'] = () => Promise.reject(new CliFailure('cannot sign in', 'SIGN_IN_FAILED'));
+    const r = await run(['upload', path.join(dir, 'a.pdf'), path.join(dir, 'sub'), '--json', '--config', configFile], failing);
+    assert.equal(r.code, 1);
+    const out = JSON.parse(r.stdout) as Entry[];
+    assert.equal(out.length, 5);
+    assert.deepEqual(
+      out.map((e) => e.error?.code),
+      ['SIGN_IN_FAILED', 'SIGN_IN_FAILED', 'SIGN_IN_FAILED', 'SIGN_IN_FAILED', 'EMPTY_FILE'],
+    );
+  });
+
+  void it('one overall progress line on a TTY, failures printed above it', async () => {
+    const { open } = fakeSession({
+      updates: done(),
+      updatesByFile: { 'c.txt': [{ status: 'FAILED', stage: 'ocr', progress: 20, error: { code: 'X', message: 'bad text', retryable: false } }] },
+    });
+    const stdout = new Capture();
+    const stderr = new Capture(true, 120);
+    const code = await main({ argv: ['upload', path.join(dir, 'a.pdf'), path.join(dir, 'sub', 'c.txt'), '--config', configFile], stdout, stderr, env: {}, openSession: open });
+    assert.equal(code, 1);
+    // Escape sequences made visible: the line is redrawn with \r and cleared with ESC [K.
+    const text = stderr.text.replaceAll('\x1b', '<ESC>');
+    assert.match(text, /\rupload \[-+\] 0\/2 files +0 B \/ 1\.3 KiB {2}jobs 0\/2 done<ESC>\[K/);
+    assert.match(text, /\r<ESC>\[K\[\d\/2\] .*c\.txt: FAILED .*X: bad text \(not retryable\)\n\rupload /);
+    assert.match(text, /\rupload \[#+\] 2\/2 files +1\.3 KiB \/ 1\.3 KiB {2}jobs 2\/2 done, 1 failed<ESC>\[K\n2 files: 1 COMPLETED, 1 FAILED in /);
+    assert.doesNotMatch(stderr.text, /a\.pdf: COMPLETED/, 'successes are counted, not listed, on a terminal');
+    assert.doesNotMatch(stderr.text, /\rjob job/, 'no per-job bars in a batch');
+    assert.match(stdout.text, /c\.txt +FAILED/);
+  });
+});
+
+void describe('summary', () => {
+  const ready = {
+    status: 'READY',
+    jobId: 'job9',
+    fileName: 'paper.pdf',
+    chunkCount: 12,
+    embedding: { engine: 'local', model: 'use-lite', dimensions: 512 },
+    summary: { text: 'The paper shows that X. It also shows Y.', engine: 'local', model: 'extractive-v1' },
+  };
+
+  void it('prints the summary, with its engine on stderr', async () => {
+    fake.documents.set('d1', ready);
+    const { open, state } = fakeSession({});
+    const r = await run(['summary', 'd1', '--config', configFile], open);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'The paper shows that X. It also shows Y.\n');
+    assert.match(r.stderr, /^summary by local \(extractive-v1\); 12 chunks embedded with local \(use-lite, 512 dimensions\)$/m);
+    assert.equal(state.closed, 1);
+    assert.deepEqual(fake.auth, ['Bearer fake-token']);
+  });
+
+  void it('--json prints one object', async () => {
+    fake.documents.set('d1', ready);
+    const r = await run(['summary', 'd1', '--json', '--config', configFile], fakeSession({}).open);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { documentId: 'd1', status: 'READY', summary: ready.summary, chunkCount: 12, embedding: ready.embedding });
+  });
+
+  void it('neutralizes control characters on a terminal', async () => {
+    fake.documents.set('d1', { ...ready, summary: { ...ready.summary, text: 'evil \u001b]0;title\u0007 text' } });
+    const stdout = new Capture(true);
+    const code = await main({ argv: ['summary', 'd1', '--config', configFile], stdout, stderr: new Capture(), env: {}, openSession: fakeSession({}).open });
+    assert.equal(code, 0);
+    assert.equal(stdout.text, 'evil \uFFFD]0;title\uFFFD text\n');
+  });
+
+  void it('exit 1 with a clear message when there is no summary yet', async () => {
+    fake.documents.set('d2', { status: 'PROCESSING', jobId: 'job2', summary: null, chunkCount: null, embedding: null });
+    const { open, state } = fakeSession({});
+    const r = await run(['summary', 'd2', '--json', '--config', configFile], open);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^error: document d2 has no summary yet \(status PROCESSING\); follow it with: scriptorium job job2$/m);
+    assert.equal(state.closed, 1);
+    // A record written before the intelligence stages has no such fields at all.
+    fake.documents.set('d3', { status: 'FAILED', jobId: 'job3' });
+    const failed = await run(['summary', 'd3', '--config', configFile], fakeSession({}).open);
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /document d3 has no summary: its processing ended FAILED/);
+  });
+
+  void it('exit 1 when the document does not exist', async () => {
+    const r = await run(['summary', 'nope', '--config', configFile], fakeSession({}).open);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^error: document nope not found \(HTTP 404 NOT_FOUND: no such document\)$/m);
   });
 });
 
