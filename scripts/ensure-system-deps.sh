@@ -7,8 +7,10 @@
 #   scripts/ensure-system-deps.sh --engines-only   # OCR tools only (no java/gcloud), e.g. unit-test CI
 #   scripts/ensure-system-deps.sh --check          # report only, never install
 #
-# Needed by: the local OCR engine (tesseract + eng/osd data, poppler's pdfinfo/pdftotext/pdftoppm/
-# pdfimages, ffmpeg), the Firestore and Pub/Sub emulators (java 17+, gcloud with both components).
+# Needed by: the local OCR engine (tesseract + eng/osd data, plus ara/ind/deu/fra so Arabic scans
+# are read as Arabic and Latin-script languages beyond English can be hinted; poppler's
+# pdfinfo/pdftotext/pdftoppm/pdfimages, ffmpeg), the Firestore and Pub/Sub emulators (java 17+,
+# gcloud with both components).
 set -euo pipefail
 
 engines_only=0
@@ -42,6 +44,10 @@ java_major() {
   [[ "$v" =~ ^[0-9]+$ ]] && echo "$v" || echo 0
 }
 
+# Tesseract language data beyond eng/osd: Arabic (script detection picks it for Arabic pages),
+# Indonesian, German, French (used when a document's language hints name them).
+OCR_LANGUAGES=(ara ind deu fra)
+
 tesseract_has_lang() {
   have tesseract && OMP_THREAD_LIMIT=1 tesseract --list-langs 2>/dev/null | tail -n +2 | grep -x "$1" >/dev/null
 }
@@ -57,6 +63,10 @@ survey() {
   have tesseract || need tesseract tesseract-ocr
   tesseract_has_lang eng || need "tesseract language data: eng" tesseract-ocr-eng
   tesseract_has_lang osd || need "tesseract orientation data: osd" tesseract-ocr-osd
+  local lang
+  for lang in "${OCR_LANGUAGES[@]}"; do
+    tesseract_has_lang "$lang" || need "tesseract language data: $lang" "tesseract-ocr-$lang"
+  done
   local tool
   for tool in pdfinfo pdftotext pdftoppm pdfimages; do
     if ! have "$tool"; then
@@ -107,7 +117,7 @@ summary() {
   tess=$(tesseract --version 2>&1 | awk 'NR == 1 {print $2}')
   poppler=$(pdfinfo -v 2>&1 | awk 'NR == 1 {print $3}')
   ff=$(ffmpeg -version 2>/dev/null | awk 'NR == 1 {print $3}')
-  local line="system deps OK: tesseract $tess (eng, osd), poppler $poppler, ffmpeg $ff"
+  local line="system deps OK: tesseract $tess (eng, osd, ${OCR_LANGUAGES[*]}), poppler $poppler, ffmpeg $ff"
   ((engines_only == 0)) && line+=", java $(java_major), gcloud (firestore + pubsub emulators)"
   echo "$line"
 }

@@ -14,8 +14,8 @@ import { deflateSync } from 'node:zlib';
 
 import { PermanentError, TransientError } from '../../shared/errors/index.js';
 import { detectLanguage } from '../../shared/engines/language.js';
-import { createLocalOcrEngine, orderTextLayer } from '../../shared/engines/ocr/local.js';
-import type { LocalOcrEngineOptions } from '../../shared/engines/ocr/local.js';
+import { chooseForScript, createLocalOcrEngine, orderTextLayer, parseOsd, popplerVisual, restoreLogicalOrder } from '../../shared/engines/ocr/local.js';
+import type { LocalOcrEngineOptions, PageLanguageChoice } from '../../shared/engines/ocr/local.js';
 import type { OcrContentType, OcrProgress, OcrResult } from '../../shared/engines/ocr/types.js';
 import { wordRecall, words } from '../helpers/text-metrics.js';
 import { FIXTURES } from '../helpers/paths.js';
@@ -445,6 +445,201 @@ describe('failures worth retrying', () => {
   test('an unsupported content type: PermanentError UNSUPPORTED_CONTENT_TYPE', async (t) => {
     const input = { path: fixture('ocr/phototest.tif'), contentType: 'text/plain' as OcrContentType };
     await rejectsWith(t, engine().extract(input), PermanentError, 'UNSUPPORTED_CONTENT_TYPE');
+  });
+});
+
+/**
+ * A one-page PDF whose lines are drawn glyph by glyph, left to right, as a shaping engine places
+ * them: `visual` is each line in visual order. The font is Helvetica with a ToUnicode map sending
+ * each byte to one character (so Arabic comes out of poppler as Arabic). A combining mark is drawn
+ * at the position of the letter after it (HarfBuzz puts a right-to-left mark before its base).
+ */
+function visualPdf(lines: readonly string[]): Buffer {
+  const chars = [...new Set(lines.flatMap((l) => [...l]))];
+  assert.ok(chars.length < 200);
+  const code = new Map(chars.map((c, i) => [c, 0x21 + i]));
+  const hex = (n: number): string => n.toString(16).toUpperCase().padStart(2, '0');
+  const utf16 = (c: string): string => Buffer.from(c, 'utf16le').swap16().toString('hex').toUpperCase();
+  const cmap = `/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def /CMapName /Visual def /CMapType 2 def 1 begincodespacerange <00> <FF> endcodespacerange ${chars.length} beginbfchar\n${chars.map((c) => `<${hex(code.get(c) ?? 0)}> <${utf16(c)}>`).join('\n')}\nendbfchar endcmap CMapName currentdict /CMap defineresource pop end end`;
+  let content = 'BT /F1 12 Tf\n';
+  lines.forEach((line, n) => {
+    let x = 72;
+    for (const c of line) {
+      content += `1 0 0 1 ${x} ${700 - n * 20} Tm <${hex(code.get(c) ?? 0)}> Tj\n`;
+      if (!/\p{M}/u.test(c)) x += c === ' ' ? 4 : 7;
+    }
+  });
+  content += 'ET';
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>',
+    `<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /FirstChar 33 /LastChar ${0x21 + chars.length - 1} /Widths [${chars.map((c) => (/\p{M}/u.test(c) ? 0 : 600)).join(' ')}] /ToUnicode 6 0 R >>`,
+    `<< /Length ${Buffer.byteLength(content, 'latin1')} >>\nstream\n${content}\nendstream`,
+    `<< /Length ${cmap.length} >>\nstream\n${cmap}\nendstream`,
+  ];
+  let out = '%PDF-1.4\n';
+  const offsets: number[] = [];
+  objects.forEach((o, i) => {
+    offsets.push(out.length);
+    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, 'latin1');
+}
+
+/** Code points reversed, except that a combining mark is put before its base (HarfBuzz's right-to-left order). */
+const reversed = (s: string): string => [...s.replace(/(\P{M})(\p{M}+)/gu, '$2$1')].reverse().join('');
+/** Diacritics and letter variants folded (hamza forms, alef maqsura, ta marbuta): what Arabic search folds too. */
+const foldArabic = (s: string): string =>
+  s
+    .normalize('NFKC')
+    .replace(/[\u064B-\u065F\u0670\u0640]/g, '')
+    .replace(/[أإآٱ]/g, 'ا')
+    .replace(/ى/g, 'ي')
+    .replace(/ة/g, 'ه')
+    .replace(/ؤ/g, 'و')
+    .replace(/ئ/g, 'ي');
+const HABIBI = '\u062D\u064E\u0628\u064A\u0628\u064A'; // حَبيبي: ح, fatha, ب, ي, ب, ي
+
+describe('right-to-left text layers', () => {
+  test('habibi-rotated.pdf: pdftotext gives the word reversed inside bidi marks; the engine stores it in logical order', async (t) => {
+    const raw = execFileSync('pdftotext', ['-f', '1', '-l', '1', fixture('pdf/habibi-rotated.pdf'), '-'], { encoding: 'utf8' });
+    assert.ok(raw.includes('\u202B'), 'poppler marks the right-to-left run');
+    assert.ok(raw.includes('\u064A\u0628\u064A\u0628\u064E\u062D'), 'the letters come out reversed (ي ب ي ب, fatha, ح)');
+    const { result } = await run(t, fixture('pdf/habibi-rotated.pdf'), 'application/pdf');
+    assert.equal(result.pageCount, 4);
+    assert.equal(result.language, 'arb');
+    for (const page of result.pages) {
+      t.diagnostic(`page ${page.pageNumber}: ${JSON.stringify(page.text)}`);
+      assert.equal(page.method, 'text-layer');
+      assert.ok(!/[\u202A-\u202E]/.test(page.text), 'no bidi controls stored');
+      assert.ok(page.text.includes(HABIBI), `logical حَبيبي on page ${page.pageNumber}`);
+      assert.ok(page.text.includes(`${HABIBI} habibi`), 'the Latin word after it, as in habibi.html');
+      assert.ok(foldArabic(page.text).includes('حبيبي'));
+      assert.ok(!page.text.includes('يبيب'), 'nothing reversed left');
+    }
+  });
+
+  test('a born-digital Arabic page (one glyph per letter, drawn in visual order): logical lines, the space beside a number on the right side, marks after their letters', async (t) => {
+    const logical = ['كتب الطالب 25 درسًا.', 'The word حَبيبي means darling.', 'مرحبا بالعالم', 'رقم الهاتف 1,250.75 في ISO 9001 الآن'];
+    // Visual order of each line as a renderer draws it: right-to-left runs reversed, left-to-right runs kept.
+    const visual = [
+      `.${reversed('درسًا')} 25 ${reversed('الطالب')} ${reversed('كتب')}`,
+      `The word ${reversed('حَبيبي')} means darling.`,
+      `${reversed('بالعالم')} ${reversed('مرحبا')}`,
+      `${reversed('الآن')} ISO 9001 ${reversed('في')} 1,250.75 ${reversed('الهاتف')} ${reversed('رقم')}`,
+    ];
+    const path = join(work, 'visual-arabic.pdf');
+    await writeFile(path, visualPdf(visual));
+    const raw = execFileSync('pdftotext', [path, '-'], { encoding: 'utf8' });
+    t.diagnostic(`pdftotext: ${JSON.stringify(raw)}`);
+    const { result } = await run(t, path, 'application/pdf');
+    const lines = (result.pages[0]?.text ?? '').split('\n').filter((l) => l.trim().length > 0);
+    t.diagnostic(`stored: ${JSON.stringify(lines)}`);
+    assert.deepEqual(lines, logical);
+    assert.equal(result.language, 'arb');
+  });
+
+  test('an English page with an Arabic phrase keeps its English order and reads the phrase in logical order', async (t) => {
+    const path = join(work, 'visual-mixed.pdf');
+    await writeFile(path, visualPdf([`One Arabic phrase: ${reversed('مرحبا بالعالم')} and more.`, 'Another English line, long enough to be the page majority.']));
+    const { result } = await run(t, path, 'application/pdf');
+    assert.equal(result.pages[0]?.text, 'One Arabic phrase: مرحبا بالعالم and more.\nAnother English line, long enough to be the page majority.');
+  });
+
+  test('restoreLogicalOrder and popplerVisual on poppler output strings', () => {
+    // The exact inverse of poppler's reorderText.
+    assert.equal(popplerVisual('\u202B\u202A habibi\u202Cيبيبَح\u202C'), `${[...'يبيبَح'].reverse().join('')} habibi`);
+    assert.equal(popplerVisual('abc \u202Bدج\u202C def'), 'abc جد def');
+    // Multi-character glyph mappings (habibi-rotated.pdf) stay as they are.
+    assert.equal(restoreLogicalOrder('\u202B يبيبَح\u202C\n\n\u202B\u202A habibi\u202Cيبيبَح\u202C', [`${HABIBI} habibi`, HABIBI]), `${HABIBI}\n\n${HABIBI} habibi`);
+    // Without that evidence, poppler's own order is trusted (it is right for one glyph per letter).
+    assert.equal(restoreLogicalOrder('\u202Bكتب\u202C'), 'كتب');
+    // A mark poppler printed before its letter goes back after it.
+    assert.equal(restoreLogicalOrder('\u202Bدرًسا\u202C'), 'درسًا');
+    // Text without bidi controls is left alone, and so are lines without them.
+    assert.equal(restoreLogicalOrder('plain\ntext  '), 'plain\ntext  ');
+  });
+});
+
+describe('OCR languages', () => {
+  const choices = (): { list: PageLanguageChoice[]; onPageLanguages: (c: PageLanguageChoice) => void } => {
+    const list: PageLanguageChoice[] = [];
+    return { list, onPageLanguages: (c) => void list.push(c) };
+  };
+  const arabicRecall = (expected: string, actual: string): number => wordRecall(foldArabic(expected), foldArabic(actual));
+
+  test('habibi-scan.png (one line, Arabic and Latin): read with eng+ara by default, and by OSD, which cannot classify it', async (t) => {
+    const expected = await readFile(fixture('ocr/habibi-scan.txt'), 'utf8');
+    for (const scriptDetection of ['auto', 'osd'] as const) {
+      const seen = choices();
+      const { result } = await run(t, fixture('ocr/habibi-scan.png'), 'image/png', { scriptDetection, onPageLanguages: seen.onPageLanguages });
+      const recall = arabicRecall(expected, text(result));
+      t.diagnostic(`${scriptDetection}: ${JSON.stringify(seen.list)}; text ${JSON.stringify(text(result))}; recall after folding ${recall.toFixed(3)}`);
+      assert.deepEqual(seen.list.map((c) => [c.languages, c.reason, c.script]), [['eng+ara', 'mixed', undefined]]);
+      assert.equal(recall, 1);
+      assert.ok(!/[\u200E\u200F]/.test(text(result)), 'no direction marks stored');
+    }
+    // English alone reads only the Latin word, Arabic alone only the Arabic one.
+    for (const [hint, want] of [
+      ['eng', 0.5],
+      ['ara', 0.5],
+    ] as const) {
+      const r = await engine().extract({ path: fixture('ocr/habibi-scan.png'), contentType: 'image/png', languages: [hint] });
+      const recall = arabicRecall(expected, text(r));
+      t.diagnostic(`${hint} only: recall ${recall.toFixed(3)}`);
+      assert.equal(recall, want);
+    }
+  });
+
+  test('a full Arabic page: read as Arabic by default (eng+ara) and with OSD (script Arabic: ara+eng)', async (t) => {
+    const expected = await readFile(fixture('ocr/arabic-library-page.txt'), 'utf8');
+    for (const [scriptDetection, languages, reason] of [
+      ['auto', 'eng+ara', 'mixed'],
+      ['osd', 'ara+eng', 'script'],
+    ] as const) {
+      const seen = choices();
+      const { result } = await run(t, fixture('ocr/arabic-library-page.png'), 'image/png', { scriptDetection, onPageLanguages: seen.onPageLanguages });
+      const recall = arabicRecall(expected, text(result));
+      t.diagnostic(`${scriptDetection}: ${JSON.stringify(seen.list)}; recall ${wordRecall(expected, text(result)).toFixed(3)} exact, ${recall.toFixed(3)} after folding`);
+      assert.equal(seen.list[0]?.languages, languages);
+      assert.equal(seen.list[0]?.reason, reason);
+      if (scriptDetection === 'osd') assert.equal(seen.list[0]?.script, 'Arabic');
+      assert.ok(recall >= 0.8, `recall ${recall}`);
+      assert.equal(result.language, 'arb');
+      assert.ok(text(result).startsWith('تقع المكتبة'), 'first words in logical order');
+    }
+  });
+
+  test('a Latin page: eng+ara by default, eng after OSD; hints win without detection', async (t) => {
+    for (const [scriptDetection, want] of [
+      ['auto', ['eng+ara', 'mixed', undefined]],
+      ['osd', ['eng', 'script', 'Latin']],
+    ] as const) {
+      const seen = choices();
+      const { result } = await run(t, fixture('ocr/phototest.tif'), 'image/tiff', { scriptDetection, onPageLanguages: seen.onPageLanguages });
+      assert.deepEqual(seen.list.map((c) => [c.languages, c.reason, c.script]), [want]);
+      assert.ok(wordRecall(phototestText, text(result)) >= 0.95);
+    }
+    const hinted = choices();
+    const result = await engine({ scriptDetection: 'osd', onPageLanguages: hinted.onPageLanguages }).extract({ path: fixture('ocr/phototest.tif'), contentType: 'image/tiff', languages: ['eng', 'deu'] });
+    assert.deepEqual(hinted.list, [{ pageNumber: 1, languages: 'eng+deu', reason: 'hint' }]);
+    assert.ok(wordRecall(phototestText, text(result)) >= 0.95);
+  });
+
+  test('chooseForScript and parseOsd', () => {
+    const plan = { defaults: ['eng'], installed: new Set(['eng', 'osd', 'ara', 'deu', 'rus']), others: ['ara', 'rus'] };
+    assert.deepEqual(chooseForScript(plan, { script: 'Arabic', confidence: 85.8 }), { languages: 'ara+eng', reason: 'script' });
+    assert.deepEqual(chooseForScript(plan, { script: 'Latin', confidence: 3.4 }), { languages: 'eng', reason: 'script' });
+    assert.deepEqual(chooseForScript(plan, { script: 'Cyrillic', confidence: 20 }), { languages: 'rus+eng', reason: 'script' });
+    assert.deepEqual(chooseForScript(plan, { script: 'Han', confidence: 20 }), { languages: 'eng+ara+rus', reason: 'mixed' });
+    assert.deepEqual(chooseForScript(plan, { script: 'Latin', confidence: 1.67 }), { languages: 'eng+ara+rus', reason: 'mixed' });
+    assert.deepEqual(chooseForScript(plan, undefined), { languages: 'eng+ara+rus', reason: 'mixed' });
+    assert.deepEqual(parseOsd('Page number: 0\nOrientation in degrees: 0\nRotate: 0\nOrientation confidence: 16.37\nScript: Arabic\nScript confidence: 85.83\n'), { script: 'Arabic', confidence: 85.83 });
+    assert.equal(parseOsd('Too few characters. Skipping this page\n'), undefined);
   });
 });
 
