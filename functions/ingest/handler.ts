@@ -147,6 +147,7 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
   // What the bytes are, read once while the upload is still awaited (duplicates after the claim skip it).
   // An encoded upload is refused by checkUpload without reading it.
   let sniffed: SniffResult | undefined;
+  let unreadable: JobError | null = null;
   const encoded = (object.contentEncoding ?? 'identity').trim().toLowerCase() !== 'identity' && (object.contentEncoding ?? '') !== '';
   if (doc.status === 'AWAITING_UPLOAD' && !encoded) {
     try {
@@ -154,11 +155,9 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
       sniffed = sniffContentType(head, doc.contentType, { name: doc.fileName, complete: head.length >= Number(object.size) });
     } catch (err) {
       if (isRetryable(err)) throw err;
-      // The upload cannot be read (gone already): the job ends here rather than wait for nothing.
-      const error = toJobError(err);
-      const out = await failJob(deps, jobId, doc.id, error, (job) => job.input.generation === null);
-      await announceOutcome(deps, out.job);
-      return out.applied ? { action: 'failed', jobId, error } : { action: 'duplicate', jobId };
+      // The upload cannot be read (gone already): the job ends here rather than wait for nothing,
+      // unless the checks that need no bytes already fail it (they name the first problem).
+      unreadable = toJobError(err);
     }
   }
 
@@ -169,7 +168,7 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
     }
     const also = (status: DocumentRecord['status']) => (tx: Transaction) => deps.documents.updateIn(tx, doc.id, { status, source: sourceOf(object) });
     const detected = sniffed ? { detectedType: sniffed.type, family: sniffed.family } : {};
-    const failure = checkUpload(job, object, sniffed);
+    const failure = checkUpload(job, object, sniffed) ?? unreadable;
     if (failure) {
       return { status: 'FAILED', stage: 'ingest', error: failure, input: { generation: object.generation, ...detected }, log: { level: 'ERROR', message: `${failure.code}: ${failure.message}` }, also: also('FAILED') };
     }

@@ -71,7 +71,7 @@ describe('pipeline: PDFs', () => {
     const { job, document, upload } = await uploadAndWait(cfg, token, 'pdflatex-4-pages.pdf', await fixture('pdf/pdflatex-4-pages.pdf'), 'application/pdf');
     assert.equal(job.status, 'COMPLETED', JSON.stringify(job.error));
     assert.equal(document.pageCount, 4);
-    assert.deepEqual(job.result?.pagesByMethod, { textLayer: 4, ocr: 0 });
+    assert.deepEqual(job.result?.pagesByMethod, { textLayer: 4, ocr: 0, extract: 0 });
     assert.equal((await text(upload.documentId)).split('\f').length, 4, 'pages are separated by form feeds');
   });
 

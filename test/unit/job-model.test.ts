@@ -53,7 +53,10 @@ describe('pipelineProgress', () => {
   it('maps the pipeline\'s stages into 10–95 by weight, and a completed stage counts whole', async () => {
     const { pipelineProgress } = await import('../../shared/jobs/model.js');
     assert.equal(pipelineProgress({}), 10);
-    assert.equal(pipelineProgress({ ocr: { status: 'RUNNING', progress: 50 } }), 53);
-    assert.equal(pipelineProgress({ ocr: { status: 'COMPLETED', progress: 0 } }), 95);
+    // Weights: ocr 50, embed 25, summarize 10 of the 85 points between 10 and 95.
+    assert.equal(pipelineProgress({ ocr: { status: 'RUNNING', progress: 50 } }), 35);
+    assert.equal(pipelineProgress({ ocr: { status: 'COMPLETED', progress: 0 } }), 60);
+    assert.equal(pipelineProgress({ ocr: { status: 'COMPLETED', progress: 100 }, embed: { status: 'RUNNING', progress: 40 }, summarize: { status: 'COMPLETED', progress: 100 } }), 80);
+    assert.equal(pipelineProgress({ ocr: { status: 'COMPLETED', progress: 100 }, embed: { status: 'COMPLETED', progress: 100 }, summarize: { status: 'COMPLETED', progress: 100 } }), 95);
   });
 });
