@@ -51,7 +51,7 @@ async function logTimes(cfg: LocalConfig, jobId: string): Promise<{ ingest: numb
     if (!(at instanceof Timestamp)) throw new Error(`job ${jobId}: no log entry starting ${prefix}`);
     return at.toMillis();
   };
-  return { ingest: find('upload received'), claim: find('OCR attempt 1 '), done: find('OCR completed') };
+  return { ingest: find('upload received'), claim: find('ocr attempt 1 '), done: find('OCR completed') };
 }
 
 const median = (xs: number[]): number => {

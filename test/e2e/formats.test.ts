@@ -6,6 +6,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { localConfigForTests } from '../helpers/platform.js';
 import { api, fixture, signIn, uploadAndWait } from '../helpers/client.js';
+import { normalizeForMatch } from '../../shared/text/normalize.js';
 import type { LocalConfig } from '../../emulators/local-config.js';
 
 let cfg: LocalConfig;
@@ -83,5 +84,19 @@ describe('formats: text is extracted, not recognised', () => {
     assert.equal(job.status, 'FAILED');
     assert.equal(job.error?.code, 'CONTENT_TYPE_MISMATCH');
     assert.equal(job.stage, 'ingest');
+  });
+
+  it('an Arabic scan is read as Arabic and goes on to chunks and a summary', async () => {
+    const { job, upload, document } = await uploadAndWait(cfg, token, 'arabic-page.png', await fixture('ocr/arabic-library-page.png'), 'image/png');
+    assert.equal(job.status, 'COMPLETED', JSON.stringify(job.error));
+    assert.equal(document.language, 'arb');
+    const reference = (await fixture('ocr/arabic-library-page.txt')).toString('utf8');
+    const wordsOf = (t: string): string[] => normalizeForMatch(t).split(/[^\p{L}\p{M}\p{N}]+/u).filter((w) => w.length > 2);
+    const words = new Set(wordsOf(await text(upload.documentId)));
+    const expected = wordsOf(reference);
+    const recall = expected.filter((w) => words.has(w)).length / expected.length;
+    assert.ok(recall >= 0.7, `word recall ${recall.toFixed(2)}`);
+    assert.ok((document.chunkCount ?? 0) >= 1);
+    assert.ok(document.summary?.text);
   });
 });
