@@ -7,9 +7,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { deleteApp, initializeApp, type FirebaseApp } from 'firebase/app';
 import { connectAuthEmulator, getAuth, signInWithEmailAndPassword } from 'firebase/auth';
-import { connectFirestoreEmulator, doc, getDoc, getFirestore, setDoc, type Firestore } from 'firebase/firestore';
+import { collection, connectFirestoreEmulator, doc, getDoc, getDocs, getFirestore, limit, query, setDoc, where, type Firestore } from 'firebase/firestore';
 import { localConfigForTests } from '../helpers/platform.js';
-import { createUpload, signIn, signUp } from '../helpers/client.js';
+import { createUpload, signIn, signUp, testFirestore } from '../helpers/client.js';
 import type { LocalConfig } from '../../emulators/local-config.js';
 import type { CreateUploadResponse } from '../../shared/api/contracts.js';
 
@@ -61,5 +61,23 @@ describe('Firestore security rules', () => {
     const db = await clientAs(cfg.demoUser.email, cfg.demoUser.password);
     await assert.rejects(setDoc(doc(db, 'jobs', upload.jobId), { status: 'COMPLETED' }, { merge: true }), denied);
     await assert.rejects(setDoc(doc(db, 'projects', cfg.projectId, 'members', 'intruder'), { role: 'admin' }), denied);
+  });
+
+  it('let members read and query their project\'s chunks; deny others, and deny a query that could return another project\'s', async () => {
+    // A chunk as the embedding stage writes it (server credentials).
+    const id = `${upload.documentId}_v1_c00000`;
+    await testFirestore(cfg).doc(`chunks/${id}`).set({ projectId: cfg.projectId, documentId: upload.documentId, version: 1, current: true, text: 'a chunk', index: 0 });
+    const member = await clientAs(cfg.demoUser.email, cfg.demoUser.password);
+    assert.equal((await getDoc(doc(member, 'chunks', id))).get('text'), 'a chunk');
+    const mine = await getDocs(query(collection(member, 'chunks'), where('projectId', '==', cfg.projectId), where('documentId', '==', upload.documentId), limit(10)));
+    assert.equal(mine.size, 1);
+    // Not filtered to one project: it could return others' chunks, so it is refused, not filtered.
+    await assert.rejects(getDocs(query(collection(member, 'chunks'), where('documentId', '==', upload.documentId))), denied);
+    await assert.rejects(setDoc(doc(member, 'chunks', id), { text: 'tampered' }, { merge: true }), denied);
+    const email = `chunk-outsider-${Date.now()}@example.com`;
+    await signUp(cfg, email, 'outsider-pw');
+    const outsider = await clientAs(email, 'outsider-pw');
+    await assert.rejects(getDoc(doc(outsider, 'chunks', id)), denied);
+    await assert.rejects(getDocs(query(collection(outsider, 'chunks'), where('projectId', '==', cfg.projectId))), denied);
   });
 });
