@@ -3,7 +3,7 @@ import * as ff from '@google-cloud/functions-framework';
 import { MAX_API_BODY_BYTES } from '../../shared/api/contracts.js';
 import { createFirebaseVerifier, type TokenVerifier } from '../../shared/auth/index.js';
 import { hasBody, readJsonBody } from '../../shared/http/body.js';
-import { installRequestGate, markBodyConsumed, originalHeaders } from '../../shared/http/gate.js';
+import { installRequestGate, markBodyConsumed, originalHeaders, passedGate } from '../../shared/http/gate.js';
 import { getRuntime } from '../../shared/runtime/index.js';
 import { handleApi, type ApiDeps } from './handler.js';
 
@@ -22,6 +22,12 @@ function apiDeps(): ApiDeps {
 }
 
 ff.http('api', async (req, res) => {
+  if (!passedGate(req)) {
+    // The framework's body parsers ran before us (another express instance): never serve like that.
+    apiDeps().log.error('request gate not in front of the framework: refusing requests');
+    res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error' } });
+    return;
+  }
   const raw = originalHeaders(req);
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(raw)) headers[k] = Array.isArray(v) ? v.join(', ') : v;

@@ -46,6 +46,16 @@ function hideFraming(req: Gated): void {
   req[FRAMING] = saved;
 }
 
+/**
+ * Whether this request went through the gate. The gate works only if functions-framework builds its
+ * app from the same `express` module this file patched (it does when the function's own dependency
+ * is the framework that runs, as in Cloud Functions gen2 with the framework in package.json);
+ * callers fail closed when it did not.
+ */
+export function passedGate(req: IncomingMessage): boolean {
+  return (req as Gated)[FRAMING] !== undefined;
+}
+
 /** Marks the body as read by our code, so an answer need not close the connection to discard it. */
 export function markBodyConsumed(req: IncomingMessage): void {
   (req as Gated)[CONSUMED] = true;
