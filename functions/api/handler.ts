@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import { z } from 'zod';
-import { API_ROUTES, CreateUploadRequestSchema, type CreateUploadResponse } from '../../shared/api/contracts.js';
+import { API_ROUTES, CreateUploadRequestSchema, SearchRequestSchema, type CreateUploadResponse, type SearchResponse } from '../../shared/api/contracts.js';
 import type { TokenVerifier, Caller } from '../../shared/auth/index.js';
 import type { Config } from '../../shared/config/index.js';
 import { HttpError, isRetryable } from '../../shared/errors/index.js';
@@ -15,6 +15,7 @@ import type { JobRepository } from '../../shared/firestore/jobs.js';
 import type { ProjectRepository } from '../../shared/firestore/projects.js';
 import type { Role } from '../../shared/firestore/paths.js';
 import type { Logger } from '../../shared/logger/index.js';
+import type { SearchDeps } from '../../shared/search/search.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
 import { uploadObjectName } from '../../shared/storage/names.js';
 
@@ -46,6 +47,11 @@ export interface ApiDeps {
   readonly storage: StorageGateway;
   readonly log: Logger;
   readonly now?: () => Date;
+  /**
+   * Search's dependencies (Firestore and the query embedding engine). Absent: built from `db` on the
+   * first search, with the engine the config names; its module and model load only then.
+   */
+  readonly search?: SearchDeps;
 }
 
 const UPLOAD_ROLES: readonly Role[] = ['admin', 'editor'];
@@ -195,6 +201,48 @@ async function createUpload(req: ApiRequest, caller: Caller, deps: ApiDeps): Pro
   return json(existing ? 200 : 201, response);
 }
 
+/** Default search deps per Firestore client, built on the first search (the module loads then). */
+const defaultSearch = new WeakMap<Firestore, Promise<SearchDeps>>();
+
+function searchDeps(deps: ApiDeps): Promise<SearchDeps> {
+  if (deps.search) return Promise.resolve(deps.search);
+  let built = defaultSearch.get(deps.db);
+  if (!built) {
+    built = import('../../shared/search/index.js').then((m) => ({
+      ...m.createSearchDeps(deps.db),
+      onError: (side: string, err: unknown) => deps.log.error('search side failed; answering without it', { side, err }),
+    }));
+    defaultSearch.set(deps.db, built);
+  }
+  return built;
+}
+
+async function searchRoute(req: ApiRequest, caller: Caller, deps: ApiDeps): Promise<ApiResponse> {
+  const parsed = SearchRequestSchema.safeParse(await req.readBody());
+  if (!parsed.success) {
+    const flat = z.flattenError(parsed.error);
+    throw new HttpError(400, 'INVALID_ARGUMENT', 'invalid search request', flat.formErrors.length > 0 ? { ...flat.fieldErrors, _request: flat.formErrors } : flat.fieldErrors);
+  }
+  const body = parsed.data;
+  await requireRole(deps, caller, body.projectId);
+  const started = performance.now();
+  const [{ search }, sdeps] = await Promise.all([import('../../shared/search/search.js'), searchDeps(deps)]);
+  const outcome = await search(
+    {
+      projectId: body.projectId,
+      query: body.query,
+      ...(body.limit === undefined ? {} : { limit: body.limit }),
+      ...(body.documentId === undefined ? {} : { documentId: body.documentId }),
+      ...(body.contentType === undefined ? {} : { contentType: body.contentType }),
+    },
+    sdeps,
+  );
+  const took = Math.round(performance.now() - started);
+  deps.log.info('search', { projectId: body.projectId, uid: caller.uid, results: outcome.results.length, ms: took, modes: outcome.modes, terms: outcome.terms.length });
+  const response: SearchResponse = { results: outcome.results, took: { ms: took }, modes: outcome.modes };
+  return json(200, response);
+}
+
 async function route(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
   const method = req.method.toUpperCase();
   const path = req.path.replace(/\/+$/, '') || '/';
@@ -211,6 +259,11 @@ async function route(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
   if (path === API_ROUTES.createUpload) {
     if (method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use POST');
     return createUpload(req, caller, deps);
+  }
+
+  if (path === API_ROUTES.search) {
+    if (method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use POST');
+    return searchRoute(req, caller, deps);
   }
 
   // Ids are checked before they reach a Firestore path; unknown, malformed and not-yours all read as

@@ -4,6 +4,7 @@
  */
 import { healthCommand } from './commands/health.js';
 import { jobCommand } from './commands/job.js';
+import { searchCommand } from './commands/search.js';
 import { summaryCommand } from './commands/summary.js';
 import { textCommand } from './commands/text.js';
 import { uploadCommand } from './commands/upload.js';
@@ -13,7 +14,7 @@ import { ApiError } from './session.js';
 
 /** Every command, by name. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [healthCommand, uploadCommand, uploadUrlCommand, textCommand, summaryCommand, jobCommand].map((c) => [c.name, c]),
+  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, summaryCommand, jobCommand].map((c) => [c.name, c]),
 );
 
 /** The top-level `--help`. */

@@ -13,8 +13,11 @@ import {
   API_ROUTES,
   ApiErrorSchema,
   CreateUploadResponseSchema,
+  SearchResponseSchema,
   type CreateUploadRequest,
   type CreateUploadResponse,
+  type SearchRequest,
+  type SearchResponse,
 } from '../../shared/api/contracts.js';
 import { CliFailure } from './io.js';
 import { COLLECTIONS } from '../../shared/firestore/paths.js';
@@ -151,6 +154,20 @@ export class ApiClient {
   async document(documentId: string): Promise<ApiDocument> {
     const res = await this.send('GET', API_ROUTES.document(documentId), {});
     return this.parse(res, ApiDocumentSchema);
+  }
+
+  /** `POST /v1/search`: chunks of the project's documents matching a query, best first. Read-only, so retried when transient. */
+  async search(request: SearchRequest): Promise<SearchResponse> {
+    const attempts = this.retryDelaysMs.length + 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await this.send('POST', API_ROUTES.search, { body: JSON.stringify(request) });
+        return await this.parse(res, SearchResponseSchema);
+      } catch (err) {
+        if (!(err instanceof ApiError) || !isTransient(err) || attempt >= attempts) throw err;
+        await new Promise((resolve) => setTimeout(resolve, this.retryDelaysMs[attempt - 1]));
+      }
+    }
   }
 
   /** `GET /v1/documents/:id/text`: the extracted text. */

@@ -3,7 +3,7 @@
  * and the OpenAPI generator.
  */
 import { z } from 'zod';
-import { ProjectIdSchema } from '../ids.js';
+import { DocumentIdSchema, ProjectIdSchema } from '../ids.js';
 
 export { ProjectIdSchema };
 
@@ -72,6 +72,46 @@ export const CreateUploadResponseSchema = z.object({
 });
 export type CreateUploadResponse = z.infer<typeof CreateUploadResponseSchema>;
 
+/** `POST /v1/search`: hybrid (keyword + vector) search over a project's current chunks. */
+export const SearchRequestSchema = z
+  .object({
+    projectId: ProjectIdSchema,
+    /** 1–500 characters, not only whitespace. */
+    query: z.string().min(1).max(500).refine((s) => s.trim().length > 0, 'query must not be blank'),
+    /** Results wanted: 1–50, default 10. */
+    limit: z.number().int().min(1).max(50).optional(),
+    documentId: DocumentIdSchema.optional(),
+    contentType: ContentTypeSchema.optional(),
+  })
+  .strict();
+export type SearchRequest = z.input<typeof SearchRequestSchema>;
+
+export const SearchHitSchema = z.object({
+  documentId: z.string(),
+  fileName: z.string(),
+  chunkId: z.string(),
+  /** First page of the chunk (1-based); `pageEnd` its last. */
+  page: z.number().int(),
+  pageEnd: z.number().int(),
+  /** Fused score: higher is better, comparable within one answer only. */
+  score: z.number(),
+  /** Plain excerpt of the chunk's text (whitespace collapsed). */
+  snippet: z.string(),
+  /** Matched words: [start, end) UTF-16 offsets into `snippet`. */
+  highlights: z.array(z.object({ start: z.number().int(), end: z.number().int() })),
+  keywordRank: z.number().int().optional(),
+  vectorRank: z.number().int().optional(),
+});
+export type SearchHit = z.infer<typeof SearchHitSchema>;
+
+export const SearchResponseSchema = z.object({
+  results: z.array(SearchHitSchema),
+  took: z.object({ ms: z.number() }),
+  /** Which sides ranked: keyword false when the query has no usable terms, vector false when the engine cannot read its script. */
+  modes: z.object({ keyword: z.boolean(), vector: z.boolean() }),
+});
+export type SearchResponse = z.infer<typeof SearchResponseSchema>;
+
 export const ApiErrorSchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
 });
@@ -81,6 +121,7 @@ export type ApiError = z.infer<typeof ApiErrorSchema>;
 export const API_ROUTES = {
   health: '/health',
   createUpload: '/v1/uploads',
+  search: '/v1/search',
   job: (jobId: string) => `/v1/jobs/${encodeURIComponent(jobId)}`,
   document: (documentId: string) => `/v1/documents/${encodeURIComponent(documentId)}`,
   documentText: (documentId: string) => `/v1/documents/${encodeURIComponent(documentId)}/text`,
