@@ -20,7 +20,8 @@ locals {
   ]
 
   # Document AI only when the ocr function uses it (the OCR processor in documentai.tf); Vertex AI
-  # only when the embed function (text embeddings) or the summarize function (Gemini) uses it.
+  # only when the embed and api functions (text embeddings of chunks and of search queries) or the
+  # summarize function (Gemini) use it.
   services = toset(concat(
     local.always_enabled,
     var.ocr_engine == "google" ? ["documentai.googleapis.com"] : [],

@@ -71,20 +71,37 @@ resource "google_firestore_index" "documents_by_project_created" {
   }
 }
 
-# Semantic search over chunks: the query filters one project's current-version chunks
-# (projectId == P, current == true) and asks for the nearest `embedding` vectors (findNearest).
-# Equality pre-filters with a vector search need one composite index holding those fields and the
-# vector field, last. `chunks` is a top-level collection (chunk ids embed the document id, so they
-# are unique on their own); if it became a subcollection searched with collectionGroup(), this index
-# (and the next) would need query_scope = "COLLECTION_GROUP".
+# Search over chunks (shared/search/search.ts, POST /v1/search on the api function). Every query
+# filters one project's current-version chunks (projectId == P, current == true) and optionally one
+# document (documentId == D) and/or one content type (contentType == C), in that order. A composite
+# index serves only a query whose filters are exactly its fields, so each optional filter doubles
+# the indexes: the four variants below, keyed by the optional filters they add. `chunks` is a
+# top-level collection (chunk ids embed the document id, so they are unique on their own); if it
+# became a subcollection searched with collectionGroup(), every chunks index here would need
+# query_scope = "COLLECTION_GROUP".
+locals {
+  chunk_search_filters = {
+    project               = []
+    document              = ["documentId"]
+    content_type          = ["contentType"]
+    document_content_type = ["documentId", "contentType"]
+  }
+}
+
+# Vector side: the filters above plus embeddingModel == M (only vectors of the query's own model are
+# comparable), then findNearest(embedding, COSINE, limit 50). A vector query with pre-filters needs a
+# composite vector index holding every filtered field and the vector field, last; single-field
+# indexes cannot be merged into a vector search, so none of the four variants can go without one.
 #
 # The index holds, and finds, only vectors of exactly `dimension` entries: it must match the model
 # that writes `embedding` (768 for text-embedding-005, 512 for the local engine's USE-lite). The
-# embed function gets the same variable as SCRIPTORIUM_EMBEDDING_DIMENSIONS, so the two cannot
-# drift apart. Changing the model or the dimension means a new index (every field here forces
+# embed and api functions get the same variable as SCRIPTORIUM_EMBEDDING_DIMENSIONS, so the three
+# cannot drift apart. Changing the model or the dimension means new indexes (every field here forces
 # replacement; a new vector index builds from scratch) and re-embedding every chunk, since vectors
-# of the old length are invisible to the new index.
+# of the old length are invisible to the new indexes.
 resource "google_firestore_index" "chunks_vector" {
+  for_each = local.chunk_search_filters
+
   project    = var.project_id
   database   = google_firestore_database.default.name
   collection = "chunks"
@@ -96,6 +113,21 @@ resource "google_firestore_index" "chunks_vector" {
 
   fields {
     field_path = "current"
+    order      = "ASCENDING"
+  }
+
+  # Dynamic blocks expand where they stand: the optional filters come between current and
+  # embeddingModel, as the query adds them.
+  dynamic "fields" {
+    for_each = each.value
+    content {
+      field_path = fields.value
+      order      = "ASCENDING"
+    }
+  }
+
+  fields {
+    field_path = "embeddingModel"
     order      = "ASCENDING"
   }
 
@@ -122,11 +154,51 @@ resource "google_firestore_index" "chunks_vector" {
   }
 }
 
-# Keyword search over chunks: projectId == P, current == true, terms array-contains T. Firestore
-# could answer these equality and array-contains filters by merging the automatic single-field
-# indexes, but a composite index makes each query a single index scan. Its fields must be exactly the filtered ones: a keyword query that
-# drops the `current` filter would not use it.
+# Keyword side, document frequencies and candidates: the filters above plus terms array-contains T.
+# The `project` variant serves the per-term count() aggregations (always over the whole project, so
+# scores do not depend on the filters) and the unfiltered candidate reads (limit 200, field mask);
+# the other three serve candidate reads restricted to a document and/or content type. Firestore may
+# answer equality plus array-contains filters by merging the automatic single-field indexes, but
+# that is not documented for every combination and a merge scans the `projectId` and `terms`
+# entries of other projects too; a composite index makes each query one scan of exactly its
+# matches. Each of these indexes adds one entry per distinct term of a chunk (well under the 40,000
+# index entries a document may have), so every variant costs index storage and write time.
 resource "google_firestore_index" "chunks_terms" {
+  for_each = local.chunk_search_filters
+
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "chunks"
+
+  fields {
+    field_path = "projectId"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "current"
+    order      = "ASCENDING"
+  }
+
+  dynamic "fields" {
+    for_each = each.value
+    content {
+      field_path = fields.value
+      order      = "ASCENDING"
+    }
+  }
+
+  fields {
+    field_path   = "terms"
+    array_config = "CONTAINS"
+  }
+}
+
+# Keyword side, corpus statistics: one aggregation of count() and sum("termCount") over
+# projectId == P, current == true. Equality filters alone would be served by merging single-field
+# indexes, but Firestore computes sum() from index entries of the summed field, so filtering on
+# other fields needs a composite index that ends with it (one entry per chunk).
+resource "google_firestore_index" "chunks_term_count" {
   project    = var.project_id
   database   = google_firestore_database.default.name
   collection = "chunks"
@@ -142,7 +214,20 @@ resource "google_firestore_index" "chunks_terms" {
   }
 
   fields {
-    field_path   = "terms"
-    array_config = "CONTAINS"
+    field_path = "termCount"
+    order      = "ASCENDING"
   }
+}
+
+# Addresses before the filter variants: the single keyword index is the `project` variant, kept as
+# it is (same fields, no rebuild); the single vector index becomes the `project` vector variant,
+# replaced because it gains embeddingModel.
+moved {
+  from = google_firestore_index.chunks_terms
+  to   = google_firestore_index.chunks_terms["project"]
+}
+
+moved {
+  from = google_firestore_index.chunks_vector
+  to   = google_firestore_index.chunks_vector["project"]
 }

@@ -70,8 +70,10 @@ locals {
 
   ocr_function_env = merge(local.function_env, local.ocr_env)
 
-  # The embedding engine: only the embed function creates one. The local engine has a single model
-  # and refuses any other name, so the model is blank (unset) there. SCRIPTORIUM_EMBEDDING_DIMENSIONS
+  # The embedding engine: the embed function embeds chunks with it, and the api function embeds
+  # search queries with it (POST /v1/search), so both get this same map: a query vector is only
+  # comparable with chunk vectors of the same engine, model and dimension. The local engine has a
+  # single model and refuses any other name, so the model is blank (unset) there. SCRIPTORIUM_EMBEDDING_DIMENSIONS
   # is the same variable as the dimension of the vector index in firestore.tf: the google engine
   # asks Vertex AI for vectors of exactly that length and the local one refuses anything but 512
   # (a ConfigError), so stored vectors and the index cannot disagree silently.
@@ -83,6 +85,7 @@ locals {
   }
 
   embed_function_env = merge(local.function_env, local.embed_env)
+  api_function_env   = merge(local.function_env, local.embed_env)
 
   # The summary engine: only the summarize function creates one. Each function has its own
   # environment, so SCRIPTORIUM_VERTEX_LOCATION can differ between the two: Gemini defaults to
@@ -147,7 +150,7 @@ resource "google_storage_bucket_object" "function_source" {
 resource "google_cloudfunctions2_function" "api" {
   name        = "api"
   location    = var.region
-  description = "Scriptorium HTTP API: signed upload URLs, jobs, documents."
+  description = "Scriptorium HTTP API: signed upload URLs, jobs, documents, search."
 
   build_config {
     runtime         = "nodejs20"
@@ -171,10 +174,11 @@ resource "google_cloudfunctions2_function" "api" {
     ingress_settings                 = "ALLOW_ALL"
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.runtime["api"].email
-    environment_variables            = local.function_env
+    environment_variables            = local.api_function_env
   }
 
-  depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources]
+  # The Vertex AI grant first: without it every search with the google engine answers keyword only.
+  depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources, google_project_iam_member.api_vertex_user]
 }
 
 resource "google_cloudfunctions2_function" "ingest" {

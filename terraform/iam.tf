@@ -6,7 +6,7 @@
 
 locals {
   runtime_accounts = {
-    api           = "Scriptorium api function (signed URLs, reads/writes jobs and documents)"
+    api           = "Scriptorium api function (signed URLs, jobs, documents, search)"
     ingest        = "Scriptorium ingest function (object events -> OCR requests)"
     ocr           = "Scriptorium ocr function (OCR, derived files, document events)"
     "dead-letter" = "Scriptorium dead-letter function (records failed messages)"
@@ -127,6 +127,17 @@ resource "google_project_iam_member" "embed_vertex_user" {
   project = var.project_id
   role    = "roles/aiplatform.user"
   member  = google_service_account.runtime["embed"].member
+}
+
+# api with the google embedding engine: search embeds each query with the same Vertex AI model as
+# the chunks (project-wide, as for embed). Without it the vector side fails and search answers
+# keyword only.
+resource "google_project_iam_member" "api_vertex_user" {
+  count = var.embedding_engine == "google" ? 1 : 0
+
+  project = var.project_id
+  role    = "roles/aiplatform.user"
+  member  = google_service_account.runtime["api"].member
 }
 
 # summarize: reads the extracted text and writes its summary as a derived object. Derived objects

@@ -189,13 +189,23 @@ void describe('checkTerraform', () => {
     {
       name: 'an embedding engine ConfigSchema does not have',
       mutate: (d) => setVariableDefault(d, 'embedding_engine', '"openai"'),
-      expected: ['function embed: SCRIPTORIUM_EMBEDDING_ENGINE = "openai" is rejected by ConfigSchema (Invalid option: expected one of "local"|"google")'],
+      expected: [
+        'function api: SCRIPTORIUM_EMBEDDING_ENGINE = "openai" is rejected by ConfigSchema (Invalid option: expected one of "local"|"google")',
+        'function embed: SCRIPTORIUM_EMBEDDING_ENGINE = "openai" is rejected by ConfigSchema (Invalid option: expected one of "local"|"google")',
+      ],
     },
     {
       name: 'a missing Vertex AI grant',
       mutate: (d) => removeResource(d, 'iam.tf', 'google_project_iam_member', 'embed_vertex_user'),
       expected: [
         'function embed: SCRIPTORIUM_EMBEDDING_ENGINE is google (Vertex AI embeddings), but its service account ${google_service_account.runtime["embed"].email} is not granted roles/aiplatform.user (every request would fail with PERMISSION_DENIED)',
+      ],
+    },
+    {
+      name: 'a missing Vertex AI grant for the api (it embeds search queries)',
+      mutate: (d) => removeResource(d, 'iam.tf', 'google_project_iam_member', 'api_vertex_user'),
+      expected: [
+        'function api: SCRIPTORIUM_EMBEDDING_ENGINE is google (Vertex AI embeddings), but its service account ${google_service_account.runtime["api"].email} is not granted roles/aiplatform.user (every request would fail with PERMISSION_DENIED)',
       ],
     },
     {
@@ -210,6 +220,7 @@ void describe('checkTerraform', () => {
       name: 'the Vertex AI API left disabled',
       mutate: (d) => replaceIn(d, 'apis.tf', '["aiplatform.googleapis.com"]', '[]'),
       expected: [
+        'function api: SCRIPTORIUM_EMBEDDING_ENGINE is google (Vertex AI embeddings), but terraform never enables aiplatform.googleapis.com',
         'function embed: SCRIPTORIUM_EMBEDDING_ENGINE is google (Vertex AI embeddings), but terraform never enables aiplatform.googleapis.com',
         'function summarize: SCRIPTORIUM_SUMMARY_ENGINE is google (Gemini on Vertex AI), but terraform never enables aiplatform.googleapis.com',
       ],
@@ -341,6 +352,7 @@ void describe('checkTerraform', () => {
     setVariableDefault(dir, 'embedding_dimensions', '512');
     setVariableDefault(dir, 'summary_engine', '"local"');
     // What count = 0 and the API condition leave out with local engines: the checker must not miss them.
+    removeResource(dir, 'iam.tf', 'google_project_iam_member', 'api_vertex_user');
     removeResource(dir, 'iam.tf', 'google_project_iam_member', 'embed_vertex_user');
     removeResource(dir, 'iam.tf', 'google_project_iam_member', 'summarize_vertex_user');
     replaceIn(dir, 'apis.tf', '["aiplatform.googleapis.com"]', '[]');
