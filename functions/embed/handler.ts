@@ -17,6 +17,7 @@ import type { StorageGateway } from '../../shared/storage/index.js';
 import { chunkDocument } from '../../shared/text/chunk.js';
 import { stripBidiControls } from '../../shared/text/normalize.js';
 import { termFrequencies } from '../../shared/text/terms.js';
+import { documentTermsLanguage } from '../../shared/search/query.js';
 import { topology } from '../../shared/topology.js';
 
 export interface EmbedDeps {
@@ -64,9 +65,10 @@ export function embedStage(deps: Pick<EmbedDeps, 'storage' | 'engine' | 'chunks'
         await progress((0.9 * vectors.length) / chunks.length, { chunksEmbedded: vectors.length, chunkCount: chunks.length });
       }
       const embedMs = Math.round(performance.now() - started);
-      const language = document.language ?? undefined;
+      // Terms are made as queries' terms are (see documentTermsLanguage), so the two always match.
+      const language = documentTermsLanguage(document.language, text);
       const records: NewChunk[] = chunks.map((c, i) => {
-        const tf = termFrequencies(c.text, language ? { language } : {});
+        const tf = termFrequencies(c.text, { language });
         return {
           index: c.index,
           text: c.text,

@@ -2,7 +2,7 @@
  * The query side: which language its terms are made in, and whether the vector side can say
  * anything about it. Pure.
  */
-import { queryTerms } from '../text/terms.js';
+import { queryTerms, termLanguage } from '../text/terms.js';
 
 const ARABIC = /\p{Script=Arabic}/gu;
 const LATIN = /\p{Script=Latin}/gu;
@@ -18,6 +18,17 @@ const count = (s: string, re: RegExp): number => s.match(re)?.length ?? 0;
 export function queryLanguage(query: string): 'ar' | 'en' {
   const arabic = count(query, ARABIC);
   return arabic > 0 && arabic >= count(query, LATIN) ? 'ar' : 'en';
+}
+
+/**
+ * The language a document's chunk terms are made in: its detected language when terms support it
+ * (English, German, French, Indonesian, Arabic); otherwise (`und`, a misdetection on short text, a
+ * language without an analyser) the same script rule as queries, so that an English abstract
+ * detected as something else still gets English terms, as the queries that look for it do.
+ */
+export function documentTermsLanguage(language: string | null | undefined, text: string): string {
+  const supported = termLanguage(language ?? undefined);
+  return supported ?? queryLanguage(text.slice(0, 4000));
 }
 
 /** The query's keyword terms, normalized exactly as chunks' terms are. */

@@ -88,3 +88,22 @@ describe('query term selection', () => {
     assert.equal(vectorUseful('المكتبة', 'google'), true);
   });
 });
+
+describe('document terms are made as query terms are', () => {
+  it('keeps a supported detected language and falls back to the query rule otherwise', async () => {
+    const { documentTermsLanguage } = await import('../../shared/search/query.js');
+    assert.equal(documentTermsLanguage('deu', 'Die Häuser'), 'de');
+    assert.equal(documentTermsLanguage('eng', 'The houses'), 'en');
+    // Short English misdetected (or undetected): English, as queries are analysed.
+    assert.equal(documentTermsLanguage('sco', 'Vaccines reduce running costs'), 'en');
+    assert.equal(documentTermsLanguage('und', 'Vaccines reduce running costs'), 'en');
+    assert.equal(documentTermsLanguage(null, 'المكتبة العامة'), 'ar');
+  });
+
+  it('so a stemmed query term matches an English abstract whose language went undetected', async () => {
+    const { documentTermsLanguage } = await import('../../shared/search/query.js');
+    const text = 'Vaccines reduced hospital admissions';
+    const docTerms = termFrequencies(text, { language: documentTermsLanguage('und', text) }).counts;
+    for (const t of searchTerms('vaccine admission')) assert.ok(docTerms.has(t), `${t} in ${[...docTerms.keys()].join(' ')}`);
+  });
+});
