@@ -75,9 +75,32 @@ export function testFirestore(cfg: LocalConfig): Firestore {
  */
 export async function waitForJob(cfg: LocalConfig, jobId: string, timeoutMs = 120_000, settled = true): Promise<{ job: Job; seen: Job[] }> {
   const seen: Job[] = [];
+  const done = (job: Job): boolean => isTerminal(job.status) && (job.announced || !settled);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
+    // Besides the listener, a plain read every few seconds: with many listeners open at once the
+    // emulator has been seen to leave one without the last update of its document.
+    const poll = setInterval(() => {
+      testFirestore(cfg)
+        .doc(`jobs/${jobId}`)
+        .get()
+        .then((snap) => {
+          if (!snap.exists) return;
+          const job = JobSchema.parse({ ...(toPlain(snap.data()) as object), id: jobId });
+          if (done(job)) {
+            seen.push(job);
+            finish();
+            resolve({ job, seen });
+          }
+        })
+        .catch(() => undefined);
+    }, 5_000);
+    const finish = (): void => {
+      clearTimeout(timer);
+      clearInterval(poll);
       unsubscribe();
+    };
+    const timer = setTimeout(() => {
+      finish();
       reject(new Error(`job ${jobId} not terminal after ${timeoutMs} ms; last: ${JSON.stringify(seen.at(-1))}`));
     }, timeoutMs);
     const unsubscribe = testFirestore(cfg)
@@ -87,14 +110,13 @@ export async function waitForJob(cfg: LocalConfig, jobId: string, timeoutMs = 12
           if (!snap.exists) return;
           const job = JobSchema.parse({ ...(toPlain(snap.data()) as object), id: jobId });
           seen.push(job);
-          if (isTerminal(job.status) && (job.announced || !settled)) {
-            clearTimeout(timer);
-            unsubscribe();
+          if (done(job)) {
+            finish();
             resolve({ job, seen });
           }
         },
         (err) => {
-          clearTimeout(timer);
+          finish();
           reject(err);
         },
       );

@@ -174,3 +174,19 @@ describe('parallel stages', () => {
     assert.equal(engine.calls, 0);
   });
 });
+
+describe('parallel stages finishing together', () => {
+  it('announces the job once whichever stage completes it, when both complete at the same moment', async () => {
+    for (let round = 0; round < 3; round++) {
+      const { jobId, event } = await seedAfterOcr();
+      const outcomes = await Promise.all([
+        handleEmbed(event, { ...deps(), chunks, engine: () => localEmbedding }),
+        handleSummarize(event, { ...deps(), engine: () => createLocalSummaryEngine() }),
+      ]);
+      assert.deepEqual(outcomes.map((o) => o.action), ['completed', 'completed']);
+      const job = await jobs.get(jobId);
+      assert.equal(job?.status, 'COMPLETED');
+      assert.equal(job?.announced, true, `round ${round}: ${JSON.stringify({ status: job?.status, stages: job?.stages })}`);
+    }
+  });
+});
