@@ -5,36 +5,22 @@
  * deterministic ids (a redelivery rewrites the same chunks). Claim, lease, attempts, cancel and
  * completion are the stage runner's.
  */
-import type { Publisher } from '../../shared/events/publisher.js';
 import type { EmbeddingEngine } from '../../shared/engines/embeddings/types.js';
 import type { ChunkRepository, NewChunk } from '../../shared/firestore/chunks.js';
-import type { DocumentRepository } from '../../shared/firestore/documents.js';
-import type { JobRepository } from '../../shared/firestore/jobs.js';
-import type { Logger } from '../../shared/logger/index.js';
-import { runStage, type StageDefinition, type StageOutcome } from '../../shared/stages/runner.js';
+import { leaseFor, runStage, type StageDefinition, type StageDeps, type StageOutcome } from '../../shared/stages/runner.js';
 import { decodeTextReady, readDocumentText } from '../../shared/stages/text-ready.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
 import { chunkDocument } from '../../shared/text/chunk.js';
 import { stripBidiControls } from '../../shared/text/normalize.js';
 import { termFrequencies } from '../../shared/text/terms.js';
 import { documentTermsLanguage } from '../../shared/search/query.js';
-import { topology } from '../../shared/topology.js';
 
-export interface EmbedDeps {
-  readonly jobs: JobRepository;
-  readonly documents: DocumentRepository;
+export interface EmbedDeps extends StageDeps {
   readonly chunks: ChunkRepository;
   readonly storage: StorageGateway;
-  readonly publisher: Publisher;
   /** Created on first use by the function (the model loads only where chunks are embedded). */
   readonly engine: () => EmbeddingEngine;
-  readonly log: Logger;
-  readonly config: { readonly SCRIPTORIUM_MAX_ATTEMPTS: number };
-  readonly progressIntervalMs?: number;
-  readonly leaseMs?: number;
 }
-
-const DEFAULT_LEASE_MS = ((topology.functions.find((f) => f.name === 'embed')?.timeoutSeconds ?? 540) + 60) * 1000;
 
 /**
  * Chunk size: well under every model's input limit (USE-lite reads ~128 word pieces well; Vertex takes
@@ -48,7 +34,7 @@ const EMBED_BATCH = 32;
 export function embedStage(deps: Pick<EmbedDeps, 'storage' | 'engine' | 'chunks'>): StageDefinition {
   return {
     name: 'embed',
-    leaseMs: DEFAULT_LEASE_MS,
+    leaseMs: leaseFor('embed'),
     decode: (eventData) => decodeTextReady('embed', eventData),
     async work({ job, document, signal, progress }) {
       const engine = deps.engine();

@@ -7,44 +7,20 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseMessage } from '../../shared/events/envelope.js';
-import type { Publisher } from '../../shared/events/publisher.js';
 import { isOcrContentType, type OcrEngine, type OcrResult } from '../../shared/engines/ocr/types.js';
 import { extractText, isExtractFamily } from '../../shared/engines/extract/index.js';
 import { PermanentError } from '../../shared/errors/index.js';
-import type { DocumentRepository } from '../../shared/firestore/documents.js';
-import type { JobRepository } from '../../shared/firestore/jobs.js';
-import type { Logger } from '../../shared/logger/index.js';
-import { runStage, type StageDefinition, type StageOutcome } from '../../shared/stages/runner.js';
+import { leaseFor, runStage, type StageDefinition, type StageDeps, type StageOutcome } from '../../shared/stages/runner.js';
+import { normalizeType } from '../../shared/content/sniff.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
 import { derivedPrefix } from '../../shared/storage/names.js';
-import { topology } from '../../shared/topology.js';
 
-export interface OcrDeps {
-  readonly jobs: JobRepository;
-  readonly documents: DocumentRepository;
+export interface OcrDeps extends StageDeps {
   readonly storage: StorageGateway;
-  readonly publisher: Publisher;
   readonly engine: OcrEngine;
-  readonly log: Logger;
-  readonly config: { readonly SCRIPTORIUM_MAX_ATTEMPTS: number };
-  /** Minimum time between progress writes (each is a Firestore transaction). */
-  readonly progressIntervalMs?: number;
-  /** How long a claim holds the stage; defaults to the OCR function's timeout plus a margin. */
-  readonly leaseMs?: number;
 }
 
 export type OcrOutcome = StageOutcome;
-
-/**
- * An attempt cannot outlive the function's timeout (the platform kills it), so a lease of the timeout
- * plus a margin covers every live attempt; a holder that died is taken over by its message's redelivery.
- */
-const DEFAULT_LEASE_MS = ((topology.functions.find((f) => f.name === 'ocr')?.timeoutSeconds ?? 540) + 60) * 1000;
-
-/** Content type without parameters (`application/pdf; x=y` → `application/pdf`). */
-function baseType(contentType: string): string {
-  return contentType.split(';')[0]?.trim().toLowerCase() ?? '';
-}
 
 /** The family of a declared type, for jobs ingested before detection recorded one. */
 function familyOf(contentType: string): string {
@@ -67,7 +43,7 @@ const OcrStageResultSchema = z.object({
 export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine'>): StageDefinition {
   return {
     name: 'ocr',
-    leaseMs: DEFAULT_LEASE_MS,
+    leaseMs: leaseFor('ocr'),
     announce(job) {
       const r = OcrStageResultSchema.parse(job.stages.ocr?.result);
       if (job.documentId === null || job.input.generation === null) throw new PermanentError('JOB_NOT_INGESTED', `job ${job.id} has no document or source generation`);
@@ -98,7 +74,7 @@ export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine'>): StageDefini
       // Everything from the job record: the message's content type or object are not trusted. The
       // type ingest detected from the bytes routes the work; the declared one only for jobs from
       // before detection.
-      const contentType = baseType(job.input.detectedType ?? job.input.contentType);
+      const contentType = normalizeType(job.input.detectedType ?? job.input.contentType);
       const family = job.input.family ?? familyOf(contentType);
       const generation = job.input.generation;
       const documentId = job.documentId;

@@ -4,30 +4,16 @@
  * summary as a create-only derived object and on the document record. Claim, lease, attempts,
  * cancel and completion are the stage runner's.
  */
-import type { Publisher } from '../../shared/events/publisher.js';
 import type { SummaryEngine } from '../../shared/engines/summary/types.js';
-import type { DocumentRepository } from '../../shared/firestore/documents.js';
-import type { JobRepository } from '../../shared/firestore/jobs.js';
-import type { Logger } from '../../shared/logger/index.js';
-import { runStage, type StageDefinition, type StageOutcome } from '../../shared/stages/runner.js';
+import { leaseFor, runStage, type StageDefinition, type StageDeps, type StageOutcome } from '../../shared/stages/runner.js';
 import { decodeTextReady, readDocumentText } from '../../shared/stages/text-ready.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
 import { derivedPrefix } from '../../shared/storage/names.js';
-import { topology } from '../../shared/topology.js';
 
-export interface SummarizeDeps {
-  readonly jobs: JobRepository;
-  readonly documents: DocumentRepository;
+export interface SummarizeDeps extends StageDeps {
   readonly storage: StorageGateway;
-  readonly publisher: Publisher;
   readonly engine: () => SummaryEngine;
-  readonly log: Logger;
-  readonly config: { readonly SCRIPTORIUM_MAX_ATTEMPTS: number };
-  readonly progressIntervalMs?: number;
-  readonly leaseMs?: number;
 }
-
-const DEFAULT_LEASE_MS = ((topology.functions.find((f) => f.name === 'summarize')?.timeoutSeconds ?? 540) + 60) * 1000;
 
 /** Summary bounds (project settings and agents will set them; these are the defaults). */
 export const SUMMARY_MAX_SENTENCES = 5;
@@ -36,7 +22,7 @@ export const SUMMARY_MAX_CHARS = 1200;
 export function summarizeStage(deps: Pick<SummarizeDeps, 'storage' | 'engine'>): StageDefinition {
   return {
     name: 'summarize',
-    leaseMs: DEFAULT_LEASE_MS,
+    leaseMs: leaseFor('summarize'),
     decode: (eventData) => decodeTextReady('summarize', eventData),
     async work({ job, document, signal, progress }) {
       const engine = deps.engine();

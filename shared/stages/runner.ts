@@ -35,6 +35,7 @@ import type { JobChange, JobRepository, UpdateOutcome } from '../firestore/jobs.
 import { activeStages, DOCUMENT_PIPELINE, isStageTerminal, isTerminal, pipelineProgress, stagesReady, type Job } from '../jobs/model.js';
 import { announceOutcome, DOCUMENT_MISSING, failJob, isDocumentGone } from '../jobs/outcomes.js';
 import type { Logger } from '../logger/index.js';
+import { topology } from '../topology.js';
 
 /** What a delivery asks for. Only identifies the work; it is checked against the job record. */
 export interface StageRequest {
@@ -122,6 +123,15 @@ class Stopped extends Error {
   constructor(readonly why: 'cancelled' | 'lease-lost') {
     super(why);
   }
+}
+
+/**
+ * A stage's lease: the function's timeout plus a margin. An attempt cannot outlive the timeout (the
+ * platform kills it), so this covers every live attempt; a holder that died is taken over by its
+ * message's redelivery.
+ */
+export function leaseFor(functionName: string): number {
+  return ((topology.functions.find((f) => f.name === functionName)?.timeoutSeconds ?? 540) + 60) * 1000;
 }
 
 /** The job's document record names another job, project or source: the job fails alone. */
