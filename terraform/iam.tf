@@ -65,6 +65,14 @@ resource "google_service_account_iam_member" "api_signs_as_itself" {
 
 # ingest: never calls Cloud Storage (the notification carries the object's metadata). It publishes
 # OCR requests, and a document-failed event when an upload is refused.
+# api: a re-embedding (after a change of embedding model) is started by the API, which publishes the
+# document's text-ready event for the embed function.
+resource "google_pubsub_topic_iam_member" "api_publishes_document_events" {
+  topic  = google_pubsub_topic.document_events.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.runtime["api"].member
+}
+
 resource "google_pubsub_topic_iam_member" "ingest_publishes_ocr_requests" {
   topic  = google_pubsub_topic.ocr_requests.id
   role   = "roles/pubsub.publisher"

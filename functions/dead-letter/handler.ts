@@ -41,9 +41,9 @@ async function jobOf(json: unknown, deps: DeadLetterDeps): Promise<{ jobId: stri
   if (obj.success) {
     const ids = parseUploadObjectName(obj.data.name);
     if (!ids) return null;
-    const doc = await deps.documents.get(ids.documentId);
-    const describes = doc && doc.projectId === ids.projectId && doc.source.bucket === obj.data.bucket && doc.source.object === obj.data.name;
-    return describes ? { jobId: doc.jobId, documentId: doc.id } : null;
+    const version = await deps.documents.getVersion(ids.documentId, ids.version);
+    const describes = version && version.projectId === ids.projectId && version.source.bucket === obj.data.bucket && version.source.object === obj.data.name;
+    return describes ? { jobId: version.jobId, documentId: ids.documentId } : null;
   }
   return null;
 }

@@ -124,14 +124,15 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
     log.warn('object not created through the API: nothing to attach it to');
     return { action: 'ignored', reason: 'not an API upload' };
   }
-  const doc = await deps.documents.get(ids.documentId);
+  // The upload's version record says which job takes it (the document record shows the current version only).
+  const doc = await deps.documents.getVersion(ids.documentId, ids.version);
   if (!doc || doc.projectId !== ids.projectId || doc.source.object !== object.name) {
-    log.warn('no document record for this upload', { documentId: ids.documentId });
+    log.warn('no document record for this upload', { documentId: ids.documentId, version: ids.version });
     return { action: 'ignored', reason: 'no document record' };
   }
   // The document names the bucket its upload goes to: the same name in another bucket is not it.
   if (doc.source.bucket !== object.bucket) {
-    log.warn('notification for another bucket than the document\'s: ignored', { documentId: doc.id, expected: doc.source.bucket });
+    log.warn('notification for another bucket than the document\'s: ignored', { documentId: ids.documentId, expected: doc.source.bucket });
     return { action: 'ignored', reason: 'not the document\'s bucket' };
   }
   const jobId = doc.jobId;
@@ -139,7 +140,7 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
   if (attributes.eventType === 'OBJECT_DELETE') {
     // Deleting a source mid-flight must not leave the job hanging; after completion it changes nothing.
     const error: JobError = { code: 'SOURCE_DELETED', message: `the uploaded file was deleted before processing finished`, retryable: false };
-    const out = await failJob(deps, jobId, doc.id, error, (job) => job.input.generation === null || job.input.generation === object.generation);
+    const out = await failJob(deps, jobId, ids.documentId, error, (job) => job.input.generation === null || job.input.generation === object.generation);
     await announceOutcome(deps, out.job);
     return out.applied ? { action: 'source-deleted', jobId } : { action: 'ignored', reason: 'job already finished' };
   }
@@ -166,7 +167,7 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
       // Already took a generation: this one (a duplicate) or another (create-only URLs make that impossible through the API).
       return null;
     }
-    const also = (status: DocumentRecord['status']) => (tx: Transaction) => deps.documents.updateIn(tx, doc.id, { status, source: sourceOf(object) });
+    const also = (status: DocumentRecord['status']) => (tx: Transaction) => deps.documents.updateForJob(tx, job, { status, source: sourceOf(object) });
     const detected = sniffed ? { detectedType: sniffed.type, family: sniffed.family } : {};
     const failure = checkUpload(job, object, sniffed) ?? unreadable;
     if (failure) {

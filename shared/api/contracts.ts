@@ -56,11 +56,19 @@ export const CreateUploadRequestSchema = z.object({
    */
   md5Hash: Md5Base64Schema.optional(),
   crc32c: Crc32cBase64Schema.optional(),
+  /**
+   * Uploads the file as the next version of this document (same project). The document keeps showing
+   * its current version until the new one is READY; one version is processed at a time (409
+   * VERSION_IN_PROGRESS otherwise).
+   */
+  documentId: DocumentIdSchema.optional(),
 }).strict();
 export type CreateUploadRequest = z.input<typeof CreateUploadRequestSchema>;
 
 export const CreateUploadResponseSchema = z.object({
   documentId: z.string(),
+  /** The version this upload becomes (1 for a new document; absent from servers before versions). */
+  version: z.number().int().min(1).default(1),
   jobId: z.string(),
   uploadUrl: z.string().url(),
   method: z.literal('PUT'),
@@ -112,6 +120,30 @@ export const SearchResponseSchema = z.object({
 });
 export type SearchResponse = z.infer<typeof SearchResponseSchema>;
 
+/** `POST /v1/reembed`: re-embeds a project's documents whose chunks were embedded by another model than the configured one. */
+export const ReembedRequestSchema = z
+  .object({
+    projectId: ProjectIdSchema,
+    /** Only these documents (default: every READY document of the project, a page at a time). */
+    documentIds: z.array(DocumentIdSchema).min(1).max(100).optional(),
+    /** Re-embed even documents already embedded by the configured model. */
+    force: z.boolean().optional(),
+    /** From a previous answer's `nextPageToken`. */
+    pageToken: DocumentIdSchema.optional(),
+  })
+  .strict();
+export type ReembedRequest = z.input<typeof ReembedRequestSchema>;
+
+export const ReembedResponseSchema = z.object({
+  /** The model the chunks will have. */
+  model: z.string(),
+  jobs: z.array(z.object({ documentId: z.string(), jobId: z.string(), version: z.number().int() })),
+  skipped: z.array(z.object({ documentId: z.string(), reason: z.string() })),
+  /** More documents remain: call again with this token. */
+  nextPageToken: z.string().optional(),
+});
+export type ReembedResponse = z.infer<typeof ReembedResponseSchema>;
+
 export const ApiErrorSchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
 });
@@ -125,4 +157,8 @@ export const API_ROUTES = {
   job: (jobId: string) => `/v1/jobs/${encodeURIComponent(jobId)}`,
   document: (documentId: string) => `/v1/documents/${encodeURIComponent(documentId)}`,
   documentText: (documentId: string) => `/v1/documents/${encodeURIComponent(documentId)}/text`,
+  documentVersions: (documentId: string) => `/v1/documents/${encodeURIComponent(documentId)}/versions`,
+  documentVersion: (documentId: string, version: number) => `/v1/documents/${encodeURIComponent(documentId)}/versions/${version}`,
+  documentVersionText: (documentId: string, version: number) => `/v1/documents/${encodeURIComponent(documentId)}/versions/${version}/text`,
+  reembed: '/v1/reembed',
 } as const;

@@ -31,6 +31,8 @@ export interface ChunkContext {
   readonly projectId: string;
   readonly documentId: string;
   readonly version: number;
+  /** Whether search sees them now: a version that is not (yet) current writes them hidden. */
+  readonly current: boolean;
   readonly contentType: string;
   readonly fileName: string;
   readonly embedding: { readonly engine: string; readonly model: string; readonly dimensions: number };
@@ -79,8 +81,8 @@ export class ChunkRepository {
           projectId: ctx.projectId,
           documentId: ctx.documentId,
           version: ctx.version,
-          // Search reads only current chunks; a new version flips this (versions come with their issue).
-          current: true,
+          // Search reads only current chunks; a version's promotion flips this for both versions at once.
+          current: ctx.current,
           contentType: ctx.contentType,
           fileName: ctx.fileName,
           index: c.index,

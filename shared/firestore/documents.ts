@@ -1,11 +1,16 @@
 /**
  * Document records (`documents/{documentId}`): what was uploaded and what was derived from it.
- * `versions` room: today a document has one source; `currentVersion` is there so re-uploads can add
- * versions later without changing what readers expect.
+ *
+ * Versions: every upload of a document is a version with its own record
+ * (`documents/{id}/versions/{n}`: source, status, text, chunks, summary) and its own job. The
+ * document record shows the **current** version's fields (`currentVersion`): the first version from
+ * its creation on, a later version only once it is READY, when it is promoted in the transaction that
+ * completes its job (with the switch of its chunks: see the runner). So a reader of the document, and
+ * search, sees one version at a time; the version in progress is on its own record and its job.
  */
 import { FieldValue, type DocumentReference, type Firestore, type Transaction } from '@google-cloud/firestore';
 import { z } from 'zod';
-import { paths } from './paths.js';
+import { COLLECTIONS, paths } from './paths.js';
 import { toPlain } from './client.js';
 
 export const DOCUMENT_STATUSES = ['AWAITING_UPLOAD', 'PROCESSING', 'READY', 'FAILED', 'CANCELLED'] as const;
@@ -43,12 +48,78 @@ export const DocumentSchema = z.object({
   embedding: z.object({ engine: z.string(), model: z.string(), dimensions: z.number().int() }).nullable().default(null),
   /** A short summary of the document (extractive locally, Gemini in production). */
   summary: z.object({ text: z.string(), engine: z.string(), model: z.string() }).nullable().default(null),
+  /** The highest version created (uploaded or awaited); `currentVersion` ≤ it. */
+  latestVersion: z.number().int().min(1).default(1),
+  /**
+   * The last job created for this document (a version's processing, a re-embedding). One runs at a
+   * time: a new one is refused while this one is not terminal, so their writes never interleave.
+   */
+  activeJobId: z.string().nullable().default(null),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 export type DocumentRecord = z.infer<typeof DocumentSchema>;
 
-export type NewDocument = Omit<DocumentRecord, 'createdAt' | 'updatedAt' | 'chunkCount' | 'embedding' | 'summary'>;
+/** The fields of a document record that belong to one version (mirrored from the current version). */
+export const VERSION_FIELDS = ['jobId', 'ownerUid', 'fileName', 'contentType', 'declaredSize', 'status', 'source', 'pageCount', 'language', 'text', 'chunkCount', 'embedding', 'summary'] as const;
+
+/** `documents/{id}/versions/{n}`: one upload of the document and what was derived from it. */
+export const VersionSchema = DocumentSchema.pick({
+  projectId: true,
+  jobId: true,
+  ownerUid: true,
+  fileName: true,
+  contentType: true,
+  declaredSize: true,
+  status: true,
+  source: true,
+  pageCount: true,
+  language: true,
+  text: true,
+  chunkCount: true,
+  embedding: true,
+  summary: true,
+  createdAt: true,
+  updatedAt: true,
+}).extend({
+  documentId: z.string(),
+  version: z.number().int().min(1),
+  /** Hash of the idempotent request that created it (same caller, project, document, clientRequestId). */
+  requestKey: z.string().nullable().default(null),
+});
+export type VersionRecord = z.infer<typeof VersionSchema>;
+
+export type NewDocument = Omit<DocumentRecord, 'createdAt' | 'updatedAt' | 'chunkCount' | 'embedding' | 'summary' | 'latestVersion' | 'activeJobId'> & { readonly requestKey?: string | null };
+
+export type NewVersion = Omit<VersionRecord, 'createdAt' | 'updatedAt' | 'chunkCount' | 'embedding' | 'summary' | 'pageCount' | 'language' | 'text' | 'status'>;
+
+/** What a job's writes to "its document" address: the version it processes, and whether that is the current one. */
+export interface DocumentTarget {
+  readonly documentId: string | null;
+  readonly kind: string;
+  readonly input: { readonly version: number; readonly current: boolean };
+}
+
+export type DocumentPatchFields = Partial<Omit<DocumentRecord, 'id' | 'createdAt' | 'updatedAt'>>;
+
+export interface Promotion {
+  readonly promote: boolean;
+  /** The version current before. */
+  readonly from: number;
+  readonly record: VersionRecord | null;
+  readonly chunks: readonly { readonly ref: DocumentReference; readonly version: number }[];
+}
+
+/** Version record id: zero-padded so ids sort like numbers. */
+export function versionId(version: number): string {
+  return `v${String(version).padStart(6, '0')}`;
+}
+
+/** The document as it reads when `version` is its current one (what a stage of that version works on). */
+export function versionView(document: DocumentRecord, version: VersionRecord): DocumentRecord {
+  const picked = Object.fromEntries(VERSION_FIELDS.map((f) => [f, version[f]])) as Pick<DocumentRecord, (typeof VERSION_FIELDS)[number]>;
+  return { ...document, ...picked };
+}
 
 export class DocumentRepository {
   constructor(private readonly db: Firestore) {}
@@ -67,14 +138,110 @@ export class DocumentRepository {
     return snap.exists ? DocumentSchema.parse({ ...(toPlain(snap.data()) as Record<string, unknown>), id: documentId }) : null;
   }
 
-  createIn(tx: Transaction, doc: NewDocument): void {
-    const now = FieldValue.serverTimestamp();
-    const { id, ...data } = doc;
-    tx.create(this.ref(id), { ...data, chunkCount: null, embedding: null, summary: null, createdAt: now, updatedAt: now });
+  versionRef(documentId: string, version: number): DocumentReference {
+    return this.ref(documentId).collection('versions').doc(versionId(version));
   }
 
-  /** A partial update inside a transaction (used from guarded job updates). */
-  updateIn(tx: Transaction, documentId: string, patch: Partial<Omit<DocumentRecord, 'id' | 'createdAt' | 'updatedAt'>>): void {
+  async getVersion(documentId: string, version: number): Promise<VersionRecord | null> {
+    const snap = await this.versionRef(documentId, version).get();
+    return snap.exists ? VersionSchema.parse(toPlain(snap.data())) : null;
+  }
+
+  async getVersionIn(tx: Transaction, documentId: string, version: number): Promise<VersionRecord | null> {
+    const snap = await tx.get(this.versionRef(documentId, version));
+    return snap.exists ? VersionSchema.parse(toPlain(snap.data())) : null;
+  }
+
+  /** Every version of a document, oldest first. */
+  async listVersions(documentId: string): Promise<VersionRecord[]> {
+    const snap = await this.ref(documentId).collection('versions').orderBy('version').get();
+    return snap.docs.map((d) => VersionSchema.parse(toPlain(d.data())));
+  }
+
+  /** Creates a document with its first version (both records, create-only). */
+  createIn(tx: Transaction, doc: NewDocument): void {
+    const now = FieldValue.serverTimestamp();
+    const { id, requestKey, ...data } = doc;
+    tx.create(this.ref(id), { ...data, chunkCount: null, embedding: null, summary: null, latestVersion: doc.currentVersion, activeJobId: doc.jobId, createdAt: now, updatedAt: now });
+    tx.create(this.versionRef(id, doc.currentVersion), {
+      documentId: id,
+      version: doc.currentVersion,
+      requestKey: requestKey ?? null,
+      ...Object.fromEntries(VERSION_FIELDS.map((f) => [f, f in data ? data[f as keyof typeof data] : null])),
+      projectId: doc.projectId,
+      chunkCount: null,
+      embedding: null,
+      summary: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+  }
+
+  /** Creates version `v.version` of an existing document, awaiting its upload; the document records it as the latest and its job as active. */
+  createVersionIn(tx: Transaction, v: NewVersion): void {
+    const now = FieldValue.serverTimestamp();
+    tx.create(this.versionRef(v.documentId, v.version), {
+      ...v,
+      status: 'AWAITING_UPLOAD',
+      pageCount: null,
+      language: null,
+      text: null,
+      chunkCount: null,
+      embedding: null,
+      summary: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    tx.update(this.ref(v.documentId), { latestVersion: v.version, activeJobId: v.jobId, updatedAt: now });
+  }
+
+  /**
+   * Reads what promoting `version` to current needs, inside the transaction that completes its job
+   * (before its writes): the document, the version, and the chunk references of the version leaving
+   * and the one arriving. `null` when the document is gone; `promote: false` when a version at least
+   * as new is already current (a later upload finished first).
+   */
+  async readPromotion(tx: Transaction, documentId: string, version: number): Promise<Promotion | null> {
+    const snap = await tx.get(this.ref(documentId));
+    if (!snap.exists) return null;
+    const doc = DocumentSchema.parse({ ...(toPlain(snap.data()) as Record<string, unknown>), id: documentId });
+    const record = await this.getVersionIn(tx, documentId, version);
+    if (!record || doc.currentVersion >= version) return { promote: false, from: doc.currentVersion, record, chunks: [] };
+    const chunks = await tx.get(this.db.collection(COLLECTIONS.chunks).where('documentId', '==', documentId).where('version', 'in', [doc.currentVersion, version]).select('version'));
+    return { promote: true, from: doc.currentVersion, record, chunks: chunks.docs.map((d) => ({ ref: d.ref, version: Number(d.get('version')) })) };
+  }
+
+  /**
+   * Makes a version current in one write set: the document shows its fields (with `patch`, the
+   * completing stage's own) and its status READY, and search's `current` flag moves from the old
+   * version's chunks to the new one's. One commit, so a reader (and each of search's queries) sees
+   * either version, never both, never none.
+   */
+  promoteIn(tx: Transaction, documentId: string, p: Promotion, patch: DocumentPatchFields): void {
+    if (!p.promote || !p.record) return;
+    const record = p.record;
+    const fields = Object.fromEntries(VERSION_FIELDS.map((f) => [f, record[f]]));
+    tx.update(this.ref(documentId), { ...fields, ...patch, status: 'READY', currentVersion: record.version, updatedAt: FieldValue.serverTimestamp() });
+    for (const c of p.chunks) tx.update(c.ref, { current: c.version === record.version });
+  }
+
+  /** A partial update of the document record inside a transaction. */
+  updateIn(tx: Transaction, documentId: string, patch: DocumentPatchFields): void {
     tx.update(this.ref(documentId), { ...patch, updatedAt: FieldValue.serverTimestamp() });
+  }
+
+  /**
+   * A job's writes to its document: always to its version's record, and to the document record too
+   * while that version is the current one (first versions, re-embeddings of the current version). A
+   * re-embedding never changes the document's status: it only replaces vectors of a READY version.
+   */
+  updateForJob(tx: Transaction, job: DocumentTarget, patch: DocumentPatchFields): void {
+    if (!job.documentId) return;
+    const own = job.kind === 'document.embed' ? Object.fromEntries(Object.entries(patch).filter(([k]) => k !== 'status')) : patch;
+    if (Object.keys(own).length === 0) return;
+    const versionPatch = Object.fromEntries(Object.entries(own).filter(([k]) => (VERSION_FIELDS as readonly string[]).includes(k)));
+    const now = FieldValue.serverTimestamp();
+    if (Object.keys(versionPatch).length > 0) tx.update(this.versionRef(job.documentId, job.input.version), { ...versionPatch, updatedAt: now });
+    if (job.input.current) tx.update(this.ref(job.documentId), { ...own, updatedAt: now });
   }
 }

@@ -73,7 +73,12 @@ function countingTransaction(tx: Transaction, counter: { writes: number }): Tran
 /** Counts a write made outside {@link JobRepository.update} (e.g. a plain field write) on the job's meter. */
 export const countedWrite = (): FieldValue => FieldValue.increment(1);
 
-export type NewJob = Omit<Job, 'createdAt' | 'updatedAt' | 'startedAt' | 'finishedAt' | 'logCount' | 'stages' | 'announced'>;
+export type NewJob = Omit<Job, 'createdAt' | 'updatedAt' | 'startedAt' | 'finishedAt' | 'logCount' | 'stages' | 'announced' | 'input'> & {
+  /** Version 1 and current unless said otherwise. */
+  readonly input: Omit<Job['input'], 'version' | 'current'> & Partial<Pick<Job['input'], 'version' | 'current'>>;
+  /** Stages created with the job (a re-embedding starts with its stage PENDING). */
+  readonly stages?: Readonly<Record<string, { readonly status: 'PENDING' }>>;
+};
 
 export class JobRepository {
   constructor(private readonly db: Firestore) {}
@@ -97,7 +102,8 @@ export class JobRepository {
     const { id, ...data } = job;
     // Three writes in the creating transaction: this job, its first log entry and the document record.
     const metrics = { ...data.metrics, firestoreWrites: (data.metrics.firestoreWrites ?? 0) + 2 + (job.documentId ? 1 : 0) };
-    tx.create(this.ref(id), { ...data, metrics, stages: {}, announced: false, createdAt: now, updatedAt: now, startedAt: null, finishedAt: null, logCount: 1 });
+    const stages = Object.fromEntries(Object.entries(job.stages ?? {}).map(([n, st]) => [n, { status: st.status, progress: 0, attempts: 0, lease: null, error: null, startedAt: null, finishedAt: null, result: null, metrics: {}, announced: false }]));
+    tx.create(this.ref(id), { ...data, input: { version: 1, current: true, ...data.input }, metrics, stages, announced: false, createdAt: now, updatedAt: now, startedAt: null, finishedAt: null, logCount: 1 });
     tx.set(this.ref(id).collection('logs').doc(logSlot(0)), { seq: 0, at: now, ...log, status: job.status, stage: job.stage, progress: job.progress });
   }
 
@@ -105,13 +111,16 @@ export class JobRepository {
    * Guarded update. `decide` sees the current job and returns the change, or null to leave it. It also
    * gets the transaction's read time: Firestore's clock, the same for every function instance, so
    * leases are set and compared without trusting any one machine's clock.
-   * It may run more than once (transactions retry on contention), so it must be pure.
+   * It may run more than once (transactions retry on contention), so it must be pure. `prepare`
+   * makes further reads in the same transaction first (its results reach `decide` by closure).
    */
-  async update(jobId: string, decide: (job: Job, readTime: Date) => JobChange | null): Promise<UpdateOutcome> {
+  async update(jobId: string, decide: (job: Job, readTime: Date) => JobChange | null, prepare?: (tx: Transaction, job: Job) => Promise<void>): Promise<UpdateOutcome> {
     return this.db.runTransaction(async (tx) => {
       const snap = await tx.get(this.ref(jobId));
       if (!snap.exists) throw new PermanentError('JOB_NOT_FOUND', `job ${jobId} does not exist`);
       const job = this.parse(jobId, snap.data());
+      // Reads the change depends on (a transaction reads everything before it writes).
+      await prepare?.(tx, job);
       const change = decide(job, snap.readTime.toDate());
       if (change === null) return { job, applied: false, reason: 'declined' } as const;
       const status = change.status ?? job.status;

@@ -17,7 +17,7 @@ export function isTerminal(status: JobStatus): boolean {
   return TERMINAL_STATUSES.has(status);
 }
 
-/** Pipelines a job can run. Only `document.process` exists today; the others are reserved names. */
+/** Pipelines a job can run: `document.process` (a version's upload to READY) and `document.embed` (re-embedding); the others are reserved names. */
 export const JOB_KINDS = ['document.process', 'document.embed', 'document.summarize', 'speech.transcribe', 'speech.synthesize', 'video.translate'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
@@ -117,6 +117,14 @@ export const JobSchema = z.object({
     /** What the bytes are (sniffed by ingest, not declared): routes the text stage (OCR or extraction). */
     detectedType: z.string().nullable().default(null),
     family: z.string().nullable().default(null),
+    /** The document version this job processes (`documents/{id}/versions/{n}`). */
+    version: z.number().int().min(1).default(1),
+    /**
+     * Whether that version is the document's current one while the job runs (a first version, a
+     * re-embedding): its writes then show on the document record too. A later version's do not until
+     * it completes and is promoted (the runner switches document and chunks in one transaction).
+     */
+    current: z.boolean().default(true),
   }),
   /** Set by ingest once the next stage's request is published (a redelivery then only acks). */
   dispatchedStage: z.string().nullable(),
@@ -155,21 +163,31 @@ export const DOCUMENT_PIPELINE: readonly { readonly name: string; readonly weigh
   { name: 'summarize', weight: 10, after: ['ocr'] },
 ];
 
+export type Pipeline = typeof DOCUMENT_PIPELINE;
+
+/** `document.embed`: re-embedding a READY version's text (after a change of embedding model). */
+export const EMBED_PIPELINE: Pipeline = [{ name: 'embed', weight: 100, after: [] }];
+
+/** The stages a job of `kind` runs (the runner completes the job when all of them are done). */
+export function pipelineFor(kind: JobKind): Pipeline {
+  return kind === 'document.embed' ? EMBED_PIPELINE : DOCUMENT_PIPELINE;
+}
+
 /** Stages whose prerequisites are all COMPLETED and that do not exist yet: the ones to create now. */
-export function stagesReady(stages: Readonly<Record<string, Pick<StageState, 'status'>>>): string[] {
-  return DOCUMENT_PIPELINE.filter((s) => stages[s.name] === undefined && s.after.every((a) => stages[a]?.status === 'COMPLETED')).map((s) => s.name);
+export function stagesReady(stages: Readonly<Record<string, Pick<StageState, 'status'>>>, pipeline: Pipeline = DOCUMENT_PIPELINE): string[] {
+  return pipeline.filter((s) => stages[s.name] === undefined && s.after.every((a) => stages[a]?.status === 'COMPLETED')).map((s) => s.name);
 }
 
 /** The job's `stage` label while it runs: its unfinished stages in pipeline order (`embed+summarize`). */
-export function activeStages(stages: Readonly<Record<string, Pick<StageState, 'status'>>>): string {
-  const active = DOCUMENT_PIPELINE.filter((s) => stages[s.name] !== undefined && !isStageTerminal(stages[s.name]?.status ?? 'PENDING')).map((s) => s.name);
+export function activeStages(stages: Readonly<Record<string, Pick<StageState, 'status'>>>, pipeline: Pipeline = DOCUMENT_PIPELINE): string {
+  const active = pipeline.filter((s) => stages[s.name] !== undefined && !isStageTerminal(stages[s.name]?.status ?? 'PENDING')).map((s) => s.name);
   return active.length > 0 ? active.join('+') : 'done';
 }
 
 /** The job's overall progress from its stages' own progress (stages not yet created count as 0). */
-export function pipelineProgress(stages: Readonly<Record<string, Pick<StageState, 'status' | 'progress'>>>): number {
-  const total = DOCUMENT_PIPELINE.reduce((sum, s) => sum + s.weight, 0);
-  const done = DOCUMENT_PIPELINE.reduce((sum, s) => {
+export function pipelineProgress(stages: Readonly<Record<string, Pick<StageState, 'status' | 'progress'>>>, pipeline: Pipeline = DOCUMENT_PIPELINE): number {
+  const total = pipeline.reduce((sum, s) => sum + s.weight, 0);
+  const done = pipeline.reduce((sum, s) => {
     const st = stages[s.name];
     const p = st ? (st.status === 'COMPLETED' ? 100 : st.progress) : 0;
     return sum + (s.weight * p) / 100;

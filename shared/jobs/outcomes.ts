@@ -39,7 +39,8 @@ export async function failJob(
     log: { level: 'ERROR', message: `${stage ? `${stage}: ` : ''}${error.code}: ${error.message}` },
   };
   try {
-    return await deps.jobs.update(jobId, (job, readTime) => (guard(job, readTime) ? { ...change, ...(documentId ? { also: (tx) => deps.documents.updateIn(tx, documentId, { status: 'FAILED' }) } : {}) } : null));
+    // The job's own version fails (and the document with it only while that version is current).
+    return await deps.jobs.update(jobId, (job, readTime) => (guard(job, readTime) ? { ...change, ...(documentId ? { also: (tx) => deps.documents.updateForJob(tx, job, { status: 'FAILED' }) } : {}) } : null));
   } catch (err) {
     if (!isDocumentGone(err) || !documentId) throw err;
     return deps.jobs.update(jobId, (job, readTime) => (guard(job, readTime) ? change : null));
@@ -65,7 +66,10 @@ const CompletedResultSchema = z.object({
 export async function announceOutcome(deps: OutcomeDeps, job: Job): Promise<boolean> {
   if (!isTerminal(job.status) || job.announced) return false;
   const occurredAt = job.finishedAt ?? new Date().toISOString();
-  if (job.documentId && job.status === 'COMPLETED') {
+  // A re-embedding (`document.embed`) changes no document's outcome: nothing to tell the pipeline.
+  if (job.kind !== 'document.process') {
+    // marked below, not published
+  } else if (job.documentId && job.status === 'COMPLETED') {
     const result = CompletedResultSchema.parse(job.result);
     await deps.publisher.publish('document-events', { type: 'scriptorium.document.ready.v1', jobId: job.id, projectId: job.projectId, documentId: job.documentId, text: result.text, pageCount: result.pageCount, language: result.language, chunkCount: result.chunkCount, occurredAt }, { jobId: job.id });
   } else if (job.documentId && job.status === 'FAILED') {

@@ -12,6 +12,7 @@
 import { AggregateField, FieldPath, type DocumentSnapshot, type Firestore, type Query } from '@google-cloud/firestore';
 import type { EmbeddingEngine } from '../engines/embeddings/types.js';
 import { CHUNKS } from '../firestore/chunks.js';
+import { COLLECTIONS } from '../firestore/paths.js';
 import { bm25, preselectTerms, selectTerms, type CorpusStats } from './bm25.js';
 import { fuse, preciseTerms, promote, type FusionMethod, type Ranked } from './fusion.js';
 import { matchRanges, snippet, type Range } from './highlight.js';
@@ -72,6 +73,8 @@ export interface SearchDeps {
 interface Candidate {
   readonly id: string;
   readonly documentId: string;
+  /** The document version the chunk belongs to (see {@link oneVersionPerDocument}). */
+  readonly version: number;
   termFreqs: Record<string, number>;
   termCount: number;
   detail?: Detail;
@@ -104,7 +107,7 @@ function readCandidate(snap: DocumentSnapshot, terms: readonly string[]): Candid
     }
   }
   const documentId: unknown = snap.get('documentId');
-  return { id: snap.id, documentId: typeof documentId === 'string' ? documentId : '', termFreqs: tf, termCount: numberOr(snap.get('termCount'), 0) };
+  return { id: snap.id, documentId: typeof documentId === 'string' ? documentId : '', version: numberOr(snap.get('version'), 0), termFreqs: tf, termCount: numberOr(snap.get('termCount'), 0) };
 }
 
 function readDetail(snap: DocumentSnapshot): Detail | undefined {
@@ -112,6 +115,28 @@ function readDetail(snap: DocumentSnapshot): Detail | undefined {
   if (typeof text !== 'string') return undefined;
   const fileName: unknown = snap.get('fileName');
   return { fileName: typeof fileName === 'string' ? fileName : '', text, pageStart: numberOr(snap.get('pageStart'), 1), pageEnd: numberOr(snap.get('pageEnd'), numberOr(snap.get('pageStart'), 1)) };
+}
+
+/**
+ * A new version becomes current in one commit that moves the `current` flag from the old version's
+ * chunks to the new one's (see DocumentRepository.promoteIn), so each query of a search sees one
+ * version of a document. Its queries run at different moments, though: one may have read before a
+ * switch and another after it. A document whose candidates come from two versions is resolved here
+ * by its record's `currentVersion` (one read per such document, only while a switch is under way),
+ * so an answer never holds both versions, and never neither when either would match.
+ */
+async function oneVersionPerDocument(db: Firestore, candidates: Map<string, Candidate>): Promise<void> {
+  const versions = new Map<string, Set<number>>();
+  for (const c of candidates.values()) {
+    const set = versions.get(c.documentId) ?? new Set<number>();
+    set.add(c.version);
+    versions.set(c.documentId, set);
+  }
+  const mixed = [...versions].filter(([, v]) => v.size > 1).map(([d]) => d);
+  if (mixed.length === 0) return;
+  const snaps = await db.getAll(...mixed.map((d) => db.collection(COLLECTIONS.documents).doc(d)), { fieldMask: ['currentVersion'] });
+  const current = new Map(snaps.map((s) => [s.id, numberOr(s.get('currentVersion'), 0)] as const));
+  for (const [id, c] of candidates) if (current.has(c.documentId) && current.get(c.documentId) !== c.version) candidates.delete(id);
 }
 
 /** Clamps a requested limit to 1..MAX_LIMIT (default DEFAULT_LIMIT). */
@@ -165,7 +190,7 @@ export async function search(request: SearchRequest, deps: SearchDeps): Promise<
           if (!queryVector) return [];
           const snap = await filtered
             .where('embeddingModel', '==', e.model)
-            .select(...DETAIL_FIELDS, 'termCount', ...termFieldPaths(counted))
+            .select(...DETAIL_FIELDS, 'version', 'termCount', ...termFieldPaths(counted))
             .findNearest({ vectorField: 'embedding', queryVector, limit: VECTOR_NEIGHBOURS, distanceMeasure: 'COSINE', distanceResultField: '_distance' })
             .get();
           return snap.docs.map((d) => {
@@ -185,7 +210,7 @@ export async function search(request: SearchRequest, deps: SearchDeps): Promise<
   const stats = await statsPromise;
   const candidates = new Map<string, Candidate>();
   if (stats && stats.fetch.length > 0) {
-    const mask = ['documentId', 'termCount', ...termFieldPaths(stats.scored)];
+    const mask = ['documentId', 'version', 'termCount', ...termFieldPaths(stats.scored)];
     const snaps = await Promise.all(stats.fetch.map((t) => filtered.where('terms', 'array-contains', t).select(...mask).limit(CANDIDATES_PER_TERM).get()));
     for (const s of snaps) for (const d of s.docs) if (!candidates.has(d.id)) candidates.set(d.id, readCandidate(d, stats.scored));
   }
@@ -197,6 +222,8 @@ export async function search(request: SearchRequest, deps: SearchDeps): Promise<
     else candidates.set(h.candidate.id, h.candidate);
   }
 
+  await oneVersionPerDocument(deps.db, candidates);
+
   let keywordRanked: Ranked = [];
   if (stats && stats.scored.length > 0) {
     keywordRanked = [...candidates.values()]
@@ -204,7 +231,7 @@ export async function search(request: SearchRequest, deps: SearchDeps): Promise<
       .filter((e) => e.score > 0)
       .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
   }
-  const vectorRanked: Ranked = vectorHits.map((h) => ({ id: h.candidate.id, score: h.similarity }));
+  const vectorRanked: Ranked = vectorHits.filter((h) => candidates.has(h.candidate.id)).map((h) => ({ id: h.candidate.id, score: h.similarity }));
   // Chunks holding every precise query term (references, numbers) lead, in fused order.
   const precise = stats ? preciseTerms(stats.scored) : [];
   const exact = new Set(precise.length === 0 ? [] : [...candidates.values()].filter((c) => precise.every((t) => (c.termFreqs[t] ?? 0) > 0)).map((c) => c.id));

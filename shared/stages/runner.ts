@@ -30,9 +30,9 @@ import type { DocumentEvent } from '../events/contracts.js';
 import type { Publisher } from '../events/publisher.js';
 import { countedWrite } from '../firestore/jobs.js';
 import { isRetryable, PermanentError, toJobError, TransientError, type JobError } from '../errors/index.js';
-import type { DocumentRecord, DocumentRepository } from '../firestore/documents.js';
+import { versionView, type DocumentRecord, type DocumentRepository, type Promotion } from '../firestore/documents.js';
 import type { JobChange, JobRepository, UpdateOutcome } from '../firestore/jobs.js';
-import { activeStages, DOCUMENT_PIPELINE, isStageTerminal, isTerminal, pipelineProgress, stagesReady, type Job } from '../jobs/model.js';
+import { activeStages, isStageTerminal, isTerminal, pipelineFor, pipelineProgress, stagesReady, type Job, type Pipeline } from '../jobs/model.js';
 import { announceOutcome, DOCUMENT_MISSING, failJob, isDocumentGone } from '../jobs/outcomes.js';
 import type { Logger } from '../logger/index.js';
 import { topology } from '../topology.js';
@@ -53,7 +53,10 @@ export type DocumentPatch = Partial<Pick<DocumentRecord, 'pageCount' | 'language
 export interface StageContext {
   /** The job as claimed; what the work reads (source object, content type) comes from here. */
   readonly job: Job;
-  /** The job's document, checked to name this job, project and source. */
+  /**
+   * The job's document as it reads for the job's version (that version's source, text, language),
+   * checked to name this job, project and source. `job.input.version` is the version.
+   */
   readonly document: DocumentRecord;
   /** 1-based attempt number of this stage. */
   readonly attempt: number;
@@ -150,7 +153,7 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
   /** The request describes this job: same document and project, and whatever else the stage checks. */
   const describes = (job: Job): boolean => job.documentId === req.documentId && job.projectId === req.projectId && (decoded.matches?.(job) ?? true);
   const ours = (job: Job): boolean => job.stages[name]?.lease?.id === attemptId;
-  const markDocument = (status: DocumentRecord['status']) => (tx: Transaction) => deps.documents.updateIn(tx, req.documentId, { status });
+  const markDocument = (job: Job, status: DocumentRecord['status']) => (tx: Transaction) => deps.documents.updateForJob(tx, job, { status });
   /** The document record vanished: fail the job alone (nothing else can end it) and announce. */
   const documentGone = async (): Promise<StageOutcome> => {
     const out = await failJob(deps, jobId, null, DOCUMENT_MISSING, undefined, name);
@@ -170,16 +173,16 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
       // The same message again means its holder is presumed gone (a redelivery): take over.
       if (stage.lease && Date.parse(stage.lease.expiresAt) > t && stage.lease.messageId !== req.messageId) return null;
       if (job.cancelRequested) {
-        return { status: 'CANCELLED', stages: [{ name, status: 'CANCELLED' }], log: { level: 'INFO', message: `cancelled before ${name} started` }, also: markDocument('CANCELLED') };
+        return { status: 'CANCELLED', stages: [{ name, status: 'CANCELLED' }], log: { level: 'INFO', message: `cancelled before ${name} started` }, also: markDocument(job, 'CANCELLED') };
       }
       if (stage.attempts >= max) {
         const last = stage.error ? ` (last error ${stage.error.code}: ${stage.error.message})` : '';
         const error: JobError = { code: 'ATTEMPTS_EXHAUSTED', message: `${name} failed ${stage.attempts} times${last}`, retryable: false };
-        return { status: 'FAILED', error, stages: [{ name, status: 'FAILED', error }], log: { level: 'ERROR', message: `${name}: gave up after ${stage.attempts} attempts` }, also: markDocument('FAILED') };
+        return { status: 'FAILED', error, stages: [{ name, status: 'FAILED', error }], log: { level: 'ERROR', message: `${name}: gave up after ${stage.attempts} attempts` }, also: markDocument(job, 'FAILED') };
       }
       return {
         status: 'RUNNING',
-        stage: activeStages({ ...job.stages, [name]: { status: 'RUNNING' } }),
+        stage: activeStages({ ...job.stages, [name]: { status: 'RUNNING' } }, pipelineFor(job.kind)),
         // Receiving the request proves it was dispatched: whoever dispatched it need not (and must not) again.
         dispatchedStage: name,
         // The job's own count is every attempt of every stage; each stage keeps its own too.
@@ -217,11 +220,15 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
   let output: StageOutput;
   const workDir = await mkdtemp(path.join(tmpdir(), `scriptorium-${name}-`));
   try {
-    const document = await deps.documents.get(req.documentId);
-    if (!document) throw new PermanentError(DOCUMENT_MISSING.code, DOCUMENT_MISSING.message);
-    if (document.projectId !== claimed.projectId || document.jobId !== claimed.id || document.source.bucket !== claimed.input.bucket || document.source.object !== claimed.input.object) {
+    const [record, version] = await Promise.all([deps.documents.get(req.documentId), deps.documents.getVersion(req.documentId, claimed.input.version)]);
+    if (!record || !version) throw new PermanentError(DOCUMENT_MISSING.code, DOCUMENT_MISSING.message);
+    // A version's processing is its version's job; a re-embedding is the document's active job.
+    // (The current version's job is named by the document record too.)
+    const owner = claimed.kind === 'document.embed' ? record.activeJobId === claimed.id : version.jobId === claimed.id && (!claimed.input.current || record.jobId === claimed.id);
+    if (record.projectId !== claimed.projectId || !owner || version.source.bucket !== claimed.input.bucket || version.source.object !== claimed.input.object) {
       throw new PermanentError(DOCUMENT_MISMATCH, 'the document record does not belong to this job');
     }
+    const document = versionView(record, version);
     output = await def.work({ job: claimed, document, attempt, signal: controller.signal, workDir, log, progress: progressReporter(deps, name, jobId, ours, controller, log) });
   } catch (err) {
     return await attemptFailed(err, attempt);
@@ -229,26 +236,41 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
     await rm(workDir, { recursive: true, force: true });
   }
 
-  // 4. Completion, by the lease holder only; the job completes with its last stage.
+  // 4. Completion, by the lease holder only; the job completes with its last stage. A later version
+  // of a document becomes current with it: the promotion's reads happen first in the transaction.
+  let promotion: Promotion | null = null;
+  const readPromotion = async (tx: Transaction, job: Job): Promise<void> => {
+    promotion = job.kind === 'document.process' && !job.input.current && job.documentId ? await deps.documents.readPromotion(tx, job.documentId, job.input.version) : null;
+  };
   let done: UpdateOutcome;
   try {
-    done = await deps.jobs.update(jobId, (job): JobChange | null => {
-      if (!ours(job)) return null;
-      const completed: Record<string, { status: StageStatusLike; progress: number }> = { ...job.stages, [name]: { status: 'COMPLETED', progress: 100 } };
-      // The stages this completion makes ready start now (PENDING; they run from the announcement).
-      const next = stagesReady(completed);
-      const stagesAfter = { ...completed, ...Object.fromEntries(next.map((n) => [n, { status: 'PENDING' as const, progress: 0 }])) };
-      const allDone = DOCUMENT_PIPELINE.every((s) => stagesAfter[s.name]?.status === 'COMPLETED');
-      const results = Object.fromEntries(Object.entries(job.stages).map(([n, s]) => [n, s.result] as const));
-      return {
-        ...(allDone ? { status: 'COMPLETED', stage: 'done', result: mergeResults(results, name, output.result) } : { progress: pipelineProgress(stagesAfter), stage: activeStages(stagesAfter) }),
-        error: null,
-        stages: [{ name, status: 'COMPLETED', result: output.result, ...(output.metrics ? { metrics: output.metrics } : {}) }, ...next.map((n) => ({ name: n, status: 'PENDING' as const }))],
-        ...(output.metrics ? { metrics: output.metrics } : {}),
-        log: { level: 'INFO', message: output.message },
-        also: (tx) => deps.documents.updateIn(tx, req.documentId, { ...output.document, ...(allDone ? { status: 'READY' as const } : {}) }),
-      };
-    });
+    done = await deps.jobs.update(
+      jobId,
+      (job): JobChange | null => {
+        if (!ours(job)) return null;
+        const pipeline = pipelineFor(job.kind);
+        const completed: Record<string, { status: StageStatusLike; progress: number }> = { ...job.stages, [name]: { status: 'COMPLETED', progress: 100 } };
+        // The stages this completion makes ready start now (PENDING; they run from the announcement).
+        const next = stagesReady(completed, pipeline);
+        const stagesAfter = { ...completed, ...Object.fromEntries(next.map((n) => [n, { status: 'PENDING' as const, progress: 0 }])) };
+        const allDone = pipeline.every((s) => stagesAfter[s.name]?.status === 'COMPLETED');
+        const results = Object.fromEntries(Object.entries(job.stages).map(([n, s]) => [n, s.result] as const));
+        const promote = allDone ? promotion : null;
+        const patch = { ...output.document, ...(allDone ? { status: 'READY' as const } : {}) };
+        return {
+          ...(allDone ? { status: 'COMPLETED', stage: 'done', result: mergeResults(pipeline, results, name, output.result) } : { progress: pipelineProgress(stagesAfter, pipeline), stage: activeStages(stagesAfter, pipeline) }),
+          error: null,
+          stages: [{ name, status: 'COMPLETED', result: output.result, ...(output.metrics ? { metrics: output.metrics } : {}) }, ...next.map((n) => ({ name: n, status: 'PENDING' as const }))],
+          ...(output.metrics ? { metrics: output.metrics } : {}),
+          log: { level: 'INFO', message: output.message + (promote?.promote ? `; version ${job.input.version} is now current (was ${promote.from})` : '') },
+          also: (tx) => {
+            deps.documents.updateForJob(tx, job, patch);
+            if (promote) deps.documents.promoteIn(tx, req.documentId, promote, patch);
+          },
+        };
+      },
+      readPromotion,
+    );
   } catch (err) {
     // A transient failure here is retried like any other: the redelivery reuses the derived objects.
     if (isDocumentGone(err)) return documentGone();
@@ -276,7 +298,7 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
       let out: UpdateOutcome;
       try {
         out = await deps.jobs.update(jobId, (job) =>
-          ours(job) && job.cancelRequested ? { status: 'CANCELLED', stages: [{ name, status: 'CANCELLED' }], log: { level: 'INFO', message: `cancelled during ${name}` }, also: markDocument('CANCELLED') } : null,
+          ours(job) && job.cancelRequested ? { status: 'CANCELLED', stages: [{ name, status: 'CANCELLED' }], log: { level: 'INFO', message: `cancelled during ${name}` }, also: markDocument(job, 'CANCELLED') } : null,
         );
       } catch (e) {
         if (isDocumentGone(e)) return documentGone();
@@ -313,9 +335,9 @@ async function announceStage(def: StageDefinition, deps: StageDeps, job: Job): P
 }
 
 /** The stage's results merged into the job's result: the last stage's fields win over none (names do not overlap). */
-function mergeResults(results: Record<string, Record<string, unknown> | null>, name: string, result: Record<string, unknown>): Record<string, unknown> {
+function mergeResults(pipeline: Pipeline, results: Record<string, Record<string, unknown> | null>, name: string, result: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const s of DOCUMENT_PIPELINE) Object.assign(out, s.name === name ? result : (results[s.name] ?? {}));
+  for (const s of pipeline) Object.assign(out, s.name === name ? result : (results[s.name] ?? {}));
   return out;
 }
 
@@ -333,7 +355,7 @@ function progressReporter(deps: StageDeps, name: string, jobId: string, ours: (j
       const out = await deps.jobs.update(jobId, (job) => {
         if (job.cancelRequested || !ours(job)) return null;
         const stagesAfter = { ...job.stages, [name]: { ...(job.stages[name] ?? { status: 'RUNNING' as const }), progress: pct } };
-        return { progress: pipelineProgress(stagesAfter), stages: [{ name, progress: pct, ...(metrics ? { metrics } : {}) }], ...(metrics ? { metrics } : {}) };
+        return { progress: pipelineProgress(stagesAfter, pipelineFor(job.kind)), stages: [{ name, progress: pct, ...(metrics ? { metrics } : {}) }], ...(metrics ? { metrics } : {}) };
       });
       if (!out.applied) controller.abort(new Stopped(out.job.cancelRequested ? 'cancelled' : 'lease-lost'));
     } catch (err) {

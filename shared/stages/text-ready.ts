@@ -14,8 +14,10 @@ export function decodeTextReady(stage: string, eventData: unknown): Decoded {
   if (data.type !== 'scriptorium.document.text.ready.v1') return { ignore: `${data.type} is not for the ${stage} stage` };
   return {
     request: { jobId: data.jobId, projectId: data.projectId, documentId: data.documentId, generation: data.generation, messageId },
-    // The event's text is the document's own text object, or it describes another version.
+    // The event's text is the document's own text object, or it describes another version. A
+    // re-embedding job is made for the version's text (its source generation is checked too).
     matches: (job) => {
+      if (job.kind === 'document.embed') return job.stages[stage] !== undefined;
       const r = job.stages.ocr?.result as { text?: { object?: unknown; generation?: unknown } } | null | undefined;
       return r?.text?.object === data.text.object && r.text.generation === data.text.generation;
     },

@@ -49,7 +49,7 @@ export async function api(cfg: LocalConfig, token: string | null, method: string
   return { status: res.status, json, text };
 }
 
-export async function createUpload(cfg: LocalConfig, token: string, req: { fileName: string; contentType: string; size: number; projectId?: string; md5Hash?: string; crc32c?: string }): Promise<CreateUploadResponse> {
+export async function createUpload(cfg: LocalConfig, token: string, req: { fileName: string; contentType: string; size: number; projectId?: string; md5Hash?: string; crc32c?: string; documentId?: string; clientRequestId?: string }): Promise<CreateUploadResponse> {
   const res = await api(cfg, token, 'POST', '/v1/uploads', { projectId: cfg.projectId, ...req });
   if (res.status !== 201 && res.status !== 200) throw new Error(`createUpload: ${res.status} ${res.text}`);
   return CreateUploadResponseSchema.parse(res.json);
@@ -73,7 +73,7 @@ export function testFirestore(cfg: LocalConfig): Firestore {
  * Follows `jobs/{id}` with a listener until it is terminal and (unless `settled` is false) its outcome
  * has been announced, i.e. no handler will write it again; every snapshot seen is returned too.
  */
-export async function waitForJob(cfg: LocalConfig, jobId: string, timeoutMs = 120_000, settled = true): Promise<{ job: Job; seen: Job[] }> {
+export async function waitForJob(cfg: LocalConfig, jobId: string, timeoutMs = 120_000, settled = true, onListening?: () => void): Promise<{ job: Job; seen: Job[] }> {
   const seen: Job[] = [];
   const done = (job: Job): boolean => isTerminal(job.status) && (job.announced || !settled);
   return new Promise((resolve, reject) => {
@@ -107,6 +107,7 @@ export async function waitForJob(cfg: LocalConfig, jobId: string, timeoutMs = 12
       .doc(`jobs/${jobId}`)
       .onSnapshot(
         (snap) => {
+          onListening?.();
           if (!snap.exists) return;
           const job = JobSchema.parse({ ...(toPlain(snap.data()) as object), id: jobId });
           seen.push(job);
@@ -136,9 +137,17 @@ export async function fixture(relative: string): Promise<Buffer> {
 /** Uploads a file through the whole client flow and waits for the job to end. */
 export async function uploadAndWait(cfg: LocalConfig, token: string, fileName: string, body: Buffer, contentType: string): Promise<{ upload: CreateUploadResponse; job: Job; seen: Job[]; document: DocumentRecord; putStatus: number }> {
   const upload = await createUpload(cfg, token, { fileName, contentType, size: body.length });
+  // The listener is in place before the upload, so it sees every stage, even of a fast job.
+  let listening: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (listening = resolve));
+  const waiting = waitForJob(cfg, upload.jobId, 120_000, true, listening);
+  await ready;
   const put = await putSigned(upload, body);
-  if (!put.ok) throw new Error(`signed PUT failed: ${put.status} ${await put.text()}`);
-  const { job, seen } = await waitForJob(cfg, upload.jobId);
+  if (!put.ok) {
+    waiting.catch(() => undefined);
+    throw new Error(`signed PUT failed: ${put.status} ${await put.text()}`);
+  }
+  const { job, seen } = await waiting;
   return { upload, job, seen, document: await getDocument(cfg, upload.documentId), putStatus: put.status };
 }
 

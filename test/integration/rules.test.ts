@@ -55,6 +55,14 @@ describe('Firestore security rules', () => {
     await assert.rejects(getDoc(doc(db, 'jobs', upload.jobId)), denied);
     await assert.rejects(getDoc(doc(db, 'documents', upload.documentId)), denied);
     await assert.rejects(getDoc(doc(db, 'projects', cfg.projectId)), denied);
+    await assert.rejects(getDoc(doc(db, 'documents', upload.documentId, 'versions', 'v000001')), denied);
+  });
+
+  it('let a project member read every version of its documents', async () => {
+    const db = await clientAs(cfg.demoUser.email, cfg.demoUser.password);
+    const versions = await getDocs(collection(db, 'documents', upload.documentId, 'versions'));
+    assert.deepEqual(versions.docs.map((d): unknown[] => [d.id, d.get('version') as unknown, d.get('fileName') as unknown]), [['v000001', 1, 'rules.pdf']]);
+    await assert.rejects(setDoc(doc(db, 'documents', upload.documentId, 'versions', 'v000002'), { projectId: cfg.projectId }), denied);
   });
 
   it('refuse every client write, even a member\'s', async () => {

@@ -3,7 +3,7 @@
  * dependencies (TF.js and the model, or @google/genai): they load on the first `embed`.
  */
 import { ConfigError } from '../../config/index.js';
-import { createGoogleEmbeddingEngine } from './google.js';
+import { createGoogleEmbeddingEngine, GOOGLE_EMBEDDING_DEFAULT_MODEL } from './google.js';
 import { createLocalEmbeddingEngine, LOCAL_EMBEDDING_MODEL } from './local.js';
 import type { EmbeddingEngine } from './types.js';
 
@@ -56,4 +56,9 @@ export function createEmbeddingEngine(config: EmbeddingEngineConfig): EmbeddingE
     default:
       throw new ConfigError(`unknown embedding engine ${JSON.stringify(config.engine)} (expected local or google)`);
   }
+}
+
+/** The model `config` embeds with, without loading anything (what chunks of that engine record as `embeddingModel`). */
+export function configuredEmbeddingModel(config: Pick<EmbeddingEngineConfig, 'engine' | 'model'>): string {
+  return config.engine === 'google' ? (config.model ?? GOOGLE_EMBEDDING_DEFAULT_MODEL) : LOCAL_EMBEDDING_MODEL;
 }
