@@ -70,8 +70,8 @@ export function embedStage(deps: Pick<EmbedDeps, 'storage' | 'engine' | 'chunks'
       });
       const embedding = { engine: engine.name, model: engine.model, dimensions: engine.dimensions };
       const written = await deps.chunks.replace(
-        // A later version's chunks stay out of search (current: false) until the version is promoted.
-        { projectId: job.projectId, documentId: document.id, version: job.input.version, current: job.input.current, contentType: document.contentType, fileName: document.fileName, embedding },
+        // A later version's chunks are searched only once the document names it current (see shared/search).
+        { projectId: job.projectId, documentId: document.id, version: job.input.version, contentType: document.contentType, fileName: document.fileName, embedding },
         records,
         (n) => progress(0.9 + (0.1 * n) / Math.max(1, records.length)),
       );

@@ -54,6 +54,18 @@ export const ConfigSchema = z.object({
   SCRIPTORIUM_VERTEX_LOCATION: z.string().default('us-central1'),
   /** Vertex AI endpoint override (`http(s)://host[:port]`): only the tests' local servers. */
   SCRIPTORIUM_VERTEX_ENDPOINT: emptyAsUnset(z.string().optional()),
+  /** `local` (pocketsphinx, US English model, offline) or `google` (Speech-to-Text v2). */
+  SCRIPTORIUM_STT_ENGINE: z.enum(['local', 'google']).default('local'),
+  /** Language of recordings that declare none, as a BCP-47 tag. The local engine has English only. */
+  SCRIPTORIUM_STT_LANGUAGE: z.string().regex(/^[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*$/, 'expected a BCP-47 language tag such as en-US').default('en-US'),
+  /** Speech-to-Text v2 model for `google` (default `long`, in shared/engines/stt/google.ts). */
+  SCRIPTORIUM_STT_MODEL: emptyAsUnset(z.string().regex(/^[a-z0-9_]+$/, 'expected a model id such as long, short or chirp_2').optional()),
+  /** Speech-to-Text v2 location for `google`: `global` (default), `us`, `eu` or a region. */
+  SCRIPTORIUM_STT_LOCATION: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected global, us, eu or a region such as us-central1').default('global'),
+  /** Speech-to-Text endpoint override, `host` or `host:port`; a loopback host is the tests' server (plaintext, no credentials). */
+  SCRIPTORIUM_STT_ENDPOINT: emptyAsUnset(z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/, 'expected host or host:port').optional()),
+  /** Longest audio segment sent to the engine in one request, in seconds (Google's synchronous limit is 60). */
+  SCRIPTORIUM_STT_SEGMENT_SECONDS: intFromEnv(55).pipe(z.number().max(600, 'at most 600 s per segment')),
   /**
    * Service-account key file used to sign URLs. In production leave unset: the runtime service
    * account signs through IAM signBlob. Locally the platform generates a key the storage emulator trusts.
@@ -64,6 +76,14 @@ export const ConfigSchema = z.object({
   FIRESTORE_EMULATOR_HOST: z.string().optional(),
   PUBSUB_EMULATOR_HOST: z.string().optional(),
   FIREBASE_AUTH_EMULATOR_HOST: z.string().optional(),
+  /** `local` (flite/festival voices, espeak-ng for other languages, offline) or `google` (Cloud Text-to-Speech). */
+  SCRIPTORIUM_TTS_ENGINE: z.enum(['local', 'google']).default('local'),
+  /** Voice when a request names none: a local voice (`flite-kal16` default, `festival-slt-hts`) or a Google voice name. */
+  SCRIPTORIUM_TTS_VOICE: emptyAsUnset(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a voice name such as flite-kal16 or en-US-Neural2-C').optional()),
+  /** Language of speech requests that declare none, as a BCP-47 tag. */
+  SCRIPTORIUM_TTS_LANGUAGE: z.string().regex(/^[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*$/, 'expected a BCP-47 language tag such as en-US').default('en-US'),
+  /** Text-to-Speech endpoint override, `host` or `host:port`; a loopback host is the tests' server (plaintext, no credentials). */
+  SCRIPTORIUM_TTS_ENDPOINT: emptyAsUnset(z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/, 'expected host or host:port').optional()),
   /** Log level floor. */
   SCRIPTORIUM_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR']).default('INFO'),
 }).superRefine(

@@ -31,8 +31,6 @@ export interface ChunkContext {
   readonly projectId: string;
   readonly documentId: string;
   readonly version: number;
-  /** Whether search sees them now: a version that is not (yet) current writes them hidden. */
-  readonly current: boolean;
   readonly contentType: string;
   readonly fileName: string;
   readonly embedding: { readonly engine: string; readonly model: string; readonly dimensions: number };
@@ -81,8 +79,9 @@ export class ChunkRepository {
           projectId: ctx.projectId,
           documentId: ctx.documentId,
           version: ctx.version,
-          // Search reads only current chunks; a version's promotion flips this for both versions at once.
-          current: ctx.current,
+          // False once a later version is promoted (retired). Search also keeps only chunks of each
+          // document's currentVersion, so a version in progress (or failed) is never an answer.
+          current: true,
           contentType: ctx.contentType,
           fileName: ctx.fileName,
           index: c.index,

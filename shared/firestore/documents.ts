@@ -5,8 +5,9 @@
  * (`documents/{id}/versions/{n}`: source, status, text, chunks, summary) and its own job. The
  * document record shows the **current** version's fields (`currentVersion`): the first version from
  * its creation on, a later version only once it is READY, when it is promoted in the transaction that
- * completes its job (with the switch of its chunks: see the runner). So a reader of the document, and
- * search, sees one version at a time; the version in progress is on its own record and its job.
+ * completes its job. So a reader of the document, and search (which keeps only chunks of each
+ * document's `currentVersion`), sees one version at a time; the version in progress is on its own
+ * record and its job.
  */
 import { FieldValue, type DocumentReference, type Firestore, type Transaction } from '@google-cloud/firestore';
 import { z } from 'zod';
@@ -107,7 +108,6 @@ export interface Promotion {
   /** The version current before. */
   readonly from: number;
   readonly record: VersionRecord | null;
-  readonly chunks: readonly { readonly ref: DocumentReference; readonly version: number }[];
 }
 
 /** Version record id: zero-padded so ids sort like numbers. */
@@ -197,32 +197,45 @@ export class DocumentRepository {
 
   /**
    * Reads what promoting `version` to current needs, inside the transaction that completes its job
-   * (before its writes): the document, the version, and the chunk references of the version leaving
-   * and the one arriving. `null` when the document is gone; `promote: false` when a version at least
-   * as new is already current (a later upload finished first).
+   * (before its writes): the document and the version. `null` when the document is gone;
+   * `promote: false` when a version at least as new is already current.
    */
   async readPromotion(tx: Transaction, documentId: string, version: number): Promise<Promotion | null> {
     const snap = await tx.get(this.ref(documentId));
     if (!snap.exists) return null;
     const doc = DocumentSchema.parse({ ...(toPlain(snap.data()) as Record<string, unknown>), id: documentId });
     const record = await this.getVersionIn(tx, documentId, version);
-    if (!record || doc.currentVersion >= version) return { promote: false, from: doc.currentVersion, record, chunks: [] };
-    const chunks = await tx.get(this.db.collection(COLLECTIONS.chunks).where('documentId', '==', documentId).where('version', 'in', [doc.currentVersion, version]).select('version'));
-    return { promote: true, from: doc.currentVersion, record, chunks: chunks.docs.map((d) => ({ ref: d.ref, version: Number(d.get('version')) })) };
+    return { promote: record !== null && doc.currentVersion < version, from: doc.currentVersion, record };
   }
 
   /**
-   * Makes a version current in one write set: the document shows its fields (with `patch`, the
-   * completing stage's own) and its status READY, and search's `current` flag moves from the old
-   * version's chunks to the new one's. One commit, so a reader (and each of search's queries) sees
-   * either version, never both, never none.
+   * Makes a version current: the document shows its fields (with `patch`, the completing stage's
+   * own) and its status READY, in one write. That write is the switch for search too: search keeps
+   * only chunks of each document's `currentVersion`, read after its queries (see shared/search), so an
+   * answer holds one version of a document, never both and never none. The old version's chunks are
+   * retired afterwards ({@link retireChunks}), which only spares search the work of skipping them.
    */
   promoteIn(tx: Transaction, documentId: string, p: Promotion, patch: DocumentPatchFields): void {
     if (!p.promote || !p.record) return;
     const record = p.record;
     const fields = Object.fromEntries(VERSION_FIELDS.map((f) => [f, record[f]]));
     tx.update(this.ref(documentId), { ...fields, ...patch, status: 'READY', currentVersion: record.version, updatedAt: FieldValue.serverTimestamp() });
-    for (const c of p.chunks) tx.update(c.ref, { current: c.version === record.version });
+  }
+
+  /**
+   * Marks the chunks of every version but `keep` not current (after a promotion): search's queries
+   * filter on the flag, so they stop spending candidates and statistics on superseded text. In
+   * batches; safe to repeat; returns how many were retired.
+   */
+  async retireChunks(documentId: string, keep: number): Promise<number> {
+    const snap = await this.db.collection(COLLECTIONS.chunks).where('documentId', '==', documentId).where('current', '==', true).select('version').get();
+    const stale = snap.docs.filter((d) => d.get('version') !== keep);
+    for (let i = 0; i < stale.length; i += 400) {
+      const batch = this.db.batch();
+      for (const d of stale.slice(i, i + 400)) batch.update(d.ref, { current: false });
+      await batch.commit();
+    }
+    return stale.length;
   }
 
   /** A partial update of the document record inside a transaction. */

@@ -14,7 +14,7 @@ import type { EmbeddingEngine } from '../engines/embeddings/types.js';
 import { CHUNKS } from '../firestore/chunks.js';
 import { COLLECTIONS } from '../firestore/paths.js';
 import { bm25, preselectTerms, selectTerms, type CorpusStats } from './bm25.js';
-import { fuse, preciseTerms, promote, type FusionMethod, type Ranked } from './fusion.js';
+import { fuse, preciseTerms, promote, type Fused, type FusionMethod, type Ranked } from './fusion.js';
 import { matchRanges, snippet, type Range } from './highlight.js';
 import { queryLanguage, searchTerms, vectorUseful } from './query.js';
 
@@ -73,7 +73,7 @@ export interface SearchDeps {
 interface Candidate {
   readonly id: string;
   readonly documentId: string;
-  /** The document version the chunk belongs to (see {@link oneVersionPerDocument}). */
+  /** The document version the chunk belongs to (see {@link currentVersionsOnly}). */
   readonly version: number;
   termFreqs: Record<string, number>;
   termCount: number;
@@ -118,25 +118,29 @@ function readDetail(snap: DocumentSnapshot): Detail | undefined {
 }
 
 /**
- * A new version becomes current in one commit that moves the `current` flag from the old version's
- * chunks to the new one's (see DocumentRepository.promoteIn), so each query of a search sees one
- * version of a document. Its queries run at different moments, though: one may have read before a
- * switch and another after it. A document whose candidates come from two versions is resolved here
- * by its record's `currentVersion` (one read per such document, only while a switch is under way),
- * so an answer never holds both versions, and never neither when either would match.
+ * Keeps the fused hits whose chunk belongs to its document's current version, in order, up to
+ * `limit`. A new version's chunks are written (and searchable by the queries) while it is processed,
+ * and its document switches to it in one write when it is READY (`currentVersion`); reading that
+ * field for the documents of the first hits, after every query, makes an answer hold one version of
+ * a document (never both, never none when either would match), whatever moment each query read.
+ * Costs one read per distinct document among the first hits (a window of twice the limit at a time).
  */
-async function oneVersionPerDocument(db: Firestore, candidates: Map<string, Candidate>): Promise<void> {
-  const versions = new Map<string, Set<number>>();
-  for (const c of candidates.values()) {
-    const set = versions.get(c.documentId) ?? new Set<number>();
-    set.add(c.version);
-    versions.set(c.documentId, set);
+async function currentVersionsOnly(db: Firestore, fused: readonly Fused[], candidates: ReadonlyMap<string, Candidate>, limit: number): Promise<Fused[]> {
+  const kept: Fused[] = [];
+  const current = new Map<string, number | null>();
+  for (let i = 0; i < fused.length && kept.length < limit; i += 2 * limit) {
+    const window = fused.slice(i, i + 2 * limit);
+    const unknown = [...new Set(window.map((f) => candidates.get(f.id)?.documentId ?? '').filter((d) => d !== '' && !current.has(d)))];
+    if (unknown.length > 0) {
+      const snaps = await db.getAll(...unknown.map((d) => db.collection(COLLECTIONS.documents).doc(d)), { fieldMask: ['currentVersion'] });
+      for (const snap of snaps) current.set(snap.id, snap.exists ? numberOr(snap.get('currentVersion'), 1) : null);
+    }
+    for (const f of window) {
+      const c = candidates.get(f.id);
+      if (c && current.get(c.documentId) === c.version && kept.length < limit) kept.push(f);
+    }
   }
-  const mixed = [...versions].filter(([, v]) => v.size > 1).map(([d]) => d);
-  if (mixed.length === 0) return;
-  const snaps = await db.getAll(...mixed.map((d) => db.collection(COLLECTIONS.documents).doc(d)), { fieldMask: ['currentVersion'] });
-  const current = new Map(snaps.map((s) => [s.id, numberOr(s.get('currentVersion'), 0)] as const));
-  for (const [id, c] of candidates) if (current.has(c.documentId) && current.get(c.documentId) !== c.version) candidates.delete(id);
+  return kept;
 }
 
 /** Clamps a requested limit to 1..MAX_LIMIT (default DEFAULT_LIMIT). */
@@ -222,8 +226,6 @@ export async function search(request: SearchRequest, deps: SearchDeps): Promise<
     else candidates.set(h.candidate.id, h.candidate);
   }
 
-  await oneVersionPerDocument(deps.db, candidates);
-
   let keywordRanked: Ranked = [];
   if (stats && stats.scored.length > 0) {
     keywordRanked = [...candidates.values()]
@@ -231,11 +233,11 @@ export async function search(request: SearchRequest, deps: SearchDeps): Promise<
       .filter((e) => e.score > 0)
       .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
   }
-  const vectorRanked: Ranked = vectorHits.filter((h) => candidates.has(h.candidate.id)).map((h) => ({ id: h.candidate.id, score: h.similarity }));
+  const vectorRanked: Ranked = vectorHits.map((h) => ({ id: h.candidate.id, score: h.similarity }));
   // Chunks holding every precise query term (references, numbers) lead, in fused order.
   const precise = stats ? preciseTerms(stats.scored) : [];
   const exact = new Set(precise.length === 0 ? [] : [...candidates.values()].filter((c) => precise.every((t) => (c.termFreqs[t] ?? 0) > 0)).map((c) => c.id));
-  const fused = promote(fuse(deps.fusion ?? 'rrf', keywordRanked, vectorRanked), exact).slice(0, limit);
+  const fused = await currentVersionsOnly(deps.db, promote(fuse(deps.fusion ?? 'rrf', keywordRanked, vectorRanked), exact), candidates, limit);
 
   // Texts of keyword-only hits: one batched read of just the fields a result shows.
   const missing = fused.map((f) => candidates.get(f.id)).filter((c): c is Candidate => c !== undefined && c.detail === undefined);

@@ -238,9 +238,10 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
 
   // 4. Completion, by the lease holder only; the job completes with its last stage. A later version
   // of a document becomes current with it: the promotion's reads happen first in the transaction.
-  let promotion: Promotion | null = null;
+  // A holder, not a variable: it is filled inside the transaction's callback.
+  const promotion: { value: Promotion | null } = { value: null };
   const readPromotion = async (tx: Transaction, job: Job): Promise<void> => {
-    promotion = job.kind === 'document.process' && !job.input.current && job.documentId ? await deps.documents.readPromotion(tx, job.documentId, job.input.version) : null;
+    promotion.value = job.kind === 'document.process' && !job.input.current && job.documentId ? await deps.documents.readPromotion(tx, job.documentId, job.input.version) : null;
   };
   let done: UpdateOutcome;
   try {
@@ -255,7 +256,7 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
         const stagesAfter = { ...completed, ...Object.fromEntries(next.map((n) => [n, { status: 'PENDING' as const, progress: 0 }])) };
         const allDone = pipeline.every((s) => stagesAfter[s.name]?.status === 'COMPLETED');
         const results = Object.fromEntries(Object.entries(job.stages).map(([n, s]) => [n, s.result] as const));
-        const promote = allDone ? promotion : null;
+        const promote = allDone ? promotion.value : null;
         const patch = { ...output.document, ...(allDone ? { status: 'READY' as const } : {}) };
         return {
           ...(allDone ? { status: 'COMPLETED', stage: 'done', result: mergeResults(pipeline, results, name, output.result) } : { progress: pipelineProgress(stagesAfter, pipeline), stage: activeStages(stagesAfter, pipeline) }),
@@ -286,6 +287,16 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
     throw new TransientError('LEASE_LOST', `another attempt took over ${name} while this one ran`);
   }
   // 5. Outside the work's error handling: a failed announcement is retried (and repaired) by redelivery.
+  if (done.job.status === 'COMPLETED' && promotion.value?.promote) {
+    // Housekeeping after the switch (search is already right without it), before the announcement so
+    // whoever waits for the job finds it done; failures are only logged.
+    try {
+      const retired = await deps.documents.retireChunks(req.documentId, done.job.input.version);
+      log.info(`version ${done.job.input.version} is current; ${retired} chunk(s) of other versions retired`);
+    } catch (err) {
+      log.warn('retiring the chunks of earlier versions failed (search skips them anyway)', { err });
+    }
+  }
   if (isTerminal(done.job.status)) await announceOutcome(deps, done.job);
   else await announceStage(def, deps, done.job);
   log.info(`${name} completed`, { metrics: output.metrics });
