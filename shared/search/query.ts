@@ -2,7 +2,8 @@
  * The query side: which language its terms are made in, and whether the vector side can say
  * anything about it. Pure.
  */
-import { queryTerms, termLanguage } from '../text/terms.js';
+import { normalizeForMatch } from '../text/normalize.js';
+import { queryTerms, stopwordsFor, termLanguage, type TermLanguage } from '../text/terms.js';
 
 const ARABIC = /\p{Script=Arabic}/gu;
 const LATIN = /\p{Script=Latin}/gu;
@@ -10,14 +11,29 @@ const LETTER = /\p{L}/gu;
 
 const count = (s: string, re: RegExp): number => s.match(re)?.length ?? 0;
 
+/** Latin-script languages whose function words identify a query (English wins ties). */
+const LATIN_LANGUAGES: readonly TermLanguage[] = ['en', 'de', 'fr', 'id'];
+
 /**
- * The language a query's terms are made in: `ar` when most of its letters are Arabic script, else
- * `en` (English stopwords and stemming). Chunks' terms use the document's detected language, so a
- * non-English Latin-script query (German, Indonesian) may miss stemmed forms; exact words still match.
+ * The language a query's terms are made in: `ar` when most of its letters are Arabic script; for
+ * Latin script, the language whose stopwords the query uses most (`die Rechte der Frau` is German,
+ * `hukum waris dalam Islam` Indonesian), English when none does more than English. Statistical
+ * detectors (franc) need far longer text than a query; function words are what short queries have.
  */
-export function queryLanguage(query: string): 'ar' | 'en' {
+export function queryLanguage(query: string): TermLanguage {
   const arabic = count(query, ARABIC);
-  return arabic > 0 && arabic >= count(query, LATIN) ? 'ar' : 'en';
+  if (arabic > 0 && arabic >= count(query, LATIN)) return 'ar';
+  const words = (query.match(/[\p{L}\p{M}']+/gu) ?? []).map((w) => normalizeForMatch(w, { foldDiacritics: true }));
+  let best: TermLanguage = 'en';
+  let bestHits = words.filter((w) => stopwordsFor('en').has(w)).length;
+  for (const lang of LATIN_LANGUAGES.slice(1)) {
+    const hits = words.filter((w) => stopwordsFor(lang).has(w)).length;
+    if (hits > bestHits) {
+      best = lang;
+      bestHits = hits;
+    }
+  }
+  return best;
 }
 
 /**
@@ -31,9 +47,18 @@ export function documentTermsLanguage(language: string | null | undefined, text:
   return supported ?? queryLanguage(text.slice(0, 4000));
 }
 
-/** The query's keyword terms, normalized exactly as chunks' terms are. */
+/**
+ * The query's keyword terms, normalized exactly as chunks' terms are. A query taken for English also
+ * keeps the unstemmed form of each word English stemming changed: chunks of German, French and
+ * Indonesian documents hold their words unstemmed (`waris`, which English stemming would make
+ * `wari`), so a query without function words to tell its language still matches them exactly. A
+ * form no chunk holds has no document frequency and is never scored.
+ */
 export function searchTerms(query: string): string[] {
-  return queryTerms(query, { language: queryLanguage(query) });
+  const language = queryLanguage(query);
+  const made = queryTerms(query, { language });
+  if (language !== 'en') return made;
+  return [...new Set([...made, ...queryTerms(query, { language, stem: false })])];
 }
 
 /**

@@ -81,11 +81,38 @@ describe('query term selection', () => {
     assert.equal(queryLanguage('حبيبي hi'), 'ar', 'most letters Arabic');
     assert.equal(queryLanguage('habibi means حبيبي'), 'en');
     assert.deepEqual(searchTerms('المَكتبة في المدينة'), ['المكتبه', 'المدينه'], 'diacritics, ة→ه, stopword في');
-    assert.deepEqual(searchTerms('The jumping dogs'), ['jump', 'dog']);
+    // Stems for English chunks, and the words as written for chunks of languages without stemming.
+    assert.deepEqual(searchTerms('The jumping dogs'), ['jump', 'dog', 'jumping', 'dogs']);
+    assert.deepEqual(searchTerms('hukum waris'), ['hukum', 'wari', 'waris'], 'an unchanged word is not repeated');
+    assert.deepEqual(searchTerms('2:255 verse'), ['2:255', '2', '255', 'verse']);
     assert.equal(vectorUseful('المكتبة العامة', 'local'), false);
     assert.equal(vectorUseful('2:255', 'local'), false);
     assert.equal(vectorUseful('library hours', 'local'), true);
     assert.equal(vectorUseful('المكتبة', 'google'), true);
+  });
+});
+
+describe('the language of a query', () => {
+  it('is told by its function words, so German, French and Indonesian queries match their documents\' terms', async () => {
+    const { termFrequencies } = await import('../../shared/text/terms.js');
+    const { documentTermsLanguage } = await import('../../shared/search/query.js');
+    assert.equal(queryLanguage('die Rechte der Frauen im Gesetzes'), 'de');
+    assert.equal(queryLanguage('les droits de la femme'), 'fr');
+    assert.equal(queryLanguage('hukum waris dalam Islam'), 'id');
+    assert.equal(queryLanguage('the rights of women'), 'en');
+    // No function words: English rules, plus the unstemmed words.
+    assert.equal(queryLanguage('hukum waris'), 'en');
+    const cases: [string, string, string][] = [
+      ['Die Rechte des Gesetzes gelten für alle Frauen.', 'deu', 'Rechte des Gesetzes'],
+      ['Hukum waris dalam Islam mengatur pembagian harta.', 'ind', 'hukum waris'],
+      ['Les droits des femmes sont protégés par la loi.', 'fra', 'les droits des femmes'],
+    ];
+    for (const [text, detected, query] of cases) {
+      const chunkTerms = new Set(termFrequencies(text, { language: documentTermsLanguage(detected, text) }).counts.keys());
+      const q = searchTerms(query);
+      const matched = q.filter((t) => chunkTerms.has(t));
+      assert.ok(matched.length >= 2, `${query} → ${q.join(' ')} matches ${[...chunkTerms].join(' ')}`);
+    }
   });
 });
 
