@@ -6,10 +6,11 @@
  *    document, project, source generation); everything the stage reads comes from the job and
  *    document records, and a message that does not describe its job is acknowledged untouched.
  * 2. Claim an attempt on `jobs/{id}.stages.{name}` in a transaction that takes a lease (attempt id,
- *    Pub/Sub message id, expiry on Firestore's clock). Stale, terminal and duplicate deliveries are
- *    acknowledged without work; another copy meeting a live lease too (the holder's own message still
- *    guarantees progress), while the holder's redelivery (same message id) takes over. Cancel
- *    requests and the attempt cap are honoured here.
+ *    Pub/Sub message id, expiry on Firestore's clock), which the attempt renews while it works
+ *    (heartbeat). Stale, terminal and duplicate deliveries are acknowledged without work; another
+ *    copy meeting a live lease too (the holder's own message still guarantees progress), while the
+ *    holder's own message redelivered is retried later, not acknowledged; an expired lease (a dead
+ *    holder) is taken over. Cancel requests and the attempt cap are honoured here.
  * 3. Check the document record names the job back (same project, source), then run the work with a
  *    progress reporter (throttled writes; it aborts the work when the job is cancelled or the lease
  *    was taken over) and an abort signal. Outputs are create-only derived objects, so a retry reuses
@@ -96,7 +97,7 @@ export interface StageDefinition {
    * redelivery that meets the stage completed and unannounced publishes it again.
    */
   announce?(job: Job): StageAnnouncement;
-  /** How long a claim holds the stage: the function's timeout plus a margin (an attempt cannot outlive it). */
+  /** How long a claim holds the stage without a heartbeat (see {@link leaseFor}). */
   readonly leaseMs: number;
   /** Decodes a delivery (PermanentError when it breaks its contract); `ignore` for events not meant for this stage. */
   decode(eventData: unknown): Decoded;
@@ -113,6 +114,8 @@ export interface StageDeps {
   readonly progressIntervalMs?: number;
   /** Overrides the stage's lease length (tests). */
   readonly leaseMs?: number;
+  /** How often a running attempt renews its lease when no progress write did (default a quarter of the lease). */
+  readonly heartbeatMs?: number;
 }
 
 export type StageOutcome =
@@ -128,13 +131,18 @@ class Stopped extends Error {
   }
 }
 
+/** A lease lasts this long without a heartbeat: a dead attempt is noticed within it. */
+export const LEASE_MS = 120_000;
+
 /**
- * A stage's lease: the function's timeout plus a margin. An attempt cannot outlive the timeout (the
- * platform kills it), so this covers every live attempt; a holder that died is taken over by its
- * message's redelivery.
+ * A stage's lease: {@link LEASE_MS}, renewed by the running attempt every quarter of it (with its
+ * progress writes, or by a heartbeat when the work is silent), so a live attempt, however slow, keeps
+ * it, and a dead one loses it within two minutes instead of after the function's whole timeout.
+ * Never longer than the function's timeout plus a margin: an attempt cannot outlive that.
  */
 export function leaseFor(functionName: string): number {
-  return ((topology.functions.find((f) => f.name === functionName)?.timeoutSeconds ?? 540) + 60) * 1000;
+  const timeoutMs = ((topology.functions.find((f) => f.name === functionName)?.timeoutSeconds ?? 540) + 60) * 1000;
+  return Math.min(LEASE_MS, timeoutMs);
 }
 
 /** The job's document record names another job, project or source: the job fails alone. */
@@ -169,9 +177,11 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
       const stage = job.stages[name];
       if (!stage || isStageTerminal(stage.status)) return null;
       const t = readTime.getTime();
-      // Another copy of the request while an attempt is alive: the holder's own message covers it.
-      // The same message again means its holder is presumed gone (a redelivery): take over.
-      if (stage.lease && Date.parse(stage.lease.expiresAt) > t && stage.lease.messageId !== req.messageId) return null;
+      // A live lease (its holder heartbeats) is never taken over: another copy of the request is
+      // acknowledged (the holder's own message covers it), the holder's own message redelivered is
+      // not (below), so it stays as the safety net until the holder ends. An expired lease means
+      // the holder died: whatever message brings the request takes over.
+      if (stage.lease && Date.parse(stage.lease.expiresAt) > t) return null;
       if (job.cancelRequested) {
         return { status: 'CANCELLED', stages: [{ name, status: 'CANCELLED' }], log: { level: 'INFO', message: `cancelled before ${name} started` }, also: markDocument(job, 'CANCELLED') };
       }
@@ -205,6 +215,11 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
     if (isTerminal(claim.job.status)) await announceOutcome(deps, claim.job);
     else await announceStage(def, deps, claim.job);
     const st = claim.job.stages[name];
+    if (st?.lease && !isStageTerminal(st.status) && st.lease.messageId === req.messageId && !isTerminal(claim.job.status)) {
+      // Pub/Sub redelivered the message a live attempt is working on (its push outlived the ack
+      // deadline): not acknowledged, so if that attempt dies the message is still there to retry.
+      throw new TransientError('ATTEMPT_IN_PROGRESS', `${name} of job ${jobId} is being worked on by a live attempt (lease until ${st.lease.expiresAt})`);
+    }
     const busy = st?.lease && !isStageTerminal(st.status) ? ' (another attempt holds it)' : '';
     return { action: 'skipped', reason: `job is ${claim.job.status}, ${name} is ${st?.status ?? 'not started'}${busy}`, jobId };
   }
@@ -217,6 +232,8 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
 
   // 3. The work. Only its failures (and the document check) are classified as the stage's failures.
   const controller = new AbortController();
+  const lease = leaseKeeper(deps, name, jobId, attemptId, req.messageId, leaseMs);
+  const heartbeat = lease.start(ours, controller, log);
   let output: StageOutput;
   const workDir = await mkdtemp(path.join(tmpdir(), `scriptorium-${name}-`));
   try {
@@ -229,10 +246,11 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
       throw new PermanentError(DOCUMENT_MISMATCH, 'the document record does not belong to this job');
     }
     const document = versionView(record, version);
-    output = await def.work({ job: claimed, document, attempt, signal: controller.signal, workDir, log, progress: progressReporter(deps, name, jobId, ours, controller, log) });
+    output = await def.work({ job: claimed, document, attempt, signal: controller.signal, workDir, log, progress: progressReporter(deps, name, jobId, ours, controller, log, lease) });
   } catch (err) {
     return await attemptFailed(err, attempt);
   } finally {
+    heartbeat.stop();
     await rm(workDir, { recursive: true, force: true });
   }
 
@@ -352,8 +370,50 @@ function mergeResults(pipeline: Pipeline, results: Record<string, Record<string,
   return out;
 }
 
-/** Throttled progress writes for one attempt; aborts the work when the job was cancelled or taken over. */
-function progressReporter(deps: StageDeps, name: string, jobId: string, ours: (job: Job) => boolean, controller: AbortController, log: Logger): StageContext['progress'] {
+/** Keeps an attempt's lease alive: renewed with each progress write, and by a heartbeat when the work is silent. */
+interface LeaseKeeper {
+  /** The renewed lease for a write made at Firestore time `readTime`; marks the lease renewed. */
+  renewed(readTime: Date): { id: string; messageId: string; expiresAt: string };
+  start(ours: (job: Job) => boolean, controller: AbortController, log: Logger): { stop(): void };
+}
+
+function leaseKeeper(deps: StageDeps, name: string, jobId: string, attemptId: string, messageId: string, leaseMs: number): LeaseKeeper {
+  const every = deps.heartbeatMs ?? Math.max(250, Math.floor(leaseMs / 4));
+  let last = performance.now();
+  const keeper: LeaseKeeper = {
+    renewed(readTime) {
+      last = performance.now();
+      return { id: attemptId, messageId, expiresAt: new Date(readTime.getTime() + leaseMs).toISOString() };
+    },
+    start(ours, controller, log) {
+      let beating = false;
+      const timer = setInterval(() => {
+        // A progress write renewed it lately, or a heartbeat is still on its way.
+        if (beating || controller.signal.aborted || performance.now() - last < every) return;
+        beating = true;
+        deps.jobs
+          .update(jobId, (job, readTime) => (ours(job) && !job.cancelRequested ? { stages: [{ name, lease: keeper.renewed(readTime) }] } : null))
+          .then((out) => {
+            if (!out.applied) controller.abort(new Stopped(out.job.cancelRequested ? 'cancelled' : 'lease-lost'));
+          })
+          .catch((err: unknown) => {
+            // One missed heartbeat is not fatal (the lease lasts four of them); the next one retries.
+            log.warn('lease heartbeat failed', { err });
+          })
+          .finally(() => {
+            beating = false;
+          });
+      }, Math.max(50, Math.floor(every / 4)));
+      // The heartbeat alone must not keep a process alive (tests, shutdown).
+      timer.unref();
+      return { stop: () => clearInterval(timer) };
+    },
+  };
+  return keeper;
+}
+
+/** Throttled progress writes for one attempt (each renews the lease); aborts the work when the job was cancelled or taken over. */
+function progressReporter(deps: StageDeps, name: string, jobId: string, ours: (job: Job) => boolean, controller: AbortController, log: Logger, lease: LeaseKeeper): StageContext['progress'] {
   let lastWrite = 0;
   const interval = deps.progressIntervalMs ?? 750;
   return async (fraction, metrics) => {
@@ -363,10 +423,10 @@ function progressReporter(deps: StageDeps, name: string, jobId: string, ours: (j
     lastWrite = t;
     const pct = Math.round(100 * Math.min(1, Math.max(0, fraction)));
     try {
-      const out = await deps.jobs.update(jobId, (job) => {
+      const out = await deps.jobs.update(jobId, (job, readTime) => {
         if (job.cancelRequested || !ours(job)) return null;
         const stagesAfter = { ...job.stages, [name]: { ...(job.stages[name] ?? { status: 'RUNNING' as const }), progress: pct } };
-        return { progress: pipelineProgress(stagesAfter, pipelineFor(job.kind)), stages: [{ name, progress: pct, ...(metrics ? { metrics } : {}) }], ...(metrics ? { metrics } : {}) };
+        return { progress: pipelineProgress(stagesAfter, pipelineFor(job.kind)), stages: [{ name, progress: pct, lease: lease.renewed(readTime), ...(metrics ? { metrics } : {}) }], ...(metrics ? { metrics } : {}) };
       });
       if (!out.applied) controller.abort(new Stopped(out.job.cancelRequested ? 'cancelled' : 'lease-lost'));
     } catch (err) {

@@ -224,12 +224,34 @@ describe('handleOcr under duplicate delivery', () => {
     assert.match((await deps.storage.read(doc.text)).toString('utf8'), /quick brown dog/);
   });
 
-  it('lets a redelivery of the holder\'s own message take over its live lease (the holder died)', async () => {
+  it('does not acknowledge a redelivery of the holder\'s own message while its lease is live, and does not run it', async () => {
     const { jobId, envelope } = await seedJob(await fixture('ocr/phototest-rotated-180.png'));
-    await deps.jobs.ref(jobId).update({ attempts: 1, 'stages.ocr.attempts': 1, 'stages.ocr.status': 'RUNNING', 'stages.ocr.lease': { id: 'dead-attempt', messageId: envelope.message.messageId, expiresAt: new Date(Date.now() + 600_000).toISOString() } });
-    const out = await handleOcr(envelope, { ...deps, engine: createLocalOcrEngine() });
-    assert.equal(out.action, 'completed');
-    assert.equal((await deps.jobs.get(jobId))?.attempts, 2);
+    await deps.jobs.ref(jobId).update({ attempts: 1, 'stages.ocr.attempts': 1, 'stages.ocr.status': 'RUNNING', 'stages.ocr.lease': { id: 'live-attempt', messageId: envelope.message.messageId, expiresAt: new Date(Date.now() + 60_000).toISOString() } });
+    const engine = failing(new Error('must not run'));
+    await assert.rejects(handleOcr(envelope, { ...deps, engine }), (err: unknown) => err instanceof TransientError && err.code === 'ATTEMPT_IN_PROGRESS');
+    assert.equal(engine.calls, 0);
+    const job = await deps.jobs.get(jobId);
+    assert.equal(job?.stages.ocr?.lease?.id, 'live-attempt', 'the live attempt keeps its lease');
+    assert.equal(job?.attempts, 1);
+  });
+
+  it('keeps a slow attempt\'s lease alive with heartbeats, so it is never taken over, and a dead one\'s lapses', async () => {
+    const { jobId, envelope } = await seedJob(await fixture('ocr/phototest-rotated-180.png'));
+    const g = gated(createLocalOcrEngine());
+    // A 1.5 s lease renewed every 0.3 s; the work stays silent (no progress) for 3 s.
+    const quick = { ...deps, leaseMs: 1500, heartbeatMs: 300 };
+    const first = handleOcr(envelope, { ...quick, engine: g.engine });
+    await until(() => g.calls() === 1);
+    const claimed = (await deps.jobs.get(jobId))?.stages.ocr?.lease;
+    await new Promise((r) => setTimeout(r, 3000));
+    const renewed = (await deps.jobs.get(jobId))?.stages.ocr?.lease;
+    assert.equal(renewed?.id, claimed?.id);
+    assert.ok(Date.parse(renewed?.expiresAt ?? '') > Date.parse(claimed?.expiresAt ?? '') + 1000, `renewed: ${claimed?.expiresAt} → ${renewed?.expiresAt}`);
+    const second = await handleOcr(anotherCopy(envelope), { ...quick, engine: failing(new Error('must not run')) });
+    assert.equal(second.action, 'skipped', 'a live (heartbeating) lease is not taken over');
+    g.release();
+    assert.equal((await first).action, 'completed');
+    assert.equal((await deps.jobs.get(jobId))?.attempts, 1);
   });
 
   it('takes over an expired lease whatever message brings the request', async () => {
