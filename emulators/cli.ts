@@ -7,7 +7,9 @@
  *
  * `start` stays in the foreground until Ctrl-C or SIGTERM, then stops everything; with `--detach`
  * it returns once the platform is ready and leaves it running for a later `stop` (which may run
- * in any process: it works from the pgids recorded under `.scriptorium/<profile>/`).
+ * in any process: it works from the pgids recorded under `.scriptorium/<profile>/`). Either way
+ * the function servers are children of a supervisor daemon that restarts them when they die
+ * (emulators/supervisor-daemon.ts): it outlives a detached start, and `stop` ends it first.
  * The profile defaults to `dev`.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -128,7 +130,15 @@ async function main(argv: string[]): Promise<number> {
       };
       for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
       try {
-        platform = await startPlatform({ profile, root, persist: values.persist, log: out, signal: aborter.signal });
+        platform = await startPlatform({
+          profile,
+          root,
+          persist: values.persist,
+          log: out,
+          signal: aborter.signal,
+          // In the foreground, function deaths and restarts show here; detached, in logs/supervisor.log.
+          ...(values.detach ? {} : { supervisorLog: (line: string) => out(`supervisor: ${line}`) }),
+        });
       } catch (err) {
         if (aborter.signal.aborted) {
           out('start aborted; everything it had started is stopped');
@@ -165,8 +175,14 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       for (const r of rows) {
+        if (r.name === 'supervisor') {
+          out(`${r.name.padEnd(12)} pgid ${String(r.pgid).padEnd(7)} ${r.alive ? 'running' : 'gone: function servers that die are not restarted'}`);
+          continue;
+        }
         const answer = r.http === null ? 'no answer' : r.url?.startsWith('tcp:') ? 'listening' : `HTTP ${r.http}`;
-        out(`${r.name.padEnd(12)} pgid ${String(r.pgid).padEnd(7)} ${r.alive ? 'running' : 'gone   '} ${r.url ?? ''} (${answer})`);
+        const s = r.supervised;
+        const restarts = s ? `, ${s.restarts} restart${s.restarts === 1 ? '' : 's'}${s.lastRestartReason ? ` (last ${s.lastRestartAt ?? ''} after ${s.lastRestartReason})` : ''}${s.crashLooping ? ', CRASH_LOOPING' : ''}` : '';
+        out(`${r.name.padEnd(12)} pgid ${String(r.pgid).padEnd(7)} ${r.alive ? 'running' : 'gone   '} ${r.url ?? ''} (${answer}${restarts})`);
       }
       return rows.every((r) => r.alive) ? 0 : 1;
     }

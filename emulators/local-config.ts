@@ -24,8 +24,13 @@ export const LocalConfigSchema = z.object({
   signingKeyFile: z.string(),
   /** Where each process writes its log. */
   logsDir: z.string(),
-  /** Process-group ids of everything started, for `npm run stop`. */
+  /** Process-group ids of everything started, for `npm run stop` (a restarted function's is updated by the supervisor). */
   pgids: z.record(z.string(), z.number()),
+  /**
+   * The supervisor's state file (restarts and crash loops of the function servers), read by
+   * `scriptorium health`. Absent in configs written before supervision existed.
+   */
+  supervisorStateFile: z.string().optional(),
   startedAt: z.string(),
 });
 export type LocalConfig = z.infer<typeof LocalConfigSchema>;

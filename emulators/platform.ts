@@ -9,7 +9,7 @@
  * publishes its addresses in `.scriptorium/local.json` (dev) or `.scriptorium/test.json` (test).
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
@@ -22,6 +22,7 @@ import {
   spawnGroup,
   stopGroup,
   waitForHttp,
+  writeJsonAtomic,
   type HttpProbe,
   type ManagedProcess,
   type SpawnGroupOptions,
@@ -29,6 +30,17 @@ import {
 } from './processes.js';
 import { DEMO_PROJECT_ID, DEMO_USER_EMAIL, DEMO_USER_UID, ensureDemoUser, seedDemoProject } from './seed.js';
 import { ensureSigningKey } from './signing-key.js';
+import { launchSupervisor, type DaemonProcess, type SupervisorHandle } from './supervisor-daemon.js';
+import { readSupervisorState, type RestartPolicy, type SupervisedStatus } from './supervisor.js';
+
+/**
+ * How long `stop` gives the supervisor to stop the function servers and exit before it is killed
+ * (the function groups are then stopped from the record like everything else). Longer than the
+ * supervisor's own grace per function ({@link FUNCTION_STOP_GRACE_MS}) so it normally finishes.
+ */
+const SUPERVISOR_STOP_GRACE_MS = 15_000;
+/** SIGTERM-to-SIGKILL grace of a function server when the supervisor stops it. */
+const FUNCTION_STOP_GRACE_MS = 8000;
 
 /** `dev` (what `npm start` runs) or `test` (what `npm test` runs). */
 export type Profile = 'dev' | 'test';
@@ -76,6 +88,13 @@ export interface StartPlatformOptions {
   readonly log?: (line: string) => void;
   /** Aborting it makes a start in progress stop what it started and reject. */
   readonly signal?: AbortSignal;
+  /** Restart backoff of the function servers (default: DEFAULT_RESTART_POLICY of supervisor.ts). */
+  readonly restartPolicy?: Partial<RestartPolicy>;
+  /**
+   * Where the supervisor's lines (deaths, restarts) go once the platform is up, for a platform
+   * run in the foreground. Without it they are only in `logs/supervisor.log`.
+   */
+  readonly supervisorLog?: (line: string) => void;
 }
 
 /** Milliseconds from the start of {@link startPlatform} until each component was ready. */
@@ -106,6 +125,8 @@ export interface ProfilePaths {
   readonly firestoreData: string;
   readonly authData: string;
   readonly pubsubData: string;
+  /** The supervisor's state: restarts per function (read by `health` and `status`). */
+  readonly supervisorState: string;
 }
 
 /** The files and folders of `profile` under `root`. */
@@ -123,6 +144,7 @@ export function profilePaths(root: string, profile: Profile): ProfilePaths {
     firestoreData: path.join(stateDir, 'firestore'),
     authData: path.join(stateDir, 'auth'),
     pubsubData: path.join(stateDir, 'pubsub'),
+    supervisorState: path.join(stateDir, 'supervisor.json'),
   };
 }
 
@@ -133,15 +155,13 @@ const ProcessesFileSchema = z.object({
   pgids: z.record(z.string(), z.number()),
   /** Set when Firestore data must be exported before the emulator stops. */
   firestoreExport: z.object({ host: z.string(), gcpProjectId: z.string(), dir: z.string() }).optional(),
+  /**
+   * The supervisor daemon, parent of the function servers. Apart from `pgids` because it is not a
+   * component (the config's `pgids` lists components), and because `stop` must end it first.
+   */
+  supervisor: z.object({ pgid: z.number(), stateFile: z.string() }).optional(),
 });
 type ProcessesFile = z.infer<typeof ProcessesFileSchema>;
-
-function writeJsonAtomic(file: string, value: unknown): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(tmp, file);
-}
 
 /** The process record of a profile, or null if none (or unreadable). */
 export function readProcessesFile(root: string, profile: Profile): ProcessesFile | null {
@@ -156,9 +176,9 @@ export function readProcessesFile(root: string, profile: Profile): ProcessesFile
 export function runningProcesses(root: string, profile: Profile): string[] {
   const rec = readProcessesFile(root, profile);
   if (!rec) return [];
-  return Object.entries(rec.pgids)
-    .filter(([, pgid]) => markedGroupMembers(pgid, rec.marker).length > 0)
-    .map(([name]) => name);
+  const groups = Object.entries(rec.pgids);
+  if (rec.supervisor) groups.push(['supervisor', rec.supervisor.pgid]);
+  return groups.filter(([, pgid]) => markedGroupMembers(pgid, rec.marker).length > 0).map(([name]) => name);
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -236,7 +256,22 @@ export async function stopPlatform(root: string, profile: Profile, log: (line: s
       log(`warning: ${(err as Error).message}`);
     }
   }
-  const results = await Promise.all(Object.values(rec.pgids).map((pgid) => stopGroup(pgid, rec.marker)));
+  const results: StopResult[] = [];
+  const pgids = new Set(Object.values(rec.pgids));
+  if (rec.supervisor) {
+    // The supervisor first: it would otherwise answer the deaths this stop causes with restarts.
+    // On SIGTERM it stops restarting at once, stops the function servers and exits.
+    results.push(await stopGroup(rec.supervisor.pgid, rec.marker, SUPERVISOR_STOP_GRACE_MS));
+    const state = readSupervisorState(rec.supervisor.stateFile);
+    if (state && state.marker === rec.marker) {
+      results.push(...state.stopResults);
+      // Restarted functions have pgids the record never saw: the sweep below must include them.
+      for (const s of Object.values(state.processes)) if (s.pgid !== null) pgids.add(s.pgid);
+    }
+  }
+  // Everything else, and (absent, normally) whatever a killed supervisor left running.
+  const swept = await Promise.all([...pgids].map((pgid) => stopGroup(pgid, rec.marker)));
+  results.push(...swept);
   rmSync(p.configFile, { force: true });
   rmSync(p.processesFile, { force: true });
   return results;
@@ -301,6 +336,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
   const p = profilePaths(root, profile);
   const functionsDir = opts.functionsDir ?? path.join(root, 'dist', 'functions');
   const storageMain = path.join(root, 'dist', 'emulators', 'storage', 'main.js');
+  const supervisorMain = path.join(root, 'dist', 'emulators', 'supervisor-main.js');
   const rulesFile = path.join(root, 'shared', 'firestore', 'firestore.rules');
   const firebaseBin = path.join(root, 'node_modules', 'firebase-tools', 'lib', 'bin', 'firebase.js');
   const ffMain = path.join(root, 'node_modules', '@google-cloud', 'functions-framework', 'build', 'src', 'main.js');
@@ -309,7 +345,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
   if (already.length > 0) {
     throw new Error(`the ${profile} platform is already running (${already.join(', ')}): stop it first (node dist/emulators/cli.js stop --profile ${profile})`);
   }
-  for (const f of [storageMain, rulesFile, firebaseBin, ffMain]) {
+  for (const f of [storageMain, supervisorMain, rulesFile, firebaseBin, ffMain]) {
     if (!existsSync(f)) throw new Error(`missing ${f} (run npm install and npm run build)`);
   }
   const functionFiles = topology.functions.map((fn) => path.join(functionsDir, fn.name, 'index.js'));
@@ -447,6 +483,20 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
     };
   });
 
+  // The function servers run under the supervisor daemon (restarted when they die, as Cloud Run
+  // replaces a crashed instance); the emulators are ours directly, as before.
+  const supervised = new Set<string>(topology.functions.map((f) => f.name));
+  const supervisedSpecs: DaemonProcess[] = Object.values(components)
+    .filter((c) => supervised.has(c.spawn.name))
+    .map((c) => ({
+      name: c.spawn.name,
+      command: c.spawn.command,
+      args: [...c.spawn.args],
+      cwd: c.spawn.cwd,
+      env: Object.fromEntries(Object.entries(c.spawn.env).filter((e): e is [string, string] => e[1] !== undefined)),
+      logFile: c.spawn.logFile,
+      probeUrl: c.probe.url,
+    }));
   const record: ProcessesFile = {
     profile,
     marker,
@@ -454,16 +504,46 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
     ...(persist ? { firestoreExport: { host: hosts.firestore, gcpProjectId: gcp, dir: p.firestoreData } } : {}),
   };
   const started: ManagedProcess[] = [];
-  const stop = async (): Promise<StopResult[]> => stopPlatform(root, profile, log);
+  let supervisor: SupervisorHandle | undefined;
+  const stop = async (): Promise<StopResult[]> => {
+    supervisor?.detach();
+    return stopPlatform(root, profile, log);
+  };
   const timings: Timings = {};
+  // A state file of an earlier run must not be mistaken for this one's.
+  rmSync(p.supervisorState, { force: true });
   try {
     for (const c of Object.values(components)) {
+      if (supervised.has(c.spawn.name)) continue;
       const proc = spawnGroup(c.spawn);
       started.push(proc);
       if (proc.pgid > 0) record.pgids[c.spawn.name] = proc.pgid;
       // Recorded as we go: a start that dies half-way still leaves `stop` what it needs.
       writeJsonAtomic(p.processesFile, record);
     }
+    supervisor = launchSupervisor({
+      mainFile: supervisorMain,
+      cwd: root,
+      env: emulatorEnv({ METADATA_SERVER_DETECTION: 'none' }),
+      logFile: logFile('supervisor'),
+      spec: {
+        marker,
+        stateFile: p.supervisorState,
+        configFile: p.configFile,
+        ...(opts.restartPolicy ? { policy: opts.restartPolicy } : {}),
+        graceMs: FUNCTION_STOP_GRACE_MS,
+        processes: supervisedSpecs,
+      },
+      onLog: (line) => log(`  supervisor: ${line}`),
+      onSpawned: (name, _pid, pgid) => {
+        record.pgids[name] = pgid;
+        writeJsonAtomic(p.processesFile, record);
+      },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    if (supervisor.pgid > 0) record.supervisor = { pgid: supervisor.pgid, stateFile: p.supervisorState };
+    writeJsonAtomic(p.processesFile, record);
+    started.push(...(await supervisor.ready).values());
     // Each step waits only for what it needs: the Firestore half of the seed (whose first write
     // pays the emulator's JVM warm-up, ~1 s) overlaps the Auth emulator's slow start.
     const readiness = new Map<string, Promise<void>>();
@@ -518,10 +598,13 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
       signingKeyFile: p.signingKey,
       logsDir: p.logsDir,
       pgids: record.pgids,
+      supervisorStateFile: p.supervisorState,
       startedAt: new Date(t0).toISOString(),
     } satisfies LocalConfig);
     writeJsonAtomic(p.configFile, config);
     timings.total = Date.now() - t0;
+    if (opts.supervisorLog) supervisor.follow(opts.supervisorLog);
+    else supervisor.detach();
     return { config, configFile: p.configFile, topology: applied, timings, stop };
   } catch (err) {
     await stop().catch((stopErr: unknown) => log(`warning: cleanup after a failed start: ${(stopErr as Error).message}`));
@@ -529,10 +612,26 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
   }
 }
 
-/** One line per component of `profile`: process alive, and what its address answers. */
-export async function platformStatus(root: string, profile: Profile): Promise<{ name: string; pgid: number; alive: boolean; url?: string; http: number | null }[]> {
+/** One row of {@link platformStatus}. */
+export interface ComponentStatus {
+  readonly name: string;
+  readonly pgid: number;
+  readonly alive: boolean;
+  readonly url?: string;
+  readonly http: number | null;
+  /** For a supervised function server: what the supervisor knows (restarts, crash loop). */
+  readonly supervised?: SupervisedStatus;
+}
+
+/**
+ * One row per component of `profile`: process alive, and what its address answers; then one for
+ * the supervisor. Function servers are looked up by their current pgid (restarts change it).
+ */
+export async function platformStatus(root: string, profile: Profile): Promise<ComponentStatus[]> {
   const rec = readProcessesFile(root, profile);
   if (!rec) return [];
+  const state = rec.supervisor ? readSupervisorState(rec.supervisor.stateFile) : null;
+  const supervision = state && state.marker === rec.marker ? state.processes : {};
   let config: LocalConfig | undefined;
   try {
     config = LocalConfigSchema.parse(JSON.parse(readFileSync(profilePaths(root, profile).configFile, 'utf8')));
@@ -550,16 +649,21 @@ export async function platformStatus(root: string, profile: Profile): Promise<{ 
       if (url !== undefined) urls[fn.name] = functionProbeUrl(fn.trigger, url);
     }
   }
-  return Promise.all(
-    Object.entries(rec.pgids).map(async ([name, pgid]) => {
+  const rows = await Promise.all(
+    Object.entries(rec.pgids).map(async ([name, recorded]): Promise<ComponentStatus> => {
       const url = urls[name];
+      const supervised = supervision[name];
+      const pgid = supervised?.pgid ?? recorded;
       return {
         name,
         pgid,
         alive: markedGroupMembers(pgid, rec.marker).length > 0,
         ...(url !== undefined ? { url } : {}),
         http: url !== undefined ? await probeOnce(url) : null,
+        ...(supervised ? { supervised } : {}),
       };
     }),
   );
+  if (rec.supervisor) rows.push({ name: 'supervisor', pgid: rec.supervisor.pgid, alive: markedGroupMembers(rec.supervisor.pgid, rec.marker).length > 0, http: null });
+  return rows;
 }

@@ -12,7 +12,7 @@
  * only if one of its live members carries the expected value. Linux only (reads `/proc`).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -30,10 +30,17 @@ export interface SpawnGroupOptions {
   readonly cwd: string;
   /** The complete environment of the child (not merged with ours). {@link MARKER_ENV} is added. */
   readonly env: NodeJS.ProcessEnv;
-  /** The child's stdout and stderr go here (truncated at start). */
+  /** The child's stdout and stderr go here (truncated at start, unless `append`). */
   readonly logFile: string;
   /** Value of {@link MARKER_ENV} for this run. */
   readonly marker: string;
+  /**
+   * Append to `logFile` instead of truncating it: a restarted instance must not erase the log of
+   * the one that died, which is where the reason for the crash is.
+   */
+  readonly append?: boolean;
+  /** Added to the header line written before the child's output (e.g. which restart this is). */
+  readonly note?: string;
 }
 
 /** How a process ended. */
@@ -62,8 +69,8 @@ export interface ManagedProcess {
  */
 export function spawnGroup(opts: SpawnGroupOptions): ManagedProcess {
   mkdirSync(path.dirname(opts.logFile), { recursive: true });
-  const fd = openSync(opts.logFile, 'w');
-  writeSync(fd, `# ${new Date().toISOString()} ${opts.command} ${opts.args.join(' ')}\n`);
+  const fd = openSync(opts.logFile, opts.append ? 'a' : 'w');
+  writeSync(fd, `# ${new Date().toISOString()}${opts.note ? ` ${opts.note}:` : ''} ${opts.command} ${opts.args.join(' ')}\n`);
   // A file descriptor (not a pipe) for stdio: the child must not die of SIGPIPE when we exit.
   const child = spawn(opts.command, [...opts.args], {
     cwd: opts.cwd,
@@ -91,6 +98,17 @@ export function spawnGroup(opts: SpawnGroupOptions): ManagedProcess {
     return { name: opts.name, pid: -1, pgid: -1, logFile: opts.logFile, marker: opts.marker, exited, hasExited: () => true };
   }
   return { name: opts.name, pid, pgid: pid, logFile: opts.logFile, marker: opts.marker, exited, hasExited: () => done };
+}
+
+/**
+ * Writes JSON to `file` through a temporary file and a rename, so a reader in another process
+ * (a `stop`, `health`) sees the old content or the new one, never half of it.
+ */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, file);
 }
 
 function appendLine(file: string, line: string): void {

@@ -37,6 +37,18 @@ export function parseSeconds(name: string, value: string): number {
   return Math.round(n * 1000);
 }
 
+/**
+ * A number of seconds where 0 means "off" (`--stall-timeout`), as milliseconds. `name` is how the
+ * value was given: an option (`--stall-timeout`) or an environment variable.
+ */
+export function parseSecondsOrZero(name: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !Number.isFinite(n)) {
+    throw new UsageError(`${name} must be a number of seconds (0 to disable), got '${value}'`);
+  }
+  return Math.round(n * 1000);
+}
+
 /** A positive integer (`--size`). */
 export function parsePositiveInt(name: string, value: string): number {
   const n = Number(value);

@@ -93,14 +93,28 @@ export interface JobProgress {
   /** 0–100, or null before the job reports any. */
   readonly progress: number | null;
   readonly columns: number;
+  /** After the percentage, e.g. `stalled: no progress for 75 s`. */
+  readonly note?: string;
 }
 
-/** One line: `job j1 RUNNING   ocr    [####------]  45%`. */
+/** One line: `job j1 RUNNING   ocr    [####------]  45%` (then the note, if any). */
 export function renderJobProgress(p: JobProgress): string {
   const pct = p.progress ?? 0;
   // Padded so the bar does not jump sideways as status and stage change.
   const prefix = `job ${p.jobId} ${p.status.padEnd(9)} ${(p.stage ?? '').padEnd(6)}`.trimEnd();
-  return withBar(prefix.padEnd(`job ${p.jobId}`.length + 17), pct / 100, `${String(Math.round(pct)).padStart(3)}%`, p.columns);
+  const suffix = `${String(Math.round(pct)).padStart(3)}%${p.note ? `  ${p.note}` : ''}`;
+  return withBar(prefix.padEnd(`job ${p.jobId}`.length + 17), pct / 100, suffix, p.columns);
+}
+
+/** Seconds without progress: `75 s` (whole seconds, so a line redrawn every second counts up), `2.5 s` below 10 s. */
+export function formatIdle(idleMs: number): string {
+  const t = Math.max(0, idleMs);
+  return t < 10_000 ? `${(t / 1000).toFixed(1)} s` : `${Math.floor(t / 1000)} s`;
+}
+
+/** `stalled: no progress for 75 s`. */
+export function formatStalled(idleMs: number): string {
+  return `stalled: no progress for ${formatIdle(idleMs)}`;
 }
 
 /** Input of {@link renderBatchProgress}: where an upload of several files stands. */

@@ -1,8 +1,12 @@
 /**
  * `scriptorium health`: does every component of the local stack answer? Needs no sign-in, so it
- * also works when the Auth emulator is the thing that is down.
+ * also works when the Auth emulator is the thing that is down. With the supervisor's state file
+ * (named in the local config) it also shows, per function server, how often it was restarted,
+ * when and why last, and whether it is crash-looping; and whether the supervisor itself runs.
  */
 import type { LocalConfig } from '../../../emulators/local-config.js';
+import { markedGroupMembers } from '../../../emulators/processes.js';
+import { describeExit, readSupervisorState, type SupervisorState } from '../../../emulators/supervisor.js';
 import { API_ROUTES } from '../../../shared/api/contracts.js';
 import { parseCommand } from '../args.js';
 import { EXIT, UsageError, CliFailure, type CliContext, type Command } from '../io.js';
@@ -80,10 +84,82 @@ export async function runProbe(probe: Probe, timeoutMs: number): Promise<ProbeRe
   return { name: probe.name, url, ok, httpStatus: answer.status, latencyMs, error: ok ? null : `HTTP ${answer.status}` };
 }
 
+/** A component's health: its probe, and for a supervised function server its restarts. */
+export interface ComponentHealth extends ProbeResult {
+  /** `up`, `DOWN`, `RESTARTING` (dead, the supervisor is bringing it back) or `CRASH_LOOPING`. */
+  readonly state: string;
+  /** Restarts since the platform started (null: not supervised, or no supervisor state). */
+  readonly restarts: number | null;
+  readonly lastRestartAt: string | null;
+  /** How the instance before the last restart ended: `signal SIGKILL`, `exit code 1`. */
+  readonly lastRestartReason: string | null;
+}
+
+/** What `health` knows of the supervisor: its state file, and whether its process is alive. */
+export interface SupervisionView {
+  readonly stateFile: string;
+  readonly state: SupervisorState | null;
+  readonly alive: boolean;
+}
+
+/** Reads the supervisor's state and checks its process (by pgid and the platform's marker). */
+export function readSupervision(stateFile: string): SupervisionView {
+  const state = readSupervisorState(stateFile);
+  let alive = false;
+  try {
+    alive = state !== null && state.stoppingAt === null && markedGroupMembers(state.pgid, state.marker).length > 0;
+  } catch {
+    // No /proc (not Linux): liveness unknown, reported as not running.
+  }
+  return { stateFile, state, alive };
+}
+
+/**
+ * Adds the supervisor's view to the probe results: restarts of each function server, RESTARTING or
+ * CRASH_LOOPING instead of a bare DOWN, and a `supervisor` component. A crash-looping function
+ * is not healthy even while an instance happens to answer.
+ */
+export function withSupervision(results: readonly ProbeResult[], supervision: SupervisionView | null): ComponentHealth[] {
+  const out: ComponentHealth[] = results.map((r) => {
+    const plain: ComponentHealth = { ...r, state: r.ok ? 'up' : 'DOWN', restarts: null, lastRestartAt: null, lastRestartReason: null };
+    const s = r.name.startsWith('function:') ? supervision?.state?.processes[r.name.slice('function:'.length)] : undefined;
+    if (!s) return plain;
+    const restarts = { restarts: s.restarts, lastRestartAt: s.lastRestartAt, lastRestartReason: s.lastRestartReason };
+    const died = s.lastExit ? describeExit({ code: s.lastExit.code, signal: s.lastExit.signal as NodeJS.Signals | null }) : 'unknown';
+    const next = s.nextRestartAt ? `, next attempt at ${s.nextRestartAt}` : '';
+    if (s.crashLooping) {
+      return { ...plain, ...restarts, ok: false, state: 'CRASH_LOOPING', error: `crash-looping: ${s.restarts} restarts, last death: ${died}${next}` };
+    }
+    if (!r.ok && (s.state === 'BACKOFF' || s.state === 'STARTING') && (s.restarts > 0 || s.lastExit)) {
+      return { ...plain, ...restarts, state: 'RESTARTING', error: `restarting after ${died}${next}${r.error ? ` (${r.error})` : ''}` };
+    }
+    return { ...plain, ...restarts };
+  });
+  if (supervision) {
+    const ok = supervision.alive;
+    const error = ok ? null : supervision.state === null ? 'no supervisor state: function servers that die are not restarted' : 'not running: function servers that die are not restarted';
+    out.push({ name: 'supervisor', url: supervision.stateFile, ok, httpStatus: null, latencyMs: 0, error, state: ok ? 'up' : 'DOWN', restarts: null, lastRestartAt: null, lastRestartReason: null });
+  }
+  return out;
+}
+
+/** `2025-01-31T10:00:00.000Z` → `10:00:00` (the date when not today, in UTC like the logs). */
+function shortTime(iso: string, now: Date): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const time = d.toISOString().slice(11, 19);
+  return d.toISOString().slice(0, 10) === now.toISOString().slice(0, 10) ? time : `${d.toISOString().slice(0, 10)} ${time}`;
+}
+
 /** The table printed without `--json`. */
-export function formatHealthTable(results: readonly ProbeResult[]): string {
-  const rows = results.map((r) => [r.name, r.ok ? 'up' : 'DOWN', r.httpStatus === null ? '-' : String(r.httpStatus), `${r.latencyMs} ms`, r.error ?? '', r.url]);
-  const header = ['COMPONENT', 'STATE', 'HTTP', 'TIME', 'ERROR', 'URL'];
+export function formatHealthTable(results: readonly (ProbeResult | ComponentHealth)[], now = new Date()): string {
+  const rows = results.map((r) => {
+    const h = 'state' in r ? r : null;
+    const restarts = h?.restarts === null || h?.restarts === undefined ? '-' : String(h.restarts);
+    const last = h?.lastRestartAt ? `${shortTime(h.lastRestartAt, now)} UTC ${h.lastRestartReason ?? ''}`.trimEnd() : '-';
+    return [r.name, h?.state ?? (r.ok ? 'up' : 'DOWN'), r.httpStatus === null ? '-' : String(r.httpStatus), `${r.latencyMs} ms`, restarts, last, r.error ?? '', r.url];
+  });
+  const header = ['COMPONENT', 'STATE', 'HTTP', 'TIME', 'RESTARTS', 'LAST RESTART', 'ERROR', 'URL'];
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
   return all.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd() + '\n').join('');
@@ -92,14 +168,19 @@ export function formatHealthTable(results: readonly ProbeResult[]): string {
 const USAGE = `Usage: scriptorium health [--json] [--config FILE]
 
 Checks that every component of the local stack answers: the api (/health), the Firestore, Pub/Sub,
-Auth and storage emulators, and every function server.
+Auth and storage emulators, and every function server. The local platform restarts a function
+server that dies (with a growing delay, up to 30 s); for each one the table shows how often it was
+restarted, when and why last (exit code or signal), and the state RESTARTING while it comes back
+or CRASH_LOOPING after 5 deaths within a minute (it is still retried, every 30 s: see its log under
+.scriptorium/<profile>/logs/). The supervisor doing this is a component of its own.
 
 Options:
-  --json          print {ok, components:[{name,url,ok,httpStatus,latencyMs,error}]} on stdout
+  --json          print {ok, components:[{name,url,ok,state,httpStatus,latencyMs,error,restarts,
+                  lastRestartAt,lastRestartReason}]} on stdout (restarts: null when not supervised)
   --config FILE   local stack config (default: $SCRIPTORIUM_LOCAL_CONFIG or .scriptorium/local.json)
   -h, --help      show this help
 
-Exit status: 0 when every component answers, 1 otherwise.
+Exit status: 0 when every component answers (and none is crash-looping), 1 otherwise.
 `;
 
 async function run(ctx: CliContext): Promise<number> {
@@ -119,14 +200,15 @@ async function run(ctx: CliContext): Promise<number> {
     }
     throw err;
   }
-  const results = await Promise.all(probesFor(config).map((p) => runProbe(p, 5000)));
+  const probed = await Promise.all(probesFor(config).map((p) => runProbe(p, 5000)));
+  const results = withSupervision(probed, config.supervisorStateFile ? readSupervision(config.supervisorStateFile) : null);
   const ok = results.every((r) => r.ok);
   if (values.json) {
     ctx.stdout.write(`${JSON.stringify({ ok, components: results })}\n`);
   } else {
     ctx.stdout.write(formatHealthTable(results));
     const down = results.filter((r) => !r.ok).length;
-    ctx.stderr.write(ok ? `all ${results.length} components answer\n` : `${down} of ${results.length} components do not answer\n`);
+    ctx.stderr.write(ok ? `all ${results.length} components answer\n` : `${down} of ${results.length} components do not answer or are crash-looping\n`);
   }
   return ok ? EXIT.OK : EXIT.FAILURE;
 }

@@ -11,14 +11,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { ContentTypeSchema, ProjectIdSchema, type CreateUploadResponse } from '../../../shared/api/contracts.js';
-import { parseCommand, parsePositiveInt, parseSeconds } from '../args.js';
+import { parseCommand, parsePositiveInt, parseSeconds, parseSecondsOrZero } from '../args.js';
 import { guessContentType } from '../content-type.js';
 import { describeFsError, expandUploadPaths, type Expansion, type UploadEntry } from '../files.js';
-import { followJob } from '../follow.js';
+import { DEFAULT_STALL_TIMEOUT_MS, DEFAULT_STALL_WARN_MS, followJob } from '../follow.js';
 import { EXIT, UsageError, CliFailure, type CliContext, type Command } from '../io.js';
 import { formatJobError, formatKeyValues, type JobView } from '../job-view.js';
 import { mapLimit } from '../limit.js';
-import { LineDrawer, formatDuration, renderBatchProgress, renderJobProgress, renderUploadDone, renderUploadProgress } from '../progress.js';
+import { LineDrawer, formatDuration, formatIdle, formatStalled, renderBatchProgress, renderJobProgress, renderUploadDone, renderUploadProgress } from '../progress.js';
 import { ApiError, errorCode, loadConfig, openFirebaseSession, type Session } from '../session.js';
 import { putFile, type PutResult } from '../transfer.js';
 import { neutralizeControls } from './text.js';
@@ -28,6 +28,14 @@ export const UPLOADED_STATUS = 'UPLOADED';
 
 /** Status of a file the CLI gave up on (refused, unreadable, timed out, ...); `error.code` says why. */
 export const ERROR_STATUS = 'ERROR';
+
+/** Status of a file whose job made no progress for the stall timeout (the CLI stopped waiting; the job may still finish). */
+export const STALLED_STATUS = 'STALLED';
+
+/** Environment variable: default of `--stall-timeout`, in seconds (0 disables). */
+export const STALL_TIMEOUT_ENV = 'SCRIPTORIUM_STALL_TIMEOUT';
+/** Environment variable: seconds without progress before a job is reported stalled (default 60). */
+export const STALL_WARN_ENV = 'SCRIPTORIUM_STALL_WARN';
 
 /** Default of `--concurrency`. */
 export const DEFAULT_CONCURRENCY = 4;
@@ -180,7 +188,7 @@ export function formatBatchTable(entries: readonly BatchEntry[]): string {
   return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd() + '\n').join('');
 }
 
-const USAGE = `Usage: scriptorium upload FILE... [--project ID] [--type CONTENT_TYPE] [--concurrency N] [--no-wait] [--timeout SECONDS] [--json] [--config FILE]
+const USAGE = `Usage: scriptorium upload FILE... [--project ID] [--type CONTENT_TYPE] [--concurrency N] [--no-wait] [--timeout SECONDS] [--stall-timeout SECONDS] [--json] [--config FILE]
 
 Uploads each FILE through a signed URL and follows its processing job (OCR, then embedding and
 summary) until the whole pipeline has completed or failed. A directory FILE is walked recursively:
@@ -196,14 +204,22 @@ Options:
   --concurrency N       files in flight at once, upload and job (default ${DEFAULT_CONCURRENCY}, at most ${MAX_CONCURRENCY})
   --no-wait             stop after the uploads, printing the document and job ids
   --timeout SECONDS     how long to wait for each job, from the end of its upload (default 600)
+  --stall-timeout SECONDS
+                        give up on a job that makes no progress for this long (no change of
+                        status, stage, percentage, update time or stage heartbeat): the file ends
+                        STALLED (default $${STALL_TIMEOUT_ENV}, else ${DEFAULT_STALL_TIMEOUT_MS / 1000}; 0: never;
+                        --timeout still bounds the whole wait). After ${DEFAULT_STALL_WARN_MS / 1000} s without progress
+                        ($${STALL_WARN_ENV} seconds) "stalled: no progress for N s" is shown, and
+                        again at every multiple of it. The job itself is never changed
   --json                print JSON on stdout at the end; progress goes to stderr as lines.
                         One FILE that is a regular file: one object
                           {documentId, jobId, status, error?, pages?, language?, elapsedMs}
                         Several FILEs or a directory: one array, an object per file
                           [{file, documentId, jobId, status, error, pages?, language?, elapsedMs}]
                         (error is null when there is none). status is the job's (COMPLETED, FAILED,
-                        CANCELLED), UPLOADED with --no-wait, or ERROR when the CLI gave up on the
-                        file: error.code says why (TIMEOUT, LISTEN_FAILED, UPLOAD_FAILED,
+                        CANCELLED), UPLOADED with --no-wait, STALLED (error.code STALLED) when the
+                        job made no progress for --stall-timeout, or ERROR when the CLI gave up on
+                        the file: error.code says why (TIMEOUT, LISTEN_FAILED, UPLOAD_FAILED,
                         UNREADABLE, EMPTY_FILE, INVALID_FILE_NAME, FILE_CHANGED, or the api's code)
   --config FILE         local stack config (default: $SCRIPTORIUM_LOCAL_CONFIG or .scriptorium/local.json)
   -h, --help            show this help
@@ -213,8 +229,8 @@ is printed per finished file. Without --json the results are printed as a table 
 for one FILE).
 
 Exit status: 0 when every job COMPLETED (with --no-wait: every upload succeeded); 1 when any job
-FAILED or was CANCELLED, or a file could not be read, uploaded or followed (refused, timed out);
-2 on usage errors (a FILE that does not exist, an unknown option; nothing is uploaded then).
+FAILED or was CANCELLED, or a file could not be read, uploaded or followed (refused, timed out,
+stalled); 2 on usage errors (a FILE that does not exist, an unknown option; nothing is uploaded then).
 `;
 
 /** Validated command line of `upload`. */
@@ -226,23 +242,41 @@ export interface UploadOptions {
   readonly concurrency: number;
   readonly wait: boolean;
   readonly timeoutMs: number;
+  /** No progress for this long ends the wait with STALLED; 0: never. */
+  readonly stallTimeoutMs: number;
+  /** No progress for this long is reported (and again every such interval). */
+  readonly stallWarnMs: number;
   readonly json: boolean;
   readonly config: string | undefined;
 }
 
-/** Parses and checks `upload`'s options (the files are checked by {@link expandUploadPaths}); null for --help. */
-export function parseUploadArgs(argv: readonly string[]): UploadOptions | null {
+/**
+ * Parses and checks `upload`'s options (the files are checked by {@link expandUploadPaths}); null
+ * for --help. `env` supplies the defaults of the stall settings.
+ */
+export function parseUploadArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): UploadOptions | null {
   const { values, positionals } = parseCommand(argv, {
     project: { type: 'string' },
     type: { type: 'string' },
     concurrency: { type: 'string' },
     'no-wait': { type: 'boolean' },
     timeout: { type: 'string' },
+    'stall-timeout': { type: 'string' },
     json: { type: 'boolean' },
   });
   if (values.help) return null;
   if (positionals.length === 0) throw new UsageError('missing FILE');
   const timeoutMs = values.timeout === undefined ? 600_000 : parseSeconds('timeout', values.timeout);
+  const stallFlag = values['stall-timeout'];
+  const stallEnv = env[STALL_TIMEOUT_ENV];
+  const stallTimeoutMs =
+    stallFlag !== undefined
+      ? parseSecondsOrZero('--stall-timeout', stallFlag)
+      : stallEnv !== undefined && stallEnv.trim() !== ''
+        ? parseSecondsOrZero(STALL_TIMEOUT_ENV, stallEnv)
+        : DEFAULT_STALL_TIMEOUT_MS;
+  const warnEnv = env[STALL_WARN_ENV];
+  const stallWarnMs = warnEnv !== undefined && warnEnv.trim() !== '' ? parseSecondsOrZero(STALL_WARN_ENV, warnEnv) : DEFAULT_STALL_WARN_MS;
   const concurrency = values.concurrency === undefined ? DEFAULT_CONCURRENCY : parsePositiveInt('concurrency', values.concurrency);
   if (concurrency > MAX_CONCURRENCY) throw new UsageError(`--concurrency must be at most ${MAX_CONCURRENCY}, got ${concurrency}`);
   if (values.project !== undefined && !ProjectIdSchema.safeParse(values.project).success) {
@@ -261,6 +295,8 @@ export function parseUploadArgs(argv: readonly string[]): UploadOptions | null {
     concurrency,
     wait: !values['no-wait'],
     timeoutMs,
+    stallTimeoutMs,
+    stallWarnMs,
     json: values.json ?? false,
     config: values.config,
   };
@@ -268,7 +304,7 @@ export function parseUploadArgs(argv: readonly string[]): UploadOptions | null {
 
 async function run(ctx: CliContext): Promise<number> {
   const started = performance.now();
-  const opts = parseUploadArgs(ctx.argv);
+  const opts = parseUploadArgs(ctx.argv, ctx.env);
   if (opts === null) {
     ctx.stdout.write(USAGE);
     return EXIT.OK;
@@ -324,6 +360,22 @@ interface FileHooks {
   readonly uploaded?: (put: PutResult) => void;
   /** Every state of the job the listener sees. */
   readonly job?: (job: JobView) => void;
+  /** Every second while the job makes no progress (after the warning threshold); `report`: print a line now. */
+  readonly stalled?: (jobId: string, idleMs: number, report: boolean, last: JobView | null) => void;
+  /** Progress came after a reported stall that lasted `stalledMs`. */
+  readonly resumed?: (jobId: string, stalledMs: number) => void;
+}
+
+/** `RUNNING, ocr, 10 %` (or `nothing yet`): where a job was last seen, for messages. */
+export function lastSeen(job: JobView | null): string {
+  if (!job) return 'no state seen yet';
+  return [job.status, job.stage, job.progress === null ? null : `${Math.round(job.progress)}%`].filter((p): p is string => p !== null && p !== '').join(', ');
+}
+
+/** The message of a file given up on for lack of progress. */
+export function stalledMessage(jobId: string, idleMs: number, last: JobView | null): string {
+  const updated = last?.updatedAt ? `, last updated ${last.updatedAt}` : '';
+  return `job ${jobId} ${formatStalled(idleMs)} (last seen: ${lastSeen(last)}${updated}); stopped waiting (--stall-timeout). The job was not changed and may still finish: scriptorium job ${jobId}`;
 }
 
 /** How one file ended: its result, and for a failure the message for stderr. */
@@ -393,7 +445,18 @@ async function uploadFile(
 
   if (!opts.wait) return { result: buildUploadResult({ ...ids, status: UPLOADED_STATUS, elapsedMs: elapsed() }), message: null, uploaded };
 
-  const outcome = await followJob(session, created.jobId, opts.timeoutMs, (job) => hooks.job?.(job));
+  const jobId = created.jobId;
+  const outcome = await followJob(session, jobId, opts.timeoutMs, (job) => hooks.job?.(job), {
+    warnAfterMs: opts.stallWarnMs,
+    timeoutMs: opts.stallTimeoutMs,
+    onStalled: (idleMs, report, last) => hooks.stalled?.(jobId, idleMs, report, last),
+    onResumed: (stalledMs) => hooks.resumed?.(jobId, stalledMs),
+  });
+  if (outcome.kind === 'stalled') {
+    const message = stalledMessage(jobId, outcome.idleMs, outcome.last);
+    const error = { code: STALLED_STATUS, message, retryable: true };
+    return { result: buildUploadResult({ ...ids, status: STALLED_STATUS, error, elapsedMs: elapsed() }), message, uploaded };
+  }
   if (outcome.kind === 'timeout') {
     const seen = outcome.last ? ` (last seen: ${outcome.last.status}${outcome.last.stage ? `, ${outcome.last.stage}` : ''})` : '';
     return fail('TIMEOUT', `gave up waiting for job ${created.jobId} after ${formatDuration(opts.timeoutMs)}${seen}; follow it with: scriptorium job ${created.jobId}`);
@@ -451,6 +514,17 @@ async function uploadSingle(ctx: CliContext, opts: UploadOptions, session: Sessi
         } else {
           ctx.stderr.write(`${renderUploadDone(file.name, put.bytes, put.elapsedMs)}\n`);
         }
+      },
+      stalled: (jobId, idleMs, report, last) => {
+        if (tty) {
+          const seen = { status: last?.status ?? 'WAITING', stage: last?.stage ?? null, progress: last?.progress ?? null };
+          jobLine.draw(renderJobProgress({ jobId, ...seen, columns: jobLine.columns, note: formatStalled(idleMs) }), true);
+        } else if (report) {
+          ctx.stderr.write(`job ${jobId}: ${formatStalled(idleMs)} (last seen: ${lastSeen(last)})\n`);
+        }
+      },
+      resumed: (jobId, stalledMs) => {
+        if (!tty) ctx.stderr.write(`job ${jobId}: moving again after ${formatIdle(stalledMs)} without progress\n`);
       },
       job: (job) => {
         if (tty) {
@@ -557,6 +631,26 @@ async function uploadBatch(ctx: CliContext, opts: UploadOptions, session: Sessio
         sent.set(index, put.bytes);
         filesDone += 1;
         redraw(true);
+      },
+      // A batch shows one line for all files: a stall gets a line of its own, at each threshold.
+      stalled: (jobId, idleMs, report, last) => {
+        if (!report) return;
+        const line = `${shown(entry.path)}: job ${jobId} ${formatStalled(idleMs)} (last seen: ${lastSeen(last)})`;
+        if (tty) {
+          drawer.printAbove(line);
+          redraw(true);
+        } else {
+          ctx.stderr.write(`${line}\n`);
+        }
+      },
+      resumed: (jobId, stalledMs) => {
+        const line = `${shown(entry.path)}: job ${jobId} moving again after ${formatIdle(stalledMs)} without progress`;
+        if (tty) {
+          drawer.printAbove(line);
+          redraw(true);
+        } else {
+          ctx.stderr.write(`${line}\n`);
+        }
       },
     });
     if (!outcome.uploaded) filesDone += 1;
