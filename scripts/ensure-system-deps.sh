@@ -4,13 +4,15 @@
 # prints one line and touches nothing.
 #
 #   scripts/ensure-system-deps.sh                  # engines + emulator prerequisites
-#   scripts/ensure-system-deps.sh --engines-only   # OCR tools only (no java/gcloud), e.g. unit-test CI
+#   scripts/ensure-system-deps.sh --engines-only   # engine tools only (OCR, speech; no java/gcloud), e.g. unit-test CI
 #   scripts/ensure-system-deps.sh --check          # report only, never install
 #
 # Needed by: the local OCR engine (tesseract + eng/osd data, plus ara/ind/deu/fra so Arabic scans
 # are read as Arabic and Latin-script languages beyond English can be hinted; poppler's
-# pdfinfo/pdftotext/pdftoppm/pdfimages, ffmpeg), the Firestore and Pub/Sub emulators (java 17+,
-# gcloud with both components).
+# pdfinfo/pdftotext/pdftoppm/pdfimages, ffmpeg), the local speech engines (ffmpeg/ffprobe for
+# media; pocketsphinx with its US English model for speech-to-text; flite, and festival with the
+# HTS voice cmu_us_slt_arctic_hts, for text-to-speech), the Firestore and Pub/Sub emulators
+# (java 17+, gcloud with both components).
 set -euo pipefail
 
 engines_only=0
@@ -48,6 +50,10 @@ java_major() {
 # Indonesian, German, French (used when a document's language hints name them).
 OCR_LANGUAGES=(ara ind deu fra)
 
+# Where Debian's pocketsphinx-en-us and festvox-us-slt-hts put their files.
+POCKETSPHINX_MODEL=/usr/share/pocketsphinx/model/en-us
+FESTIVAL_SLT_VOICE=/usr/share/festival/voices/us/cmu_us_slt_arctic_hts
+
 tesseract_has_lang() {
   have tesseract && OMP_THREAD_LIMIT=1 tesseract --list-langs 2>/dev/null | tail -n +2 | grep -x "$1" >/dev/null
 }
@@ -74,6 +80,15 @@ survey() {
     fi
   done
   have ffmpeg || need ffmpeg ffmpeg
+  have ffprobe || need ffprobe ffmpeg
+  # Speech-to-text (shared/engines/stt/local.ts): the recognizer and the model files it is given.
+  have pocketsphinx_continuous || need pocketsphinx_continuous pocketsphinx
+  [[ -f "$POCKETSPHINX_MODEL/en-us.lm.bin" && -f "$POCKETSPHINX_MODEL/cmudict-en-us.dict" && -d "$POCKETSPHINX_MODEL/en-us" ]] ||
+    need "pocketsphinx model: en-us" pocketsphinx-en-us
+  # Text-to-speech: flite (voice kal16 is built in) and festival with the HTS voice.
+  have flite || need flite flite
+  have text2wave || need "festival (text2wave)" festival
+  [[ -d "$FESTIVAL_SLT_VOICE" ]] || need "festival voice: cmu_us_slt_arctic_hts" festvox-us-slt-hts
   if ((engines_only == 0)); then
     (($(java_major) >= 17)) || need "java 17+ (found: $(java_major))" "$(java_package)"
   fi
@@ -117,7 +132,7 @@ summary() {
   tess=$(tesseract --version 2>&1 | awk 'NR == 1 {print $2}')
   poppler=$(pdfinfo -v 2>&1 | awk 'NR == 1 {print $3}')
   ff=$(ffmpeg -version 2>/dev/null | awk 'NR == 1 {print $3}')
-  local line="system deps OK: tesseract $tess (eng, osd, ${OCR_LANGUAGES[*]}), poppler $poppler, ffmpeg $ff"
+  local line="system deps OK: tesseract $tess (eng, osd, ${OCR_LANGUAGES[*]}), poppler $poppler, ffmpeg $ff, pocketsphinx (en-us), flite, festival (slt hts)"
   ((engines_only == 0)) && line+=", java $(java_major), gcloud (firestore + pubsub emulators)"
   echo "$line"
 }
