@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
-import { bucketName, topology } from '../shared/topology.js';
+import { bucketName, topology, type FunctionTrigger } from '../shared/topology.js';
 import { applyTopology, type AppliedTopology } from './apply-topology.js';
 import { LocalConfigSchema, STATE_DIR, type LocalConfig } from './local-config.js';
 import {
@@ -308,7 +308,8 @@ function emulatorEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 /** Environment variables a function server may inherit from the caller (besides SCRIPTORIUM_*). */
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'NODE_EXTRA_CA_CERTS', 'TESSDATA_PREFIX'];
 
-function functionProbeUrl(trigger: 'http' | 'pubsub', baseUrl: string): string {
+function functionProbeUrl(trigger: FunctionTrigger, baseUrl: string): string {
+  // The api answers /health; other functions (event and scheduled ones) are probed by their port.
   return trigger === 'http' ? `${baseUrl}/health` : baseUrl.replace(/^http:/, 'tcp:');
 }
 
@@ -456,7 +457,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
           `--target=${fn.entryPoint}`,
           `--source=${functionFiles[i] ?? ''}`,
           `--port=${ports.functionsBase + i}`,
-          `--signature-type=${fn.trigger === 'http' ? 'http' : 'cloudevent'}`,
+          `--signature-type=${fn.trigger === 'pubsub' ? 'cloudevent' : 'http'}`,
         ],
         env: {
           ...passthrough,

@@ -7,8 +7,12 @@
  * Names here are logical; {@link resourceNames} turns them into real names for a deployment.
  */
 
-/** A function's trigger: HTTP, or a Pub/Sub push subscription (declared in `subscriptions`). */
-export type FunctionTrigger = 'http' | 'pubsub';
+/**
+ * A function's trigger: HTTP (public: it verifies callers itself), a Pub/Sub push subscription
+ * (declared in `subscriptions`), or a schedule (an HTTP function only the scheduler may invoke:
+ * Cloud Scheduler in production, a timer on the local platform).
+ */
+export type FunctionTrigger = 'http' | 'pubsub' | 'scheduled';
 
 export interface FunctionDecl {
   /** Deployment name (kebab-case, also the folder under `functions/`). */
@@ -19,6 +23,8 @@ export interface FunctionDecl {
   /** Memory and timeout for production; locally informative only. */
   readonly memoryMb: number;
   readonly timeoutSeconds: number;
+  /** For `scheduled`: how often it runs, a cron expression (Cloud Scheduler's; the local timer takes every-minute and every-N-minutes forms). */
+  readonly schedule?: string;
 }
 
 export interface TopicDecl {
@@ -168,6 +174,9 @@ export const topology = {
     // The local embedding model takes ~140 MiB on top of the runtime; long documents take minutes.
     { name: 'embed', entryPoint: 'embed', trigger: 'pubsub', memoryMb: 1024, timeoutSeconds: 540 },
     { name: 'summarize', entryPoint: 'summarize', trigger: 'pubsub', memoryMb: 512, timeoutSeconds: 540 },
+    // The stale-job reaper (shared/jobs/reaper.ts): every minute, so a dead attempt's job moves again
+    // within about three minutes of its last heartbeat.
+    { name: 'reaper', entryPoint: 'reaper', trigger: 'scheduled', schedule: '* * * * *', memoryMb: 256, timeoutSeconds: 120 },
   ],
 } as const satisfies {
   buckets: readonly BucketDecl[];

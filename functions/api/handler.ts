@@ -372,7 +372,8 @@ async function startReembed(deps: ApiDeps, caller: Caller, seen: DocumentRecord,
         documentId: doc.id,
         ownerUid: caller.uid,
         agentId: null,
-        status: 'PENDING',
+        // RUNNING from the start: its stage is dispatched with its creation (the reaper watches RUNNING jobs).
+        status: 'RUNNING',
         stage: 'embed',
         progress: 0,
         attempts: 0,
@@ -423,7 +424,7 @@ async function startReembed(deps: ApiDeps, caller: Caller, seen: DocumentRecord,
     }, { jobId });
   } catch (err) {
     // Nothing would ever run the job: it fails now, visibly, and the caller can ask again.
-    const out = await failJob(deps, jobId, null, { code: 'DISPATCH_FAILED', message: 'could not hand the re-embedding to the embed function; try again', retryable: false }, (j) => j.status === 'PENDING');
+    const out = await failJob(deps, jobId, null, { code: 'DISPATCH_FAILED', message: 'could not hand the re-embedding to the embed function; try again', retryable: false }, (j) => j.stages.embed?.status === 'PENDING' && j.stages.embed.lease === null);
     await announceOutcome(deps, out.job);
     deps.log.error('re-embedding dispatch failed', { jobId, documentId: doc.id, err });
     return { skipped: 'could not be dispatched; try again' };

@@ -26,6 +26,8 @@ export interface StagePatch {
   readonly error?: JobError | null;
   readonly result?: Record<string, unknown>;
   readonly metrics?: Record<string, number>;
+  /** Stamps `reapedAt` with the commit time (the reaper re-dispatched the stage). */
+  readonly reaped?: true;
 }
 
 /** What a guarded update may change. Absent fields stay as they are. */
@@ -102,7 +104,7 @@ export class JobRepository {
     const { id, ...data } = job;
     // Three writes in the creating transaction: this job, its first log entry and the document record.
     const metrics = { ...data.metrics, firestoreWrites: (data.metrics.firestoreWrites ?? 0) + 2 + (job.documentId ? 1 : 0) };
-    const stages = Object.fromEntries(Object.entries(job.stages ?? {}).map(([n, st]) => [n, { status: st.status, progress: 0, attempts: 0, lease: null, error: null, startedAt: null, finishedAt: null, result: null, metrics: {}, announced: false }]));
+    const stages = Object.fromEntries(Object.entries(job.stages ?? {}).map(([n, st]) => [n, { status: st.status, progress: 0, attempts: 0, lease: null, error: null, startedAt: null, finishedAt: null, result: null, metrics: {}, announced: false, reapedAt: null }]));
     tx.create(this.ref(id), { ...data, input: { version: 1, current: true, ...data.input }, metrics, stages, announced: false, createdAt: now, updatedAt: now, startedAt: null, finishedAt: null, logCount: 1 });
     tx.set(this.ref(id).collection('logs').doc(logSlot(0)), { seq: 0, at: now, ...log, status: job.status, stage: job.stage, progress: job.progress });
   }
@@ -217,7 +219,7 @@ const STAGE_NAME = /^[a-z][a-z0-9_]{0,31}$/;
  */
 function applyStagePatch(patch: Record<string, unknown>, cur: StageState | undefined, sp: StagePatch, now: FieldValue, stamp: string): StageState {
   if (!STAGE_NAME.test(sp.name)) throw new PermanentError('INVALID_STAGE', `invalid stage name ${sp.name}`);
-  const base: StageState = cur ?? { status: 'PENDING', progress: 0, attempts: 0, lease: null, error: null, startedAt: null, finishedAt: null, result: null, metrics: {}, announced: false };
+  const base: StageState = cur ?? { status: 'PENDING', progress: 0, attempts: 0, lease: null, error: null, startedAt: null, finishedAt: null, result: null, metrics: {}, announced: false, reapedAt: null };
   const status = sp.status ?? base.status;
   const next: StageState = {
     ...base,
@@ -230,10 +232,11 @@ function applyStagePatch(patch: Record<string, unknown>, cur: StageState | undef
     metrics: { ...base.metrics, ...sp.metrics },
     startedAt: base.startedAt ?? (status === 'RUNNING' ? stamp : null),
     finishedAt: isStageTerminal(status) && !isStageTerminal(base.status) ? stamp : base.finishedAt,
+    reapedAt: sp.reaped ? stamp : base.reapedAt,
   };
   const prefix = `stages.${sp.name}`;
   if (!cur) {
-    patch[prefix] = { ...next, startedAt: next.startedAt === null ? null : now, finishedAt: next.finishedAt === null ? null : now };
+    patch[prefix] = { ...next, startedAt: next.startedAt === null ? null : now, finishedAt: next.finishedAt === null ? null : now, reapedAt: next.reapedAt === null ? null : now };
     return next;
   }
   const fields: (keyof StageState)[] = ['status', 'progress', 'attempts', 'lease', 'error', 'result'];
@@ -241,5 +244,6 @@ function applyStagePatch(patch: Record<string, unknown>, cur: StageState | undef
   for (const [k, v] of Object.entries(sp.metrics ?? {})) patch[`${prefix}.metrics.${k}`] = v;
   if (cur.startedAt === null && next.startedAt !== null) patch[`${prefix}.startedAt`] = now;
   if (cur.finishedAt === null && next.finishedAt !== null) patch[`${prefix}.finishedAt`] = now;
+  if (sp.reaped) patch[`${prefix}.reapedAt`] = now;
   return next;
 }

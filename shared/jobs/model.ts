@@ -78,6 +78,8 @@ export const StageStateSchema = z.object({
   metrics: z.record(z.string(), z.number()).default({}),
   /** Whether the stage's own completion event (e.g. text ready) was published; repaired on redelivery. */
   announced: z.boolean().default(false),
+  /** When the stale-job reaper last re-dispatched the stage (it waits before doing it again). */
+  reapedAt: z.string().nullable().default(null),
 });
 export type StageState = z.infer<typeof StageStateSchema>;
 

@@ -1,0 +1,156 @@
+/**
+ * The stale-job reaper: run every minute (Cloud Scheduler in production, a timer on the local
+ * platform). It finds jobs nobody is moving (see shared/jobs/reaper.ts for the rules), and for each
+ * one decides again inside a guarded transaction on the job as it then is, logs the decision on the
+ * job, and acts: fails an expired upload, publishes a stage's request again, or announces an outcome.
+ * Safe to run twice at once and at any moment: each decision applies at most once per stale period,
+ * and a live (heartbeating) lease is never touched.
+ */
+import { Timestamp, type Firestore } from '@google-cloud/firestore';
+import type { DocumentRepository } from '../../shared/firestore/documents.js';
+import type { JobRepository } from '../../shared/firestore/jobs.js';
+import type { Publisher } from '../../shared/events/publisher.js';
+import type { DocumentEvent, OcrRequested } from '../../shared/events/contracts.js';
+import { COLLECTIONS } from '../../shared/firestore/paths.js';
+import { announceOutcome, failJob } from '../../shared/jobs/outcomes.js';
+import { DEFAULT_REAPER_SETTINGS, reaperDecision, type ReaperSettings } from '../../shared/jobs/reaper.js';
+import type { Job } from '../../shared/jobs/model.js';
+import type { Logger } from '../../shared/logger/index.js';
+
+export interface ReaperDeps {
+  readonly db: Firestore;
+  readonly jobs: JobRepository;
+  readonly documents: DocumentRepository;
+  readonly publisher: Publisher;
+  readonly log: Logger;
+  readonly settings?: ReaperSettings;
+  /** Jobs examined per query and run (the next run takes the rest). */
+  readonly limit?: number;
+  /** Only this project's jobs (an operator's targeted run, the tests); default every project. */
+  readonly projectId?: string;
+  readonly now?: () => Date;
+}
+
+export interface ReaperReport {
+  readonly examined: number;
+  readonly expired: number;
+  readonly redispatched: number;
+  readonly announced: number;
+  readonly failures: number;
+}
+
+const UPLOAD_EXPIRED = { code: 'UPLOAD_EXPIRED', message: 'no file was uploaded before the signed upload URL expired', retryable: false } as const;
+
+/** The requests that restart `stages` of `job` (one text-ready event serves every stage that starts from it). */
+async function requestsFor(job: Job, stages: readonly string[], deps: ReaperDeps): Promise<({ topic: 'ocr-requests'; data: OcrRequested } | { topic: 'document-events'; data: DocumentEvent })[]> {
+  const out: ({ topic: 'ocr-requests'; data: OcrRequested } | { topic: 'document-events'; data: DocumentEvent })[] = [];
+  const documentId = job.documentId;
+  const generation = job.input.generation;
+  if (!documentId || generation === null) return out;
+  const now = (deps.now?.() ?? new Date()).toISOString();
+  if (stages.includes('ocr')) {
+    out.push({
+      topic: 'ocr-requests',
+      data: { type: 'scriptorium.document.ocr.requested.v1', jobId: job.id, projectId: job.projectId, documentId, source: { bucket: job.input.bucket, object: job.input.object, generation }, contentType: job.input.contentType.split(';')[0]?.trim().toLowerCase() ?? '', requestedAt: now },
+    });
+  }
+  if (stages.some((s) => s !== 'ocr')) {
+    // The text the stages read: the OCR stage's result, or (a re-embedding) the version's text.
+    let text: { bucket: string; object: string; generation: string } | null = null;
+    let pageCount = 0;
+    let language = 'und';
+    const ocr = job.stages.ocr?.result as { text?: { bucket: string; object: string; generation: string }; pageCount?: number; language?: string } | null | undefined;
+    if (ocr?.text) {
+      text = ocr.text;
+      pageCount = ocr.pageCount ?? 0;
+      language = ocr.language ?? 'und';
+    } else {
+      const version = await deps.documents.getVersion(documentId, job.input.version);
+      if (version?.text) {
+        text = { bucket: version.text.bucket, object: version.text.object, generation: version.text.generation ?? '' };
+        pageCount = version.pageCount ?? 0;
+        language = version.language ?? 'und';
+      }
+    }
+    if (text) out.push({ topic: 'document-events', data: { type: 'scriptorium.document.text.ready.v1', jobId: job.id, projectId: job.projectId, documentId, generation, text, pageCount, language, occurredAt: now } });
+  }
+  return out;
+}
+
+export async function handleReap(deps: ReaperDeps): Promise<ReaperReport> {
+  const settings = deps.settings ?? DEFAULT_REAPER_SETTINGS;
+  const limit = deps.limit ?? 200;
+  const now = deps.now?.() ?? new Date();
+  const col = deps.db.collection(COLLECTIONS.jobs);
+  // Three narrow queries (each served by a composite index in production; see terraform/firestore.tf):
+  // running jobs nobody has written for a while (a live attempt writes at least every 30 s), uploads
+  // awaited past their URL's expiry, and ended jobs never announced.
+  const quiet = Timestamp.fromMillis(now.getTime() - Math.min(settings.staleMs, 60_000));
+  const [running, pending, unannounced] = await Promise.all([
+    col.where('status', '==', 'RUNNING').where('updatedAt', '<', quiet).orderBy('updatedAt').limit(limit).get(),
+    col.where('status', '==', 'PENDING').where('input.uploadExpiresAt', '<', new Date(now.getTime() - settings.uploadGraceMs).toISOString()).limit(limit).get(),
+    col.where('announced', '==', false).where('finishedAt', '<', Timestamp.fromMillis(now.getTime() - settings.announceAfterMs)).limit(limit).get(),
+  ]);
+  const ids = [...new Set([...running.docs, ...pending.docs, ...unannounced.docs].filter((d) => deps.projectId === undefined || d.get('projectId') === deps.projectId).map((d) => d.id))];
+  let expired = 0;
+  let redispatched = 0;
+  let announced = 0;
+  let failures = 0;
+  for (const id of ids) {
+    try {
+      const action = await reapOne(id, deps, settings);
+      if (action === 'expire-upload') expired++;
+      else if (action === 'redispatch') redispatched++;
+      else if (action === 'announce') announced++;
+    } catch (err) {
+      // One job's failure must not stop the others; the next run tries it again.
+      failures++;
+      deps.log.error('reaper: could not handle a job', { jobId: id, err });
+    }
+  }
+  const report = { examined: ids.length, expired, redispatched, announced, failures };
+  if (expired + redispatched + announced + failures > 0) deps.log.warn('reaper acted', { ...report });
+  return report;
+}
+
+async function reapOne(jobId: string, deps: ReaperDeps, settings: ReaperSettings): Promise<string> {
+  const current = await deps.jobs.get(jobId);
+  if (!current) return 'none';
+  const first = reaperDecision(current, deps.now?.() ?? new Date(), settings);
+  switch (first.action) {
+    case 'none':
+      return 'none';
+    case 'announce': {
+      const done = await announceOutcome(deps, current);
+      if (done) deps.log.warn('reaper announced a terminal job', { jobId, why: first.why });
+      return done ? 'announce' : 'none';
+    }
+    case 'expire-upload': {
+      const still = (job: Job, readTime: Date): boolean => reaperDecision(job, readTime, settings).action === 'expire-upload';
+      const out = await failJob(deps, jobId, current.documentId, { ...UPLOAD_EXPIRED, message: `${UPLOAD_EXPIRED.message} (reaper: ${first.why})` }, still);
+      if (out.applied) await announceOutcome(deps, out.job);
+      return out.applied ? 'expire-upload' : 'none';
+    }
+    case 'redispatch': {
+      // A holder, not a variable: it is filled inside the transaction's callback.
+      const decided: { value: { stages: readonly string[]; why: string } | null } = { value: null };
+      const out = await deps.jobs.update(jobId, (job, readTime) => {
+        const d = reaperDecision(job, readTime, settings);
+        if (d.action !== 'redispatch') return null;
+        decided.value = { stages: d.stages, why: d.why };
+        return { stages: d.stages.map((name) => ({ name, lease: null, reaped: true as const })), log: { level: 'WARNING', message: `reaper: ${d.why}; request published again` } };
+      });
+      const chosen = decided.value;
+      if (!out.applied || !chosen) return 'none';
+      try {
+        for (const r of await requestsFor(out.job, chosen.stages, deps)) await deps.publisher.publish(r.topic, r.data, { jobId, reaper: 'true' });
+      } catch (err) {
+        // Not published: the next run may try again at once instead of after the stale period.
+        await deps.jobs.ref(jobId).update(Object.fromEntries(chosen.stages.map((n) => [`stages.${n}.reapedAt`, null])));
+        throw err;
+      }
+      deps.log.warn('reaper re-dispatched a stuck job', { jobId, stages: chosen.stages, why: chosen.why });
+      return 'redispatch';
+    }
+  }
+}
