@@ -13,8 +13,11 @@ import {
   API_ROUTES,
   ApiErrorSchema,
   CreateUploadResponseSchema,
+  ReembedResponseSchema,
   SearchResponseSchema,
   type CreateUploadRequest,
+  type ReembedRequest,
+  type ReembedResponse,
   type CreateUploadResponse,
   type SearchRequest,
   type SearchResponse,
@@ -121,6 +124,29 @@ export const ApiDocumentSchema = z
   .loose();
 export type ApiDocument = z.infer<typeof ApiDocumentSchema>;
 
+/** `GET /v1/documents/:id/versions`, checked leniently (fields added later pass through). */
+export const ApiVersionsSchema = z
+  .object({
+    documentId: z.string(),
+    currentVersion: z.number().int(),
+    latestVersion: z.number().int(),
+    versions: z.array(
+      z
+        .object({
+          version: z.number().int(),
+          status: z.string(),
+          fileName: z.string(),
+          jobId: z.string(),
+          createdAt: z.string().nullable().optional(),
+          chunkCount: z.number().int().nullable().optional(),
+          pageCount: z.number().int().nullable().optional(),
+        })
+        .loose(),
+    ),
+  })
+  .loose();
+export type ApiVersions = z.infer<typeof ApiVersionsSchema>;
+
 /** Client of the api function's HTTP contract, authenticated with a Firebase ID token. */
 export class ApiClient {
   constructor(
@@ -168,6 +194,24 @@ export class ApiClient {
         await new Promise((resolve) => setTimeout(resolve, this.retryDelaysMs[attempt - 1]));
       }
     }
+  }
+
+  /** `GET /v1/documents/:id/versions`: every version of a document, oldest first. */
+  async documentVersions(documentId: string): Promise<ApiVersions> {
+    const res = await this.send('GET', API_ROUTES.documentVersions(documentId), {});
+    return this.parse(res, ApiVersionsSchema);
+  }
+
+  /** `GET /v1/documents/:id/versions/:n/text`: the text extracted from one version. */
+  async versionText(documentId: string, version: number): Promise<string> {
+    const res = await this.send('GET', API_ROUTES.documentVersionText(documentId, version), { accept: 'text/plain' });
+    return res.text();
+  }
+
+  /** `POST /v1/reembed`: re-embedding jobs for one page of the project's documents. Not retried (each call creates jobs). */
+  async reembed(request: ReembedRequest): Promise<ReembedResponse> {
+    const res = await this.send('POST', API_ROUTES.reembed, { body: JSON.stringify(request) });
+    return this.parse(res, ReembedResponseSchema);
   }
 
   /** `GET /v1/documents/:id/text`: the extracted text. */

@@ -263,3 +263,50 @@ void describe('scriptorium CLI against the test platform', () => {
     assert.equal(none.code, 2);
   });
 });
+
+void describe('scriptorium versions and reembed', () => {
+  void it('upload --document adds a version; versions lists both; text --version reads the old one; reembed re-embeds with progress', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cli-versions-'));
+    try {
+      const tag = `cliver${Date.now().toString(36)}`;
+      const v1 = path.join(dir, 'notes.txt');
+      const v2 = path.join(dir, 'notes-2.txt');
+      writeFileSync(v1, `The ${tag} notes mention amber lanterns.\n`);
+      writeFileSync(v2, `The ${tag} notes now mention cobalt kettles.\n`);
+      const first = await cli(['upload', v1, '--json']);
+      assert.equal(first.code, 0, first.stderr);
+      const documentId = parseJson<UploadJson>(first).documentId;
+      const second = await cli(['upload', v2, '--document', documentId, '--json']);
+      assert.equal(second.code, 0, second.stderr);
+      assert.equal(parseJson<UploadJson>(second).documentId, documentId);
+
+      const listed = await cli(['versions', documentId, '--json']);
+      assert.equal(listed.code, 0, listed.stderr);
+      const versions = parseJson<{ currentVersion: number; versions: { version: number; status: string; fileName: string }[] }>(listed);
+      assert.equal(versions.currentVersion, 2);
+      assert.deepEqual(versions.versions.map((v) => [v.version, v.status, v.fileName]), [[1, 'READY', 'notes.txt'], [2, 'READY', 'notes-2.txt']]);
+      const table = await cli(['versions', documentId]);
+      assert.match(table.stdout, /^\*2\s+READY\s+notes-2\.txt/m);
+
+      const old = await cli(['text', documentId, '--version', '1']);
+      assert.equal(old.code, 0, old.stderr);
+      assert.match(old.stdout, /amber lanterns/);
+      const current = await cli(['text', documentId]);
+      assert.match(current.stdout, /cobalt kettles/);
+
+      const reembed = await cli(['reembed', documentId, '--force', '--json']);
+      assert.equal(reembed.code, 0, reembed.stderr);
+      const out = parseJson<{ model: string; jobs: { documentId: string; status: string }[]; skipped: unknown[] }>(reembed);
+      assert.deepEqual(out.jobs.map((j) => [j.documentId, j.status]), [[documentId, 'COMPLETED']]);
+      assert.match(reembed.stderr, /re-embedding: 1\/1 jobs done, 100%/);
+      const again = await cli(['reembed', documentId, '--json']);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(parseJson<{ jobs: unknown[]; skipped: unknown[] }>(again).skipped.length, 1, 'already on the model');
+
+      const usage = await cli(['upload', v1, v2, '--document', documentId]);
+      assert.equal(usage.code, 2, 'one FILE per new version');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -11,6 +11,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { ContentTypeSchema, ProjectIdSchema, type CreateUploadResponse } from '../../../shared/api/contracts.js';
+import { DocumentIdSchema } from '../../../shared/ids.js';
 import { parseCommand, parsePositiveInt, parseSeconds, parseSecondsOrZero } from '../args.js';
 import { guessContentType } from '../content-type.js';
 import { describeFsError, expandUploadPaths, type Expansion, type UploadEntry } from '../files.js';
@@ -188,7 +189,7 @@ export function formatBatchTable(entries: readonly BatchEntry[]): string {
   return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd() + '\n').join('');
 }
 
-const USAGE = `Usage: scriptorium upload FILE... [--project ID] [--type CONTENT_TYPE] [--concurrency N] [--no-wait] [--timeout SECONDS] [--stall-timeout SECONDS] [--json] [--config FILE]
+const USAGE = `Usage: scriptorium upload FILE... [--project ID] [--document DOCUMENT_ID] [--type CONTENT_TYPE] [--concurrency N] [--no-wait] [--timeout SECONDS] [--stall-timeout SECONDS] [--json] [--config FILE]
 
 Uploads each FILE through a signed URL and follows its processing job (OCR, then embedding and
 summary) until the whole pipeline has completed or failed. A directory FILE is walked recursively:
@@ -198,6 +199,10 @@ cannot be uploaded (unreadable, empty, unusable name) is reported as an error of
 
 Options:
   --project ID          Scriptorium project (default: the local stack's demo project)
+  --document ID         upload the one FILE as the next version of this document (same project):
+                        the document keeps its current version until the new one is READY, then
+                        search and the document switch to it at once (one version is processed at a
+                        time: the api refuses another while one is in progress)
   --type CONTENT_TYPE   content type of every FILE (default: guessed per file from the extension:
                         pdf, png, jpg/jpeg, tif/tiff, gif, bmp, webp, wav, mp3, flac, ogg, txt;
                         else application/octet-stream)
@@ -237,6 +242,8 @@ stalled); 2 on usage errors (a FILE that does not exist, an unknown option; noth
 export interface UploadOptions {
   readonly operands: readonly string[];
   readonly projectId: string | undefined;
+  /** `--document`: the one FILE becomes this document's next version. */
+  readonly documentId: string | undefined;
   /** `--type`, applied to every file; undefined: guessed per file. */
   readonly contentType: string | undefined;
   readonly concurrency: number;
@@ -257,6 +264,7 @@ export interface UploadOptions {
 export function parseUploadArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): UploadOptions | null {
   const { values, positionals } = parseCommand(argv, {
     project: { type: 'string' },
+    document: { type: 'string' },
     type: { type: 'string' },
     concurrency: { type: 'string' },
     'no-wait': { type: 'boolean' },
@@ -282,6 +290,10 @@ export function parseUploadArgs(argv: readonly string[], env: Readonly<Record<st
   if (values.project !== undefined && !ProjectIdSchema.safeParse(values.project).success) {
     throw new UsageError(`invalid --project '${values.project}': 2–63 characters of a-z, 0-9 and -`);
   }
+  if (values.document !== undefined) {
+    if (!DocumentIdSchema.safeParse(values.document).success) throw new UsageError(`invalid --document '${values.document}': expected doc_ and 20 hex digits`);
+    if (positionals.length !== 1) throw new UsageError('--document takes exactly one FILE (the new version)');
+  }
   let contentType: string | undefined;
   if (values.type !== undefined) {
     const parsed = ContentTypeSchema.safeParse(values.type);
@@ -291,6 +303,7 @@ export function parseUploadArgs(argv: readonly string[], env: Readonly<Record<st
   return {
     operands: positionals,
     projectId: values.project,
+    documentId: values.document,
     contentType,
     concurrency,
     wait: !values['no-wait'],
@@ -313,6 +326,7 @@ async function run(ctx: CliContext): Promise<number> {
   reportSkipped(ctx, expansion);
   if (expansion.entries.length === 0) throw new UsageError(`no files to upload in ${opts.operands.join(', ')}`);
   const single = expansion.single ? expansion.entries[0] : undefined;
+  if (opts.documentId !== undefined && !single) throw new UsageError('--document takes one regular FILE (the new version), not a directory');
 
   let session: Session | null = null;
   if (expansion.entries.some((e) => e.kind === 'file')) {
@@ -424,6 +438,7 @@ async function uploadFile(
       contentType: opts.contentType ?? guessContentType(file.name),
       size: file.size,
       md5Hash,
+      ...(opts.documentId ? { documentId: opts.documentId } : {}),
       // Fresh per file and invocation: the client's retries of this request are idempotent, a new run is a new upload.
       clientRequestId: `cli-${randomUUID()}`,
     });
