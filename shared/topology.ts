@@ -96,6 +96,7 @@ export const topology = {
   topics: [
     { name: 'object-events' },
     { name: 'ocr-requests' },
+    { name: 'transcribe-requests' },
     { name: 'document-events' },
     { name: 'dead-letter' },
   ],
@@ -114,6 +115,16 @@ export const topology = {
       topic: 'ocr-requests',
       pushFunction: 'ocr',
       // OCR of a long document takes minutes; the ack deadline bounds one push attempt.
+      ackDeadlineSeconds: 600,
+      retryPolicy: retry,
+      deadLetter: { topic: 'dead-letter', maxDeliveryAttempts: 5 },
+      messageRetentionSeconds: week,
+    },
+    {
+      name: 'transcribe-transcribe-requests',
+      topic: 'transcribe-requests',
+      pushFunction: 'transcribe',
+      // Long recordings take minutes (segments are transcribed with progress); as OCR.
       ackDeadlineSeconds: 600,
       retryPolicy: retry,
       deadLetter: { topic: 'dead-letter', maxDeliveryAttempts: 5 },
@@ -174,6 +185,8 @@ export const topology = {
     // The local embedding model takes ~140 MiB on top of the runtime; long documents take minutes.
     { name: 'embed', entryPoint: 'embed', trigger: 'pubsub', memoryMb: 1024, timeoutSeconds: 540 },
     { name: 'summarize', entryPoint: 'summarize', trigger: 'pubsub', memoryMb: 512, timeoutSeconds: 540 },
+    // Normalized audio is ~115 MB per hour in the (memory-backed) temp directory.
+    { name: 'transcribe', entryPoint: 'transcribe', trigger: 'pubsub', memoryMb: 2048, timeoutSeconds: 540 },
     // The stale-job reaper (shared/jobs/reaper.ts): every minute, so a dead attempt's job moves again
     // within about three minutes of its last heartbeat.
     { name: 'reaper', entryPoint: 'reaper', trigger: 'scheduled', schedule: '* * * * *', memoryMb: 256, timeoutSeconds: 120 },

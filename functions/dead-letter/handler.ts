@@ -5,7 +5,7 @@
  * Locally our own attempt cap usually fails the job first; in production both guard it.
  */
 import { decodeEnvelope } from '../../shared/events/envelope.js';
-import { GcsObjectSchema, OcrRequestedV1 } from '../../shared/events/contracts.js';
+import { GcsObjectSchema, OcrRequestedV1, TranscribeRequestedV1 } from '../../shared/events/contracts.js';
 import { TransientError, type JobError } from '../../shared/errors/index.js';
 import type { DocumentRepository } from '../../shared/firestore/documents.js';
 import type { JobRepository } from '../../shared/firestore/jobs.js';
@@ -36,6 +36,13 @@ async function jobOf(json: unknown, deps: DeadLetterDeps): Promise<{ jobId: stri
     const job = await deps.jobs.get(req.jobId);
     const describes = job && job.documentId === req.documentId && job.projectId === req.projectId && job.input.bucket === req.source.bucket && job.input.object === req.source.object;
     return describes ? { jobId: job.id, documentId: job.documentId, stage: 'ocr' } : null;
+  }
+  const transcribe = TranscribeRequestedV1.safeParse(json);
+  if (transcribe.success) {
+    const req = transcribe.data;
+    const job = await deps.jobs.get(req.jobId);
+    const describes = job && job.documentId === req.documentId && job.projectId === req.projectId && job.input.bucket === req.source.bucket && job.input.object === req.source.object;
+    return describes ? { jobId: job.id, documentId: job.documentId, stage: 'transcribe' } : null;
   }
   const obj = GcsObjectSchema.safeParse(json);
   if (obj.success) {

@@ -1,6 +1,7 @@
 /**
  * Ingest: reacts to the bucket's object notifications. A finalized upload is checked against what was
- * declared, routed by content type (PDF and images → OCR; anything else → FAILED with the reason) and
+ * declared, routed by what its bytes are (documents → the text stage `ocr`; audio and video → the
+ * `transcribe` stage of a `speech.transcribe` job; anything else → FAILED with the reason) and
  * handed to the next stage. Idempotent on `bucket/object#generation`: the job records the generation
  * it took and whether the next stage was dispatched, so a duplicated notification changes nothing.
  */
@@ -34,7 +35,7 @@ export interface IngestDeps {
 export type IngestOutcome =
   | { readonly action: 'ignored'; readonly reason: string }
   | { readonly action: 'duplicate'; readonly jobId: string }
-  | { readonly action: 'dispatched'; readonly jobId: string; readonly stage: 'ocr' }
+  | { readonly action: 'dispatched'; readonly jobId: string; readonly stage: 'ocr' | 'transcribe' }
   | { readonly action: 'failed'; readonly jobId: string; readonly error: JobError }
   | { readonly action: 'source-deleted'; readonly jobId: string };
 
@@ -70,8 +71,8 @@ export function checkUpload(job: Job, object: GcsObject, sniffed?: SniffResult):
   }
   // Routed by the bytes: the declared type must agree with what they are, and that must be a document.
   if (sniffed) {
-    if (!isDocumentFamily(sniffed.family)) {
-      const what = sniffed.family === 'audio' || sniffed.family === 'video' ? `${sniffed.type} (${sniffed.family}; speech and media jobs are not processed as documents)` : sniffed.type === OCTET_STREAM ? 'not a format Scriptorium recognises' : sniffed.type;
+    if (!isDocumentFamily(sniffed.family) && !isMediaFamily(sniffed.family)) {
+      const what = sniffed.type === OCTET_STREAM ? 'not a format Scriptorium recognises' : sniffed.type;
       return { code: 'UNSUPPORTED_CONTENT_TYPE', message: `the file is ${what}: supported documents are ${SUPPORTED_DOCUMENTS}`, retryable: false };
     }
     if (!contentTypesAgree(declared, sniffed)) {
@@ -79,7 +80,7 @@ export function checkUpload(job: Job, object: GcsObject, sniffed?: SniffResult):
     }
     return null;
   }
-  if (!isOcrContentType(declared) && !DECLARED_TEXT_TYPES.has(declared)) {
+  if (!isOcrContentType(declared) && !DECLARED_TEXT_TYPES.has(declared) && !/^(audio|video)\//.test(declared)) {
     return { code: 'UNSUPPORTED_CONTENT_TYPE', message: `${declared} is not a document type Scriptorium processes: supported documents are ${SUPPORTED_DOCUMENTS}`, retryable: false };
   }
   return null;
@@ -91,7 +92,12 @@ function isDocumentFamily(family: ContentFamily): boolean {
   return DOCUMENT_FAMILIES.has(family);
 }
 const DECLARED_TEXT_TYPES: ReadonlySet<string> = new Set(['text/plain', 'text/markdown', 'text/html', DOCX_TYPE]);
-const SUPPORTED_DOCUMENTS = `PDF, images (${OCR_CONTENT_TYPES.filter((t) => t.startsWith('image/')).join(', ')}), plain text, Markdown, HTML and DOCX`;
+const SUPPORTED_DOCUMENTS = `PDF, images (${OCR_CONTENT_TYPES.filter((t) => t.startsWith('image/')).join(', ')}), plain text, Markdown, HTML, DOCX, and audio or video recordings (WAV, FLAC, MP3, OGG/Opus, M4A/AAC, WebM, MP4) to transcribe`;
+
+/** Recordings: their text is a transcript (the `transcribe` stage), not OCR. */
+function isMediaFamily(family: string | null | undefined): boolean {
+  return family === 'audio' || family === 'video';
+}
 
 function sourceOf(object: GcsObject): DocumentRecord['source'] {
   return {
@@ -173,14 +179,18 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
     if (failure) {
       return { status: 'FAILED', stage: 'ingest', error: failure, input: { generation: object.generation, ...detected }, log: { level: 'ERROR', message: `${failure.code}: ${failure.message}` }, also: also('FAILED') };
     }
+    // What the bytes are decides the pipeline: a recording is transcribed, anything else read (OCR or extraction).
+    const speech = isMediaFamily(sniffed?.family ?? (/^(audio|video)\//.test(baseType(job.input.contentType)) ? 'audio' : null));
+    const first = speech ? 'transcribe' : 'ocr';
     return {
+      ...(speech ? { kind: 'speech.transcribe' as const } : {}),
       status: 'RUNNING',
-      stage: 'ocr',
+      stage: first,
       progress: overallProgress('ocr', 0),
-      // The OCR stage exists (PENDING) from the moment ingest takes the upload: the runner claims it.
-      stages: [{ name: 'ocr', status: 'PENDING' }],
+      // The first stage exists (PENDING) from the moment ingest takes the upload: the runner claims it.
+      stages: [{ name: first, status: 'PENDING' }],
       input: { generation: object.generation, ...detected },
-      log: { level: 'INFO', message: `upload received (${object.size} bytes${sniffed ? `, ${sniffed.type}` : ''}), queued for text extraction`, fields: { generation: object.generation } },
+      log: { level: 'INFO', message: `upload received (${object.size} bytes${sniffed ? `, ${sniffed.type}` : ''}), queued for ${speech ? 'transcription' : 'text extraction'}`, fields: { generation: object.generation } },
       also: also('PROCESSING'),
     };
   });
@@ -189,8 +199,9 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
   if (!outcome.applied) {
     // A redelivery after we took this generation but before the dispatch was recorded: dispatch again
     // (the OCR stage is idempotent per job and generation). Otherwise it is a pure duplicate.
-    if (job.status === 'RUNNING' && job.stage === 'ocr' && job.input.generation === object.generation && job.dispatchedStage !== 'ocr') {
-      return dispatchOcr(deps, job, object, now);
+    const first = firstStage(job);
+    if (job.status === 'RUNNING' && job.stage === first && job.input.generation === object.generation && job.dispatchedStage !== first) {
+      return dispatchFirst(deps, job, object, now);
     }
     // A terminal job whose announcement was lost gets it now.
     await announceOutcome(deps, job);
@@ -202,47 +213,54 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
     log.warn('upload refused', { jobId, error: job.error });
     return { action: 'failed', jobId, error: job.error };
   }
-  const dispatched = await dispatchOcr(deps, job, object, now);
-  log.info('dispatched to OCR', { jobId });
+  const dispatched = await dispatchFirst(deps, job, object, now);
+  log.info(`dispatched to ${firstStage(job)}`, { jobId });
   return dispatched;
 }
 
+/** The stage a taken upload starts with: transcription for recordings, text extraction (OCR) otherwise. */
+function firstStage(job: Job): 'ocr' | 'transcribe' {
+  return job.kind === 'speech.transcribe' ? 'transcribe' : 'ocr';
+}
+
 /**
- * Publishes the OCR request for a job ingest has taken. Dispatch failures count as attempts of the
- * OCR stage: a transient one is recorded and rethrown (Pub/Sub redelivers the notification, which
- * dispatches again) until the attempt cap; a permanent one fails the job. A job is never left RUNNING
- * with nothing on its way.
+ * Publishes the first stage's request (OCR or transcription) for a job ingest has taken. Dispatch
+ * failures count as attempts of that stage: a transient one is recorded and rethrown (Pub/Sub
+ * redelivers the notification, which dispatches again) until the attempt cap; a permanent one fails
+ * the job. A job is never left RUNNING with nothing on its way.
  */
-async function dispatchOcr(deps: IngestDeps, job: Job, object: GcsObject, now: Date): Promise<IngestOutcome> {
+async function dispatchFirst(deps: IngestDeps, job: Job, object: GcsObject, now: Date): Promise<IngestOutcome> {
   const documentId = job.documentId;
-  const ourGeneration = (j: Job): boolean => j.status === 'RUNNING' && j.stage === 'ocr' && j.input.generation === object.generation;
-  // Once OCR has claimed the job (it marks the dispatch itself), a failing re-dispatch must not touch it.
-  const undispatched = (j: Job): boolean => ourGeneration(j) && j.dispatchedStage !== 'ocr' && (j.stages.ocr?.status ?? 'PENDING') === 'PENDING' && !j.stages.ocr?.lease;
-  const attempts = job.stages.ocr?.attempts ?? 0;
+  const stage = firstStage(job);
+  const ourGeneration = (j: Job): boolean => j.status === 'RUNNING' && j.stage === stage && j.input.generation === object.generation;
+  // Once the stage has claimed the job (it marks the dispatch itself), a failing re-dispatch must not touch it.
+  const undispatched = (j: Job): boolean => ourGeneration(j) && j.dispatchedStage !== stage && (j.stages[stage]?.status ?? 'PENDING') === 'PENDING' && !j.stages[stage]?.lease;
+  const attempts = job.stages[stage]?.attempts ?? 0;
   try {
     if (!documentId) throw new PermanentError('JOB_WITHOUT_DOCUMENT', `job ${job.id} has no document`);
-    await deps.publisher.publish('ocr-requests', {
-      type: 'scriptorium.document.ocr.requested.v1',
+    const request = {
       jobId: job.id,
       projectId: job.projectId,
       documentId,
       source: { bucket: object.bucket, object: object.name, generation: object.generation },
       contentType: baseType(job.input.contentType),
       requestedAt: now.toISOString(),
-    }, { jobId: job.id });
+    };
+    if (stage === 'transcribe') await deps.publisher.publish('transcribe-requests', { type: 'scriptorium.media.transcribe.requested.v1', ...request }, { jobId: job.id });
+    else await deps.publisher.publish('ocr-requests', { type: 'scriptorium.document.ocr.requested.v1', ...request }, { jobId: job.id });
   } catch (err) {
     const error = toJobError(err);
     const max = deps.config.SCRIPTORIUM_MAX_ATTEMPTS;
     if (!isRetryable(err) || attempts + 1 >= max) {
-      const final: JobError = isRetryable(err) ? { code: error.code, message: `could not hand the document to OCR: ${error.message} (gave up after ${attempts + 1} attempts)`, retryable: false } : error;
-      const out = await failJob(deps, job.id, documentId, final, undispatched, 'ocr');
+      const final: JobError = isRetryable(err) ? { code: error.code, message: `could not hand the ${stage === 'ocr' ? 'document to OCR' : 'recording to transcription'}: ${error.message} (gave up after ${attempts + 1} attempts)`, retryable: false } : error;
+      const out = await failJob(deps, job.id, documentId, final, undispatched, stage);
       await announceOutcome(deps, out.job);
       return { action: 'failed', jobId: job.id, error: final };
     }
-    await deps.jobs.update(job.id, (j) => (undispatched(j) ? { stages: [{ name: 'ocr', attempts: 'increment', error }], log: { level: 'WARNING', message: `dispatch to OCR failed, will retry: ${error.code}: ${error.message}` } } : null));
+    await deps.jobs.update(job.id, (j) => (undispatched(j) ? { stages: [{ name: stage, attempts: 'increment', error }], log: { level: 'WARNING', message: `dispatch to ${stage} failed, will retry: ${error.code}: ${error.message}` } } : null));
     throw err instanceof TransientError ? err : new TransientError(error.code, error.message, err);
   }
   // A plain field write, not a transition: it only tells a redelivery that the publish happened.
-  await deps.jobs.ref(job.id).update({ dispatchedStage: 'ocr', 'metrics.firestoreWrites': countedWrite() });
-  return { action: 'dispatched', jobId: job.id, stage: 'ocr' };
+  await deps.jobs.ref(job.id).update({ dispatchedStage: stage, 'metrics.firestoreWrites': countedWrite() });
+  return { action: 'dispatched', jobId: job.id, stage };
 }

@@ -52,6 +52,18 @@ export const OcrRequestedV1 = z.object({
 });
 export type OcrRequested = z.infer<typeof OcrRequestedV1>;
 
+/** Ingest → transcribe: a recording (audio or video) to turn into a transcript. Names the work only; the job record says the rest. */
+export const TranscribeRequestedV1 = z.object({
+  type: z.literal('scriptorium.media.transcribe.requested.v1'),
+  jobId: JobIdSchema,
+  projectId: ProjectIdSchema,
+  documentId: DocumentIdSchema,
+  source: ObjectRefSchema,
+  contentType: z.string(),
+  requestedAt: z.string(),
+});
+export type TranscribeRequested = z.infer<typeof TranscribeRequestedV1>;
+
 /**
  * A document's text is ready (OCR or extraction done): the fan-out point. The embedding and the
  * summary functions each take it from their own subscription and run in parallel. Like every
@@ -104,6 +116,7 @@ export const DeadLetteredMessage = z.unknown();
 export const contracts = {
   'object-events': { data: GcsObjectSchema, attributes: GcsNotificationAttributesSchema },
   'ocr-requests': { data: OcrRequestedV1, attributes: z.record(z.string(), z.string()) },
+  'transcribe-requests': { data: TranscribeRequestedV1, attributes: z.record(z.string(), z.string()) },
   'document-events': { data: DocumentEventV1, attributes: z.record(z.string(), z.string()) },
   'dead-letter': { data: DeadLetteredMessage, attributes: z.record(z.string(), z.string()) },
 } as const satisfies Record<TopicName, { data: z.ZodType; attributes: z.ZodType }>;

@@ -32,6 +32,8 @@ export interface StagePatch {
 
 /** What a guarded update may change. Absent fields stay as they are. */
 export interface JobChange {
+  /** Set by ingest once the bytes say what the job is (a recording: `speech.transcribe`). */
+  readonly kind?: Job['kind'];
   readonly status?: JobStatus;
   readonly stage?: string;
   readonly progress?: number;
@@ -139,6 +141,7 @@ export class JobRepository {
       const now = FieldValue.serverTimestamp();
       const patch: Record<string, unknown> = { updatedAt: now, status };
       if (change.stage !== undefined) patch.stage = change.stage;
+      if (change.kind !== undefined) patch.kind = change.kind;
       // Progress never goes backwards: a late progress write after a later stage must not undo it.
       if (change.progress !== undefined) patch.progress = Math.max(job.progress, Math.min(100, change.progress));
       if (change.attempts === 'increment') patch.attempts = job.attempts + 1;
@@ -190,6 +193,7 @@ export class JobRepository {
       const stamp = new Date().toISOString();
       const after: Job = {
         ...job,
+        kind: change.kind ?? job.kind,
         status,
         stage: change.stage ?? job.stage,
         progress: typeof patch.progress === 'number' ? patch.progress : job.progress,

@@ -167,12 +167,19 @@ export const DOCUMENT_PIPELINE: readonly { readonly name: string; readonly weigh
 
 export type Pipeline = typeof DOCUMENT_PIPELINE;
 
+/** `speech.transcribe`: a recording's transcript is its text, then chunks and summary as for documents. */
+export const SPEECH_PIPELINE: Pipeline = [
+  { name: 'transcribe', weight: 50, after: [] },
+  { name: 'embed', weight: 25, after: ['transcribe'] },
+  { name: 'summarize', weight: 10, after: ['transcribe'] },
+];
+
 /** `document.embed`: re-embedding a READY version's text (after a change of embedding model). */
 export const EMBED_PIPELINE: Pipeline = [{ name: 'embed', weight: 100, after: [] }];
 
 /** The stages a job of `kind` runs (the runner completes the job when all of them are done). */
 export function pipelineFor(kind: JobKind): Pipeline {
-  return kind === 'document.embed' ? EMBED_PIPELINE : DOCUMENT_PIPELINE;
+  return kind === 'document.embed' ? EMBED_PIPELINE : kind === 'speech.transcribe' ? SPEECH_PIPELINE : DOCUMENT_PIPELINE;
 }
 
 /** Stages whose prerequisites are all COMPLETED and that do not exist yet: the ones to create now. */

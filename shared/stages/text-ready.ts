@@ -18,7 +18,8 @@ export function decodeTextReady(stage: string, eventData: unknown): Decoded {
     // re-embedding job is made for the version's text (its source generation is checked too).
     matches: (job) => {
       if (job.kind === 'document.embed') return job.stages[stage] !== undefined;
-      const r = job.stages.ocr?.result as { text?: { object?: unknown; generation?: unknown } } | null | undefined;
+      // The stage that made the text: OCR for documents, transcription for recordings.
+      const r = (job.stages.ocr?.result ?? job.stages.transcribe?.result) as { text?: { object?: unknown; generation?: unknown } } | null | undefined;
       return r?.text?.object === data.text.object && r.text.generation === data.text.generation;
     },
   };

@@ -1,0 +1,131 @@
+/**
+ * Transcription stage (`speech.transcribe` jobs): the recording is normalized (16 kHz mono), split on
+ * silence, transcribed segment by segment with live progress, and assembled with segment (and word)
+ * timings. The transcript is the document's text (so the recording is chunked, embedded and
+ * summarized like any document, from the same text-ready event) and is also kept as JSON with
+ * timings, SRT and WebVTT, create-only under the source generation's derived prefix. Claim, lease,
+ * heartbeat, attempts, cancel and completion are the stage runner's.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { parseMessage } from '../../shared/events/envelope.js';
+import { transcribeAudio, type SpeechToTextEngine } from '../../shared/engines/stt/index.js';
+import { formatTranscript, toPlainText, type TranscriptFormat } from '../../shared/media/transcript.js';
+import { PermanentError } from '../../shared/errors/index.js';
+import { leaseFor, runStage, type StageDefinition, type StageDeps, type StageOutcome } from '../../shared/stages/runner.js';
+import type { StorageGateway } from '../../shared/storage/index.js';
+import { derivedPrefix } from '../../shared/storage/names.js';
+
+export interface TranscribeDeps extends StageDeps {
+  readonly storage: StorageGateway;
+  /** Created on first use by the function. */
+  readonly engine: () => SpeechToTextEngine;
+  /** Segments transcribed at once (default 2: the local engine is single-threaded per process). */
+  readonly concurrency?: number;
+}
+
+export type TranscribeOutcome = StageOutcome;
+
+const ObjectRef = z.object({ bucket: z.string(), object: z.string(), generation: z.string() });
+
+/** What the stage records as its result (read back by its announcement and the API). */
+export const TranscribeResultSchema = z.object({
+  text: ObjectRef,
+  language: z.string(),
+  pageCount: z.number().int(),
+  durationSeconds: z.number(),
+  transcript: z.object({ json: ObjectRef, srt: ObjectRef, vtt: ObjectRef }),
+});
+
+/** ISO 639-3 for the document record (as OCR reports languages), from a BCP-47 tag. */
+function iso639_3(tag: string): string {
+  const primary = tag.split(/[-_]/)[0]?.toLowerCase() ?? '';
+  const map: Record<string, string> = { en: 'eng', de: 'deu', fr: 'fra', id: 'ind', ar: 'ara', es: 'spa' };
+  return map[primary] ?? (primary.length === 3 ? primary : 'und');
+}
+
+export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' | 'concurrency'>): StageDefinition {
+  return {
+    name: 'transcribe',
+    leaseMs: leaseFor('transcribe'),
+    announce(job) {
+      const r = TranscribeResultSchema.parse(job.stages.transcribe?.result);
+      if (job.documentId === null || job.input.generation === null) throw new PermanentError('JOB_NOT_INGESTED', `job ${job.id} has no document or source generation`);
+      return {
+        topic: 'document-events',
+        data: {
+          type: 'scriptorium.document.text.ready.v1',
+          jobId: job.id,
+          projectId: job.projectId,
+          documentId: job.documentId,
+          generation: job.input.generation,
+          text: r.text,
+          pageCount: r.pageCount,
+          language: r.language,
+          occurredAt: job.stages.transcribe?.finishedAt ?? new Date().toISOString(),
+        },
+      };
+    },
+    decode(eventData) {
+      const { data: req, messageId } = parseMessage('transcribe-requests', eventData);
+      return {
+        request: { jobId: req.jobId, projectId: req.projectId, documentId: req.documentId, generation: req.source.generation, messageId },
+        // The request names the job's own source object, or it is not this job's request.
+        matches: (job) => job.kind === 'speech.transcribe' && job.input.bucket === req.source.bucket && job.input.object === req.source.object,
+      };
+    },
+    async work({ job, signal, workDir, progress }) {
+      const generation = job.input.generation;
+      const documentId = job.documentId;
+      if (generation === null || documentId === null) throw new PermanentError('JOB_NOT_INGESTED', `job ${job.id} has no source generation or document`);
+      const sourceRef = { bucket: job.input.bucket, object: job.input.object, generation };
+      const source = path.join(workDir, 'source');
+      await deps.storage.download(sourceRef, source);
+      const engine = deps.engine();
+      const out = await transcribeAudio(
+        engine,
+        { path: source },
+        {
+          signal,
+          workDir,
+          concurrency: deps.concurrency ?? 2,
+          // Progress in audio seconds: what a listener to the job sees move.
+          onProgress: (p) => progress(p.durationSeconds > 0 ? p.secondsDone / p.durationSeconds : 0, { segmentsDone: p.segmentsDone, segmentCount: p.segmentCount, secondsDone: Math.round(p.secondsDone), durationSeconds: Math.round(p.durationSeconds) }),
+        },
+      );
+      const prefix = derivedPrefix({ projectId: job.projectId, documentId, sourceGeneration: generation });
+      const write = async (name: string, format: TranscriptFormat) => {
+        const { body, contentType } = formatTranscript(out.transcript, format);
+        const obj = await deps.storage.writeDerived({ bucket: sourceRef.bucket, object: `${prefix}${name}`, contentType, body, metadata: { jobId: job.id } });
+        return { bucket: obj.bucket, object: obj.object, generation: obj.generation, size: obj.size, md5Hash: obj.md5Hash, crc32c: obj.crc32c };
+      };
+      // The plain transcript is the document's text (one line per segment), as OCR's text is.
+      const plain = toPlainText(out.transcript);
+      const textObj = await deps.storage.writeDerived({ bucket: sourceRef.bucket, object: `${prefix}text.txt`, contentType: 'text/plain; charset=utf-8', body: plain, metadata: { jobId: job.id } });
+      const [json, srt, vtt] = await Promise.all([write('transcript.json', 'json'), write('transcript.srt', 'srt'), write('transcript.vtt', 'vtt')]);
+      const ref = (o: { bucket: string; object: string; generation: string }) => ({ bucket: o.bucket, object: o.object, generation: o.generation });
+      const language = iso639_3(out.transcript.language);
+      return {
+        result: {
+          text: ref(textObj),
+          language,
+          languageTag: out.transcript.language,
+          pageCount: 1,
+          durationSeconds: Number(out.durationSeconds.toFixed(3)),
+          segments: out.transcript.segments.length,
+          engine: engine.name,
+          model: engine.model,
+          transcript: { json: ref(json), srt: ref(srt), vtt: ref(vtt) },
+          chars: plain.length,
+        },
+        metrics: { engineMs: Math.round(out.engineMs), audioSeconds: Math.round(out.durationSeconds), segments: out.segmentCount, textBytes: Buffer.byteLength(plain) },
+        document: { pageCount: 1, language, text: { bucket: textObj.bucket, object: textObj.object, generation: textObj.generation, size: textObj.size, md5Hash: textObj.md5Hash, crc32c: textObj.crc32c } },
+        message: `transcribed ${out.durationSeconds.toFixed(1)} s of audio in ${out.segmentCount} segment(s) with ${engine.name} (${engine.model}): ${out.transcript.segments.length} utterance(s), ${plain.length} characters`,
+      };
+    },
+  };
+}
+
+export function handleTranscribe(eventData: unknown, deps: TranscribeDeps): Promise<TranscribeOutcome> {
+  return runStage(transcribeStage(deps), eventData, deps);
+}
