@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
-import { bucketName, topology, type FunctionTrigger } from '../shared/topology.js';
+import { bucketName, topology, type FunctionDecl, type FunctionTrigger } from '../shared/topology.js';
 import { applyTopology, type AppliedTopology } from './apply-topology.js';
 import { LocalConfigSchema, STATE_DIR, type LocalConfig } from './local-config.js';
 import {
@@ -31,6 +31,7 @@ import {
 import { DEMO_PROJECT_ID, DEMO_USER_EMAIL, DEMO_USER_UID, ensureDemoUser, seedDemoProject } from './seed.js';
 import { ensureSigningKey } from './signing-key.js';
 import { launchSupervisor, type DaemonProcess, type SupervisorHandle } from './supervisor-daemon.js';
+import { localSchedule, type ScheduleSpec } from './supervisor-schedule.js';
 import { readSupervisorState, type RestartPolicy, type SupervisedStatus } from './supervisor.js';
 
 /**
@@ -352,6 +353,13 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
   const functionFiles = topology.functions.map((fn) => path.join(functionsDir, fn.name, 'index.js'));
   const missing = functionFiles.filter((f) => !existsSync(f));
   if (missing.length > 0) throw new Error(`missing compiled functions: ${missing.join(', ')} (run npm run build)`);
+  // Scheduled functions: the supervisor calls them (supervisor-schedule.ts). A schedule its timer
+  // cannot run, or a bad SCRIPTORIUM_SCHEDULE_SECONDS, is refused here, before anything starts.
+  const functionDecls: readonly FunctionDecl[] = topology.functions;
+  const schedules = new Map<string, ScheduleSpec>();
+  functionDecls.forEach((fn, i) => {
+    if (fn.trigger === 'scheduled') schedules.set(fn.name, localSchedule(fn, `http://${HOST}:${ports.functionsBase + i}`, process.env));
+  });
   const busy = await busyPorts(ports, topology.functions.map((f) => f.name));
   if (busy.length > 0) throw new Error(`ports of the ${profile} profile already in use: ${busy.join(', ')}`);
   opts.signal?.throwIfAborted();
@@ -497,6 +505,8 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
       env: Object.fromEntries(Object.entries(c.spawn.env).filter((e): e is [string, string] => e[1] !== undefined)),
       logFile: c.spawn.logFile,
       probeUrl: c.probe.url,
+      // Undefined (absent once serialized) for every function but the scheduled ones.
+      schedule: schedules.get(c.spawn.name),
     }));
   const record: ProcessesFile = {
     profile,

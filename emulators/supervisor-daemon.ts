@@ -12,12 +12,16 @@
  * daemon answers `spawned` per instance, `exited` per death, `log` per line and `ready` once the
  * first instances exist. The starter then detaches and the daemon carries on alone, recording
  * everything in its state file ({@link SupervisorStateSchema}).
+ *
+ * A process whose spec carries a `schedule` (a scheduled function) is also called by the daemon on
+ * that schedule (supervisor-schedule.ts): it is the local platform's Cloud Scheduler.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { MARKER_ENV, tailFile, writeJsonAtomic, type ExitInfo, type ManagedProcess } from './processes.js';
+import { ScheduleSpecSchema } from './supervisor-schedule.js';
 import { RestartPolicySchema, Supervisor, type SupervisorState, type SupervisedStatus } from './supervisor.js';
 
 /** One process for the daemon to run (the marker is the daemon's own). */
@@ -29,6 +33,8 @@ const DaemonProcessSchema = z.object({
   env: z.record(z.string(), z.string()),
   logFile: z.string(),
   probeUrl: z.string().optional(),
+  /** A scheduled function: the daemon calls it on this schedule (supervisor-schedule.ts). */
+  schedule: ScheduleSpecSchema.optional(),
 });
 export type DaemonProcess = z.infer<typeof DaemonProcessSchema>;
 
@@ -274,11 +280,15 @@ export async function runSupervisorDaemon(): Promise<void> {
     spec.processes.map((p) => ({
       spawn: { name: p.name, command: p.command, args: p.args, cwd: p.cwd, env: p.env, logFile: p.logFile, marker: spec.marker },
       ...(p.probeUrl !== undefined ? { probeUrl: p.probeUrl } : {}),
+      ...(p.schedule !== undefined ? { schedule: p.schedule } : {}),
     })),
     {
       ...(spec.policy ? { policy: spec.policy } : {}),
       ...(spec.graceMs !== undefined ? { graceMs: spec.graceMs } : {}),
       log,
+      // Successful scheduled runs go to the log file only: a starter following the lines (a
+      // foreground platform's terminal) would otherwise get one every minute.
+      runLog: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),
       onChange: (s) => {
         statuses = s;
         writeState();

@@ -13,11 +13,16 @@
  * they are unit-tested without waiting; {@link Supervisor} applies them to real processes. The
  * supervisor must run in a process that lives as long as the platform (see supervisor-daemon.ts):
  * only the parent of a process learns its exit code and signal.
+ *
+ * It also stands in for Cloud Scheduler: a process with a schedule (a scheduled function) is called
+ * on it once it first answers (see supervisor-schedule.ts), because the supervisor is the one part of
+ * the local platform that lives as long as the function servers and knows whether each is up.
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { probeOnce, spawnGroup, stopGroup, type ExitInfo, type ManagedProcess, type SpawnGroupOptions, type StopResult } from './processes.js';
+import { postScheduled, REAL_TIMERS, ScheduledCaller, ScheduleStatusSchema, type CallResult, type ScheduleSpec, type ScheduleTimers } from './supervisor-schedule.js';
 
 /** When and how often a dead process is started again. */
 export interface RestartPolicy {
@@ -154,6 +159,8 @@ export const SupervisedStatusSchema = z.object({
   nextRestartAt: z.string().nullable(),
   /** From the death of an instance to its successor answering, for the last recovery. */
   lastRecoveryMs: z.number().nullable(),
+  /** For a scheduled function: its local schedule and the last run (absent for other processes). */
+  schedule: ScheduleStatusSchema.optional(),
 });
 export type SupervisedStatus = z.infer<typeof SupervisedStatusSchema>;
 
@@ -162,6 +169,8 @@ export interface SupervisedSpec {
   readonly spawn: SpawnGroupOptions;
   /** Readiness probe (`http://…` any answer, or `tcp://host:port`); without one a spawned instance counts as RUNNING. */
   readonly probeUrl?: string;
+  /** Call the process on this schedule, from one period after it first counts as RUNNING. */
+  readonly schedule?: ScheduleSpec;
 }
 
 /** What the supervisor uses of the outside world (replaced in unit tests). */
@@ -171,13 +180,22 @@ export interface SupervisorDeps {
   /** One probe: a status (any answer means up) or null when nothing answered. */
   readonly probe: (url: string) => Promise<number | null>;
   readonly now: () => number;
+  /** Timers of the schedules (their `now` is theirs: a test may drive schedules and restarts apart). */
+  readonly scheduleTimers: ScheduleTimers;
+  /** One scheduled call: a POST that resolves (never rejects) with how it went. */
+  readonly callScheduled: (url: string, signal: AbortSignal) => Promise<CallResult>;
 }
 
 /** Options of {@link Supervisor}. */
 export interface SupervisorOptions {
   readonly policy?: Partial<RestartPolicy>;
-  /** One line per event (death, restart, recovery, crash loop). */
+  /** One line per event (death, restart, recovery, crash loop, failed or delayed scheduled run). */
   readonly log?: (line: string) => void;
+  /**
+   * One line per successful scheduled run. Default: {@link SupervisorOptions.log}. The daemon keeps
+   * them out of a foreground platform's terminal (one a minute would drown the events).
+   */
+  readonly runLog?: (line: string) => void;
   /** After every change of any status: to persist them. */
   readonly onChange?: (statuses: readonly SupervisedStatus[]) => void;
   /** After each spawn; `restart` is 0 for the first instance. */
@@ -201,6 +219,8 @@ interface Entry {
   stableTimer: NodeJS.Timeout | null;
   /** When the first instance of the current outage died (null while healthy): recovery is measured from it. */
   downSince: number | null;
+  /** The process's scheduled caller, when its spec has a schedule (set once, right after the entry is built). */
+  caller: ScheduledCaller | null;
 }
 
 /**
@@ -224,34 +244,61 @@ export class Supervisor {
       stopGroup,
       probe: (url) => probeOnce(url, 1000),
       now: Date.now,
+      scheduleTimers: REAL_TIMERS,
+      callScheduled: postScheduled,
       ...options.deps,
     };
     this.log = options.log ?? (() => {});
-    this.entries = specs.map((spec) => ({
-      spec,
-      status: {
-        name: spec.spawn.name,
-        state: 'STARTING',
-        crashLooping: false,
-        pid: null,
-        pgid: null,
-        restarts: 0,
-        consecutiveFailures: 0,
-        startedAt: null,
-        readyAt: null,
-        lastExit: null,
-        lastRestartAt: null,
-        lastRestartReason: null,
-        nextRestartAt: null,
-        lastRecoveryMs: null,
+    this.entries = specs.map((spec) => {
+      const entry: Entry = {
+        spec,
+        status: {
+          name: spec.spawn.name,
+          state: 'STARTING',
+          crashLooping: false,
+          pid: null,
+          pgid: null,
+          restarts: 0,
+          consecutiveFailures: 0,
+          startedAt: null,
+          readyAt: null,
+          lastExit: null,
+          lastRestartAt: null,
+          lastRestartReason: null,
+          nextRestartAt: null,
+          lastRecoveryMs: null,
+        },
+        proc: null,
+        startedAtMs: 0,
+        history: FRESH_HISTORY,
+        restartTimer: null,
+        stableTimer: null,
+        downSince: null,
+        caller: null,
+      };
+      if (spec.schedule) {
+        entry.caller = this.scheduledCaller(entry, spec.schedule);
+        entry.status.schedule = entry.caller.status();
+      }
+      return entry;
+    });
+  }
+
+  /** The caller of one scheduled process: it calls only while the process is RUNNING, and records each run in its status. */
+  private scheduledCaller(e: Entry, schedule: ScheduleSpec): ScheduledCaller {
+    const caller: ScheduledCaller = new ScheduledCaller(e.status.name, schedule, {
+      timers: this.deps.scheduleTimers,
+      call: this.deps.callScheduled,
+      // Any state but RUNNING would only produce a connection error: say which one instead.
+      unavailable: () => (e.status.state === 'RUNNING' ? null : e.status.state === 'BACKOFF' ? 'BACKOFF (dead, waiting to restart)' : e.status.state),
+      log: (line) => this.log(line),
+      runLog: (line) => (this.options.runLog ?? this.log)(line),
+      onChange: () => {
+        e.status.schedule = caller.status();
+        this.changed();
       },
-      proc: null,
-      startedAtMs: 0,
-      history: FRESH_HISTORY,
-      restartTimer: null,
-      stableTimer: null,
-      downSince: null,
-    }));
+    });
+    return caller;
   }
 
   /** The policy in force (defaults filled in). */
@@ -281,7 +328,12 @@ export class Supervisor {
    */
   async stop(): Promise<StopResult[]> {
     this.stopping = true;
-    for (const e of this.entries) this.clearTimers(e);
+    for (const e of this.entries) {
+      this.clearTimers(e);
+      // First, so no scheduled call reaches a server being stopped.
+      e.caller?.stop();
+      if (e.caller) e.status.schedule = e.caller.status();
+    }
     const graceMs = this.options.graceMs ?? 8000;
     const results = await Promise.all(
       this.entries.map(async (e) => {
@@ -350,6 +402,8 @@ export class Supervisor {
       this.log(`${s.name}: restart #${restart}: pid ${proc.pid}`);
     }
     this.options.onSpawn?.(s.name, proc, restart);
+    // Without a probe a spawned instance counts as running at once, so its schedule starts now.
+    if (!e.spec.probeUrl) e.caller?.start(this.deps.scheduleTimers.now());
     e.stableTimer = setTimeout(() => this.markStable(e, proc), this.policy.stableAfterMs);
     // An instance's end is handled whenever it comes (exited never rejects); a bug in the handling
     // is logged rather than left to kill the process that supervises everything.
@@ -388,6 +442,8 @@ export class Supervisor {
     const now = this.deps.now();
     e.status.state = 'RUNNING';
     e.status.readyAt = new Date(now).toISOString();
+    // The first time only: a restarted function keeps the rhythm laid when it first answered.
+    e.caller?.start(this.deps.scheduleTimers.now());
     if (e.downSince !== null) {
       e.status.lastRecoveryMs = now - e.downSince;
       this.log(`${e.status.name}: answering again ${ms(now - e.downSince)} after it died (${ms(now - e.startedAtMs)} after restart #${e.status.restarts})`);

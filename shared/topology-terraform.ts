@@ -1,13 +1,14 @@
 /**
  * Checks that `terraform/` declares exactly the infrastructure in `shared/topology.ts`: the same
  * topics, subscriptions (ack deadline, retry and dead-letter policies, retention, push target and
- * path), functions (entry point, memory, timeout, invoker), bucket CORS and notifications, and only
- * environment variables that `ConfigSchema` knows, with values it accepts. The local platform builds
- * its emulator wiring from `topology`, so this is what keeps local and production from drifting
- * apart. A function whose Document AI processor terraform creates is also checked for what the
- * google OCR engine needs from it (processor type, full resource name, API, IAM grant), and a
- * function deployed with a google embedding or summary engine for what Vertex AI needs (API, IAM
- * grant).
+ * path), functions (entry point, memory, timeout, invoker), the Cloud Scheduler job of each
+ * scheduled function (schedule, target, method, deadline, OIDC identity and its invoker grant),
+ * bucket CORS and notifications, and only environment variables that `ConfigSchema` knows, with
+ * values it accepts. The local platform builds its emulator wiring from `topology`, so this is
+ * what keeps local and production from drifting apart. A function whose Document AI processor
+ * terraform creates is also checked for what the google OCR engine needs from it (processor type,
+ * full resource name, API, IAM grant), and a function deployed with a google embedding or summary
+ * engine for what Vertex AI needs (API, IAM grant).
  *
  * Terraform cannot be planned offline, so the check works on the HCL itself: every `.tf` file is
  * parsed with `@cdktf/hcl2json`, and expressions (which arrive as strings such as
@@ -164,6 +165,16 @@ function soleRef(value: unknown): Ref | undefined {
   if (typeof value !== 'string') return undefined;
   const m = /^\$\{([^{}]*)\}$/.exec(value);
   return m?.[1] === undefined ? undefined : parseRef(m[1]);
+}
+
+/**
+ * What an IAM member naming the same service account as `email` contains: the account's address
+ * (`google_service_account.x.` or `google_service_account.runtime["k"].`, so `${x.member}` and
+ * `serviceAccount:${x.email}` both match), or the literal email when it is no reference.
+ */
+function identityOf(email: string): string {
+  const ref = soleRef(email);
+  return ref ? `${ref.type}.${ref.name}${ref.key === undefined ? '' : `["${ref.key}"]`}.` : email;
 }
 
 /** Follows `${local.x}` and `${var.x}` (to its default) until a value that is neither. */
@@ -560,7 +571,7 @@ function checkProjectGrant(model: TfModel, problems: Problems, subject: string, 
     problems.add(`${subject}: ${uses} but runs as ${fmt(email)}, not a service account terraform declares, so its ${role} grant cannot be checked`);
     return;
   }
-  const identity = `${ref.type}.${ref.name}${ref.key === undefined ? '' : `["${ref.key}"]`}.`;
+  const identity = identityOf(email);
   const granted = resourcesOfTypes(model, PROJECT_IAM).some(
     (b) => literalString(model, b.attrs, 'role') === role && membersOf(model, b.attrs).some((m) => m.includes(identity)),
   );
@@ -599,6 +610,7 @@ function checkFunctions(model: TfModel, problems: Problems, functions: readonly 
   const invokers = Object.keys(INVOKER_IAM).flatMap((type) =>
     resourcesOfTypes(model, [type]).map((b) => ({ block: b, target: b.attrs[INVOKER_IAM[type] ?? ''] })),
   );
+  const scheduled = schedulerJobs(model);
 
   for (const decl of functions) {
     const block = inTerraform.get(decl.name);
@@ -639,17 +651,96 @@ function checkFunctions(model: TfModel, problems: Problems, functions: readonly 
     if (decl.trigger === 'pubsub' && isPublic) {
       problems.add(`${f}: trigger pubsub but terraform makes it public (allUsers invoker); only the push identity may invoke it`);
     }
+    if (decl.trigger === 'scheduled') {
+      const everyone = members.find((m) => m === 'allUsers' || m === 'allAuthenticatedUsers');
+      if (everyone !== undefined) problems.add(`${f}: trigger scheduled but terraform makes it public (${everyone} invoker); only the scheduler identity may invoke it`);
+      checkSchedulerJobs(model, problems, decl, block, scheduled.filter((j) => j.fn === block), members);
+    }
     if (decl.trigger !== 'pubsub') continue;
     for (const sub of subscriptions.filter((x) => x.pushFunction === decl.name)) {
       const subBlock = resourcesOfTypes(model, ['google_pubsub_subscription']).find((b) => literalString(model, b.attrs, 'name') === sub.name);
       const email = literalString(model, blockOf(blockOf(subBlock?.attrs, 'push_config'), 'oidc_token'), 'service_account_email');
       if (email === undefined) continue; // reported with the subscription
-      const ref = soleRef(email);
       // The member must name the same identity: `serviceAccount:${x.email}`, `${x.member}` or the literal address.
-      const identity = ref ? `${ref.type}.${ref.name}${ref.key === undefined ? '' : `["${ref.key}"]`}.` : email;
-      if (!members.some((m) => m.includes(identity))) {
+      if (!members.some((m) => m.includes(identityOf(email)))) {
         problems.add(`${f}: push identity ${email} of subscription ${sub.name} is not granted roles/run.invoker on it`);
       }
+    }
+  }
+
+  // Scheduler jobs the topology does not explain: each would call something nobody declared a schedule for.
+  for (const job of scheduled) {
+    const target = job.fn ? literalString(model, job.fn.attrs, 'name') : undefined;
+    const decl = functions.find((d) => d.name === target);
+    if (!job.fn) {
+      problems.add(`scheduler job ${job.block.address}: http_target.uri ${fmt(job.uri ?? blockOf(job.block.attrs, 'http_target')?.uri)} is not "\${google_cloudfunctions2_function.<fn>.service_config[0].uri}" of a declared function, and topology schedules nothing else`);
+    } else if (decl && decl.trigger !== 'scheduled') {
+      problems.add(`scheduler job ${job.block.address}: calls function ${decl.name}, whose topology trigger is ${decl.trigger}, not scheduled`);
+    }
+  }
+}
+
+/** A google_cloud_scheduler_job and the function its http_target calls (when it is one terraform declares). */
+interface SchedulerJob {
+  readonly block: TfBlock;
+  readonly uri: string | undefined;
+  readonly fn: TfBlock | undefined;
+}
+
+/** Every scheduler job, with the function its `http_target.uri` references (`url` or `service_config[0].uri`, any path after it). */
+function schedulerJobs(model: TfModel): SchedulerJob[] {
+  return resourcesOfTypes(model, ['google_cloud_scheduler_job']).map((block) => {
+    const uri = literalString(model, blockOf(block.attrs, 'http_target'), 'uri');
+    return { block, uri, fn: uri === undefined ? undefined : parsePushEndpoint(model, uri)?.fn };
+  });
+}
+
+/** Cloud Scheduler's attempt deadline for HTTP targets when a job sets none (API reference, Job.attemptDeadline). */
+const SCHEDULER_DEFAULT_ATTEMPT_DEADLINE_SECONDS = 180;
+
+/**
+ * A scheduled function must be called by exactly one scheduler job: on the topology's schedule, with
+ * POST (the function refuses other methods), an OIDC token (Cloud Run rejects calls without one to a
+ * private service) for an identity granted run.invoker on it (`members`), whose audience, if set, is
+ * the function's URL, and an attempt deadline no shorter than the function's timeout (else the
+ * scheduler gives up on a run still going and its retry overlaps it).
+ */
+function checkSchedulerJobs(model: TfModel, problems: Problems, decl: FunctionDecl, fn: TfBlock, jobs: readonly SchedulerJob[], members: readonly string[]): void {
+  const f = `function ${decl.name}`;
+  if (decl.schedule === undefined) problems.add(`${f}: trigger scheduled but topology declares no schedule for it`);
+  if (jobs.length === 0) {
+    problems.add(`${f}: trigger scheduled but no google_cloud_scheduler_job calls it (http_target.uri = \${${fn.address}.service_config[0].uri}); nothing would ever run it`);
+    return;
+  }
+  if (jobs.length > 1) problems.add(`${f}: called by ${jobs.length} scheduler jobs (${jobs.map((j) => j.block.address).join(', ')}); topology declares one schedule`);
+  for (const job of jobs) {
+    const j = `${f}: scheduler job ${job.block.address}`;
+    const a = job.block.attrs;
+    if (decl.schedule !== undefined) compare(problems, j, 'schedule', literalString(model, a, 'schedule'), decl.schedule);
+    const target = blockOf(a, 'http_target');
+    const method = literalString(model, target, 'http_method');
+    // Unset is POST, the API's default for HTTP targets.
+    if (method !== undefined && method.toUpperCase() !== 'POST') problems.add(`${j}: http_method ${method}, but the function answers only POST (405 otherwise)`);
+
+    const deadlineRaw = literalString(model, a, 'attempt_deadline');
+    const deadline = deadlineRaw === undefined ? SCHEDULER_DEFAULT_ATTEMPT_DEADLINE_SECONDS : parseDuration(deadlineRaw);
+    if (deadline === undefined) problems.add(`${j}: attempt_deadline ${fmt(deadlineRaw)} is not a duration in seconds ("150s")`);
+    else if (deadline < decl.timeoutSeconds) {
+      problems.add(`${j}: attempt_deadline ${deadline}s is shorter than the function's ${decl.timeoutSeconds}s timeout (the scheduler would give up on a run still going, and its retry would overlap it)`);
+    }
+
+    const oidc = blockOf(target, 'oidc_token');
+    const email = literalString(model, oidc, 'service_account_email');
+    if (email === undefined) {
+      problems.add(`${j}: http_target has no oidc_token.service_account_email, so the private function would reject every call`);
+      continue;
+    }
+    if (!members.some((m) => m.includes(identityOf(email)))) problems.add(`${j}: its identity ${email} is not granted roles/run.invoker on the function`);
+    const audience = literalString(model, oidc, 'audience');
+    if (audience !== undefined) {
+      const ref = soleRef(audience);
+      const isFunctionUrl = ref !== undefined && model.resources.get(`${ref.type}.${ref.name}`) === fn && ['url', 'service_config[0].uri'].includes(ref.attr);
+      if (!isFunctionUrl) problems.add(`${j}: oidc_token.audience ${audience} is not the function's URL (${fn.address}.service_config[0].uri); Cloud Run would reject the token`);
     }
   }
 }

@@ -6,6 +6,7 @@ locals {
     "cloudbuild.googleapis.com",       # builds function sources
     "cloudfunctions.googleapis.com",
     "cloudresourcemanager.googleapis.com", # project lookups and IAM
+    "cloudscheduler.googleapis.com",       # runs the scheduled functions (the reaper), scheduler.tf
     "firebase.googleapis.com",
     "firebaserules.googleapis.com", # Firestore security rules
     "firestore.googleapis.com",

@@ -71,6 +71,59 @@ resource "google_firestore_index" "documents_by_project_created" {
   }
 }
 
+# The stale-job reaper (functions/reaper/handler.ts) runs three queries a minute, each an equality
+# plus a range on another field, which needs a composite index (single-field indexes cannot be merged
+# for a range): running jobs untouched since T, oldest first (status == RUNNING, updatedAt < T,
+# ordered by updatedAt); uploads awaited past their URL's expiry (status == PENDING,
+# input.uploadExpiresAt < S); ended jobs never announced (announced == false, finishedAt < T).
+resource "google_firestore_index" "jobs_by_status_updated" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "jobs"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "updatedAt"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "jobs_by_status_upload_expiry" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "jobs"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "input.uploadExpiresAt"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "jobs_unannounced_by_finished" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "jobs"
+
+  fields {
+    field_path = "announced"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "finishedAt"
+    order      = "ASCENDING"
+  }
+}
+
 # Search over chunks (shared/search/search.ts, POST /v1/search on the api function). Every query
 # filters one project's current-version chunks (projectId == P, current == true) and optionally one
 # document (documentId == D) and/or one content type (contentType == C), in that order. A composite

@@ -18,6 +18,7 @@ locals {
     "dead-letter" = "dead-letter"
     embed         = "embed"
     summarize     = "summarize"
+    reaper        = "reaper"
   }
 
   # Only what the functions load at run time: their own modules and shared/.
@@ -352,6 +353,45 @@ resource "google_cloudfunctions2_function" "summarize" {
   depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources, google_project_iam_member.summarize_vertex_user]
 }
 
+# The stale-job reaper (shared/jobs/reaper.ts): Cloud Scheduler POSTs to it every minute
+# (scheduler.tf). It has no trigger and is not public: only the scheduler's identity may invoke it.
+# One run reads three narrow queries of jobs (composite indexes in firestore.tf) and re-publishes
+# what was lost, so it needs Firestore and publisher on ocr-requests and document-events, nothing on
+# Cloud Storage.
+resource "google_cloudfunctions2_function" "reaper" {
+  name        = "reaper"
+  location    = var.region
+  description = "Scriptorium reaper: fails expired uploads, re-dispatches stuck stages, announces unannounced outcomes."
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = "reaper"
+    service_account = google_service_account.build.id
+    source {
+      storage_source {
+        bucket = google_storage_bucket.function_sources.name
+        object = google_storage_bucket_object.function_source["reaper"].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory = "256Mi"
+    # Below the scheduler's attempt_deadline (150s), so an attempt ends with the function's own
+    # answer rather than being cancelled by the scheduler while its work goes on.
+    timeout_seconds = 120
+    # One run a minute, never two at once (Cloud Scheduler allows no overlapping executions): a
+    # second instance would only ever serve a manual call.
+    max_instance_count             = 1
+    ingress_settings               = "ALLOW_ALL" # Cloud Scheduler calls from outside the VPC; IAM guards it.
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.runtime["reaper"].email
+    environment_variables          = local.function_env
+  }
+
+  depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources]
+}
+
 # The api is public at the network level: it verifies Firebase ID tokens itself.
 resource "google_cloud_run_service_iam_member" "api_public" {
   location = google_cloudfunctions2_function.api.location
@@ -394,4 +434,13 @@ resource "google_cloud_run_service_iam_member" "summarize_push_invoker" {
   service  = google_cloudfunctions2_function.summarize.name
   role     = "roles/run.invoker"
   member   = google_service_account.push_invoker.member
+}
+
+# The reaper is private: only the scheduler identity may invoke it (no allUsers: anyone could
+# otherwise make it query and publish at will).
+resource "google_cloud_run_service_iam_member" "reaper_scheduler_invoker" {
+  location = google_cloudfunctions2_function.reaper.location
+  service  = google_cloudfunctions2_function.reaper.name
+  role     = "roles/run.invoker"
+  member   = google_service_account.scheduler_invoker.member
 }

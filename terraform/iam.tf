@@ -12,6 +12,7 @@ locals {
     "dead-letter" = "Scriptorium dead-letter function (records failed messages)"
     embed         = "Scriptorium embed function (chunks, embedding vectors, document events)"
     summarize     = "Scriptorium summarize function (summaries, derived files, document events)"
+    reaper        = "Scriptorium reaper function (stale jobs: expiry, re-dispatch, announcements)"
   }
 }
 
@@ -180,6 +181,22 @@ resource "google_project_iam_member" "summarize_vertex_user" {
   member  = google_service_account.runtime["summarize"].member
 }
 
+# reaper: reads and writes jobs (Firestore, above) and never touches Cloud Storage. A stuck OCR
+# stage is restarted by publishing its OCR request again, a stuck text stage (embed, summarize) by
+# publishing the text-ready event again, and an unannounced outcome by publishing it on
+# document-events: publisher on exactly those two topics.
+resource "google_pubsub_topic_iam_member" "reaper_publishes_ocr_requests" {
+  topic  = google_pubsub_topic.ocr_requests.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.runtime["reaper"].member
+}
+
+resource "google_pubsub_topic_iam_member" "reaper_publishes_document_events" {
+  topic  = google_pubsub_topic.document_events.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.runtime["reaper"].member
+}
+
 # Identity Pub/Sub uses for OIDC tokens on push deliveries; the only principal allowed to invoke
 # the event-driven functions.
 resource "google_service_account" "push_invoker" {
@@ -195,6 +212,18 @@ resource "google_service_account_iam_member" "pubsub_agent_mints_push_tokens" {
   service_account_id = google_service_account.push_invoker.name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+# Identity Cloud Scheduler presents (an OIDC token) when it calls the scheduled functions; the only
+# principal allowed to invoke them. Cloud Scheduler's service agent mints the tokens: it holds the
+# Cloud Scheduler Service Agent role on projects that enabled the API after March 2019 (an older
+# project must grant it roles/cloudscheduler.serviceAgent first). Whoever applies this needs
+# iam.serviceAccounts.actAs on this account to attach it to a job (Owner, or Service Account User).
+resource "google_service_account" "scheduler_invoker" {
+  account_id   = "scriptorium-scheduler-invoker"
+  display_name = "Scriptorium Cloud Scheduler invoker"
+
+  depends_on = [google_project_service.enabled]
 }
 
 # Cloud Build identity for function builds. New projects no longer give the default compute

@@ -33,6 +33,8 @@ export interface ApiRequest {
    * by routes that take a body, after the caller is authenticated: nothing else reads a byte of it.
    */
   readonly readBody: () => Promise<unknown>;
+  /** The query string's parameters (first value of each). */
+  readonly query?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface ApiResponse {
@@ -432,6 +434,37 @@ async function startReembed(deps: ApiDeps, caller: Caller, seen: DocumentRecord,
   return { jobId };
 }
 
+const TRANSCRIPT_FORMATS = { txt: 'text/plain; charset=utf-8', json: 'application/json; charset=utf-8', srt: 'application/x-subrip; charset=utf-8', vtt: 'text/vtt; charset=utf-8' } as const;
+type TranscriptFormatName = keyof typeof TRANSCRIPT_FORMATS;
+
+const StoredRef = z.object({ bucket: z.string(), object: z.string(), generation: z.string() });
+const TranscribeResultRefs = z.object({ text: StoredRef, transcript: z.object({ json: StoredRef, srt: StoredRef, vtt: StoredRef }) });
+
+/**
+ * `GET /v1/documents/:id/transcript?format=txt|json|srt|vtt`: a recording's transcript (its current
+ * version's), as plain text, JSON with segment and word timings, SRT or WebVTT.
+ */
+async function transcriptRoute(documentId: string, format: string, caller: Caller, deps: ApiDeps): Promise<ApiResponse> {
+  if (!(format in TRANSCRIPT_FORMATS)) throw new HttpError(400, 'INVALID_ARGUMENT', `format must be one of ${Object.keys(TRANSCRIPT_FORMATS).join(', ')}`, { format: ['unknown format'] });
+  const doc = await deps.documents.get(documentId);
+  if (!doc || (await deps.projects.roleOf(doc.projectId, caller.uid)) === null) throw new HttpError(404, 'NOT_FOUND', 'no such document');
+  const job = await deps.jobs.get(doc.jobId);
+  if (!job || job.kind !== 'speech.transcribe') throw new HttpError(409, 'NOT_A_RECORDING', `document ${documentId} is not a recording: it has text, not a transcript (GET /v1/documents/${documentId}/text)`);
+  const parsed = TranscribeResultRefs.safeParse(job.stages.transcribe?.result);
+  if (!parsed.success) throw new HttpError(409, 'NOT_READY', `document ${documentId} has no transcript yet (status ${doc.status})`, { status: doc.status, jobId: job.id });
+  const name = format as TranscriptFormatName;
+  const ref = name === 'txt' ? parsed.data.text : parsed.data.transcript[name];
+  let body: Buffer;
+  try {
+    body = await deps.storage.read(ref);
+  } catch (err) {
+    if (isRetryable(err)) throw err;
+    deps.log.error('transcript missing from storage', { documentId, ref, err });
+    throw new HttpError(500, 'TRANSCRIPT_UNAVAILABLE', 'the transcript of this document cannot be read; the error was logged');
+  }
+  return { status: 200, headers: { 'content-type': TRANSCRIPT_FORMATS[name] }, body };
+}
+
 /** Default search deps per Firestore client, built on the first search (the module loads then). */
 const defaultSearch = new WeakMap<Firestore, Promise<SearchDeps>>();
 
@@ -507,6 +540,12 @@ async function route(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
     const job = await deps.jobs.get(jobMatch[1]);
     if (!job || (await deps.projects.roleOf(job.projectId, caller.uid)) === null) throw new HttpError(404, 'NOT_FOUND', 'no such job');
     return json(200, job);
+  }
+
+  const transcriptMatch = new RegExp(`^/v1/documents/(${DOCUMENT_ID.source.slice(1, -1)})/transcript$`).exec(path);
+  if (transcriptMatch?.[1]) {
+    if (method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET');
+    return transcriptRoute(transcriptMatch[1], req.query?.format ?? 'txt', caller, deps);
   }
 
   const docMatch = new RegExp(`^/v1/documents/(${DOCUMENT_ID.source.slice(1, -1)})(?:/versions(?:/([1-9][0-9]{0,5}))?)?(/text)?$`).exec(path);

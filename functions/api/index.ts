@@ -49,7 +49,10 @@ ff.http('api', async (req, res) => {
     markBodyConsumed(req);
     return body;
   };
-  const out = await handleApi({ method: req.method, path: req.path, headers, readBody }, apiDeps());
+  // Only plain string parameters (Express parses `a[b]=c` into objects: those are ignored).
+  const query: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.query)) if (typeof v === 'string') query[k] = v;
+  const out = await handleApi({ method: req.method, path: req.path, headers, readBody, query }, apiDeps());
   res.status(out.status);
   res.set('Cache-Control', 'no-store');
   res.set('X-Content-Type-Options', 'nosniff');

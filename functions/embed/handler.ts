@@ -14,6 +14,8 @@ import { chunkDocument } from '../../shared/text/chunk.js';
 import { stripBidiControls } from '../../shared/text/normalize.js';
 import { termFrequencies } from '../../shared/text/terms.js';
 import { documentTermsLanguage } from '../../shared/search/query.js';
+import { parseTranscriptJson, segmentOffsets, timeSpanOf } from '../../shared/media/transcript.js';
+import type { Job } from '../../shared/jobs/model.js';
 
 export interface EmbedDeps extends StageDeps {
   readonly chunks: ChunkRepository;
@@ -51,11 +53,15 @@ export function embedStage(deps: Pick<EmbedDeps, 'storage' | 'engine' | 'chunks'
         await progress((0.9 * vectors.length) / chunks.length, { chunksEmbedded: vectors.length, chunkCount: chunks.length });
       }
       const embedMs = Math.round(performance.now() - started);
+      // A recording's chunks point at the time in it: its text is the transcript, one line per utterance.
+      const offsets = await transcriptOffsets(deps.storage, job);
       // Terms are made as queries' terms are (see documentTermsLanguage), so the two always match.
       const language = documentTermsLanguage(document.language, text);
       const records: NewChunk[] = chunks.map((c, i) => {
         const tf = termFrequencies(c.text, { language });
+        const span = offsets ? timeSpanOf(offsets, c.charStart, c.charEnd) : null;
         return {
+          ...(span ? { timeStart: span.start, timeEnd: span.end } : {}),
           index: c.index,
           text: c.text,
           pageStart: c.pageStart,
@@ -83,6 +89,14 @@ export function embedStage(deps: Pick<EmbedDeps, 'storage' | 'engine' | 'chunks'
       };
     },
   };
+}
+
+/** The transcript's segment offsets of a recording's job (null for documents). */
+async function transcriptOffsets(storage: StorageGateway, job: Job): Promise<ReturnType<typeof segmentOffsets> | null> {
+  const ref = (job.stages.transcribe?.result as { transcript?: { json?: { bucket: string; object: string; generation?: string } } } | null | undefined)?.transcript?.json;
+  if (!ref) return null;
+  const transcript = parseTranscriptJson((await storage.read(ref)).toString('utf8'));
+  return segmentOffsets(transcript);
 }
 
 export function handleEmbed(eventData: unknown, deps: EmbedDeps): Promise<StageOutcome> {

@@ -8,6 +8,7 @@ import { reembedCommand } from './commands/reembed.js';
 import { searchCommand } from './commands/search.js';
 import { summaryCommand } from './commands/summary.js';
 import { textCommand } from './commands/text.js';
+import { transcriptCommand } from './commands/transcript.js';
 import { uploadCommand } from './commands/upload.js';
 import { uploadUrlCommand } from './commands/upload-url.js';
 import { versionsCommand } from './commands/versions.js';
@@ -16,7 +17,7 @@ import { ApiError } from './session.js';
 
 /** Every command, by name. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand].map((c) => [c.name, c]),
+  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand].map((c) => [c.name, c]),
 );
 
 /** The top-level `--help`. */

@@ -214,6 +214,12 @@ export class ApiClient {
     return this.parse(res, ReembedResponseSchema);
   }
 
+  /** `GET /v1/documents/:id/transcript?format=…`: a recording's transcript in one of its formats. */
+  async transcript(documentId: string, format: 'txt' | 'json' | 'srt' | 'vtt'): Promise<string> {
+    const res = await this.send('GET', API_ROUTES.transcript(documentId, format), { accept: '*/*' });
+    return res.text();
+  }
+
   /** `GET /v1/documents/:id/text`: the extracted text. */
   async documentText(documentId: string): Promise<string> {
     const res = await this.send('GET', API_ROUTES.documentText(documentId), { accept: 'text/plain' });

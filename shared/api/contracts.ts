@@ -107,6 +107,9 @@ export const SearchHitSchema = z.object({
   snippet: z.string(),
   /** Matched words: [start, end) UTF-16 offsets into `snippet`. */
   highlights: z.array(z.object({ start: z.number().int(), end: z.number().int() })),
+  /** A recording's hit: where in it (seconds) the passage was said. */
+  timeStart: z.number().optional(),
+  timeEnd: z.number().optional(),
   keywordRank: z.number().int().optional(),
   vectorRank: z.number().int().optional(),
 });
@@ -161,4 +164,5 @@ export const API_ROUTES = {
   documentVersion: (documentId: string, version: number) => `/v1/documents/${encodeURIComponent(documentId)}/versions/${version}`,
   documentVersionText: (documentId: string, version: number) => `/v1/documents/${encodeURIComponent(documentId)}/versions/${version}/text`,
   reembed: '/v1/reembed',
+  transcript: (documentId: string, format: 'txt' | 'json' | 'srt' | 'vtt') => `/v1/documents/${encodeURIComponent(documentId)}/transcript?format=${format}`,
 } as const;

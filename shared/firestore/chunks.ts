@@ -25,6 +25,9 @@ export interface NewChunk {
   readonly termFreqs: Readonly<Record<string, number>>;
   readonly termCount: number;
   readonly vector: readonly number[];
+  /** For a recording's chunks: where in it (seconds) the chunk's text was said. */
+  readonly timeStart?: number;
+  readonly timeEnd?: number;
 }
 
 export interface ChunkContext {
@@ -55,6 +58,8 @@ export const StoredChunkSchema = z.object({
   termCount: z.number().int(),
   embeddingModel: z.string(),
   embeddingDimensions: z.number().int(),
+  timeStart: z.number().optional(),
+  timeEnd: z.number().optional(),
 });
 export type StoredChunk = z.infer<typeof StoredChunkSchema> & { readonly id: string };
 
@@ -91,6 +96,7 @@ export class ChunkRepository {
           charStart: c.charStart,
           charEnd: c.charEnd,
           tokenEstimate: c.tokenEstimate,
+          ...(c.timeStart === undefined ? {} : { timeStart: c.timeStart, timeEnd: c.timeEnd ?? c.timeStart }),
           // The distinct terms, for array-contains-any pre-selection; their counts for scoring.
           terms: Object.keys(c.termFreqs),
           termFreqs: c.termFreqs,

@@ -361,3 +361,28 @@ function round3(x: number): number {
 function round6(x: number): number {
   return Math.round(x * 1e6) / 1e6;
 }
+
+/**
+ * Where each line of {@link toPlainText}'s text came from: the character range of every non-empty
+ * segment in that text, with the segment's times. The transcript's plain text is a recording's
+ * document text, so a chunk's character offsets map back to times in the recording through this.
+ */
+export function segmentOffsets(transcript: Transcript): { readonly charStart: number; readonly charEnd: number; readonly start: number; readonly end: number }[] {
+  const out: { charStart: number; charEnd: number; start: number; end: number }[] = [];
+  let at = 0;
+  for (const s of transcript.segments) {
+    const text = s.text.trim();
+    if (text.length === 0) continue;
+    out.push({ charStart: at, charEnd: at + text.length, start: s.start, end: s.end });
+    at += text.length + 1;
+  }
+  return out;
+}
+
+/** The time span (seconds) of the text between two character offsets of the plain transcript, or null when it covers no segment. */
+export function timeSpanOf(offsets: ReturnType<typeof segmentOffsets>, charStart: number, charEnd: number): { readonly start: number; readonly end: number } | null {
+  const covered = offsets.filter((o) => o.charStart < charEnd && o.charEnd > charStart);
+  const first = covered[0];
+  const last = covered.at(-1);
+  return first && last ? { start: first.start, end: last.end } : null;
+}

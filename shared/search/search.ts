@@ -46,6 +46,9 @@ export interface SearchHit {
   readonly snippet: string;
   /** [start, end) UTF-16 offsets into `snippet` of the matched words. */
   readonly highlights: Range[];
+  /** A recording's hit: where in it (seconds) the passage was said. */
+  readonly timeStart?: number;
+  readonly timeEnd?: number;
   /** 1-based ranks on each side, when the chunk was ranked there. */
   readonly keywordRank?: number;
   readonly vectorRank?: number;
@@ -85,9 +88,12 @@ interface Detail {
   readonly text: string;
   readonly pageStart: number;
   readonly pageEnd: number;
+  /** A recording's chunk: seconds into it. */
+  readonly timeStart?: number;
+  readonly timeEnd?: number;
 }
 
-const DETAIL_FIELDS = ['documentId', 'fileName', 'text', 'pageStart', 'pageEnd'] as const;
+const DETAIL_FIELDS = ['documentId', 'fileName', 'text', 'pageStart', 'pageEnd', 'timeStart', 'timeEnd'] as const;
 
 function termFieldPaths(terms: readonly string[]): FieldPath[] {
   return terms.map((t) => new FieldPath('termFreqs', t));
@@ -114,7 +120,10 @@ function readDetail(snap: DocumentSnapshot): Detail | undefined {
   const text: unknown = snap.get('text');
   if (typeof text !== 'string') return undefined;
   const fileName: unknown = snap.get('fileName');
-  return { fileName: typeof fileName === 'string' ? fileName : '', text, pageStart: numberOr(snap.get('pageStart'), 1), pageEnd: numberOr(snap.get('pageEnd'), numberOr(snap.get('pageStart'), 1)) };
+  const timeStart: unknown = snap.get('timeStart');
+  const timeEnd: unknown = snap.get('timeEnd');
+  const times = typeof timeStart === 'number' ? { timeStart, timeEnd: typeof timeEnd === 'number' ? timeEnd : timeStart } : {};
+  return { fileName: typeof fileName === 'string' ? fileName : '', text, pageStart: numberOr(snap.get('pageStart'), 1), pageEnd: numberOr(snap.get('pageEnd'), numberOr(snap.get('pageStart'), 1)), ...times };
 }
 
 /**
@@ -266,6 +275,7 @@ export async function search(request: SearchRequest, deps: SearchDeps): Promise<
       score: Number(f.score.toFixed(6)),
       snippet: snip.snippet,
       highlights: snip.highlights,
+      ...(c.detail.timeStart === undefined ? {} : { timeStart: c.detail.timeStart, timeEnd: c.detail.timeEnd ?? c.detail.timeStart }),
       ...(f.keywordRank === undefined ? {} : { keywordRank: f.keywordRank }),
       ...(f.vectorRank === undefined ? {} : { vectorRank: f.vectorRank }),
     });

@@ -58,7 +58,21 @@ describe('speech: recordings become transcripts, then searchable documents', () 
     const word = text.split(/\s+/).filter((w) => w.length >= 6)[0] ?? '';
     const res = await api(cfg, token, 'POST', '/v1/search', { projectId: cfg.projectId, query: word, documentId: upload.documentId });
     assert.equal(res.status, 200, res.text);
-    assert.ok((res.json as SearchResponse).results.length >= 1, `search for ${word}`);
+    const hits = (res.json as SearchResponse).results;
+    assert.ok(hits.length >= 1, `search for ${word}`);
+    // ... pointing at the time in the recording.
+    const hit = hits[0];
+    assert.ok(hit?.timeStart !== undefined && hit.timeEnd !== undefined && hit.timeStart >= 0 && hit.timeEnd <= result.durationSeconds + 0.5 && hit.timeStart < hit.timeEnd, JSON.stringify(hit));
+
+    // The API serves the transcript in each format.
+    const asSrt = await api(cfg, token, 'GET', `/v1/documents/${upload.documentId}/transcript?format=srt`);
+    assert.equal(asSrt.status, 200);
+    assert.equal(asSrt.text, srt);
+    const asJson = await api(cfg, token, 'GET', `/v1/documents/${upload.documentId}/transcript?format=json`);
+    assert.equal(asJson.status, 200);
+    assert.ok(Array.isArray((asJson.json as { segments: unknown[] }).segments));
+    assert.equal((await api(cfg, token, 'GET', `/v1/documents/${upload.documentId}/transcript`)).text, text);
+    assert.equal((await api(cfg, token, 'GET', `/v1/documents/${upload.documentId}/transcript?format=mp3`)).status, 400);
   });
 
   it('fails a broken recording for good with a clear reason', async () => {

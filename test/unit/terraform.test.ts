@@ -107,12 +107,12 @@ void describe('checkTerraform', () => {
     {
       name: 'an emulator variable in production',
       mutate: (d) => replaceIn(d, 'functions.tf', '    SCRIPTORIUM_LOG_LEVEL ', '    FIRESTORE_EMULATOR_HOST = "127.0.0.1:8080"\n    SCRIPTORIUM_LOG_LEVEL '),
-      expected: ['api', 'ingest', 'ocr', 'dead-letter', 'embed', 'summarize'].map((f) => `function ${f}: sets FIRESTORE_EMULATOR_HOST, which would point production at an emulator`),
+      expected: ['api', 'ingest', 'ocr', 'dead-letter', 'embed', 'summarize', 'reaper'].map((f) => `function ${f}: sets FIRESTORE_EMULATOR_HOST, which would point production at an emulator`),
     },
     {
       name: 'a config value ConfigSchema rejects',
       mutate: (d) => replaceIn(d, 'variables.tf', 'default     = "INFO"', 'default     = "VERBOSE"'),
-      expected: ['api', 'ingest', 'ocr', 'dead-letter', 'embed', 'summarize'].map(
+      expected: ['api', 'ingest', 'ocr', 'dead-letter', 'embed', 'summarize', 'reaper'].map(
         (f) => `function ${f}: SCRIPTORIUM_LOG_LEVEL = "VERBOSE" is rejected by ConfigSchema (Invalid option: expected one of "DEBUG"|"INFO"|"WARNING"|"ERROR")`,
       ),
     },
@@ -301,6 +301,79 @@ void describe('checkTerraform', () => {
       expected: [
         'function ingest: trigger pubsub but terraform makes it public (allUsers invoker); only the push identity may invoke it',
         'function ingest: push identity ${google_service_account.push_invoker.email} of subscription ingest-object-events is not granted roles/run.invoker on it',
+      ],
+    },
+    {
+      name: 'a scheduled function without its scheduler job',
+      mutate: (d) => removeResource(d, 'scheduler.tf', 'google_cloud_scheduler_job', 'reaper'),
+      expected: [
+        'function reaper: trigger scheduled but no google_cloud_scheduler_job calls it (http_target.uri = ${google_cloudfunctions2_function.reaper.service_config[0].uri}); nothing would ever run it',
+      ],
+    },
+    {
+      name: 'a scheduled function made public',
+      mutate: (d) =>
+        replaceIn(d, 'functions.tf', 'service  = google_cloudfunctions2_function.reaper.name\n  role     = "roles/run.invoker"\n  member   = google_service_account.scheduler_invoker.member', 'service  = google_cloudfunctions2_function.reaper.name\n  role     = "roles/run.invoker"\n  member   = "allUsers"'),
+      expected: [
+        'function reaper: trigger scheduled but terraform makes it public (allUsers invoker); only the scheduler identity may invoke it',
+        'function reaper: scheduler job google_cloud_scheduler_job.reaper: its identity ${google_service_account.scheduler_invoker.email} is not granted roles/run.invoker on the function',
+      ],
+    },
+    {
+      name: 'a scheduled function also given allAuthenticatedUsers',
+      mutate: (d) =>
+        writeFileSync(
+          path.join(d, 'extra.tf'),
+          'resource "google_cloudfunctions2_function_iam_member" "reaper_everyone" {\n  cloud_function = google_cloudfunctions2_function.reaper.name\n  role           = "roles/cloudfunctions.invoker"\n  member         = "allAuthenticatedUsers"\n}\n',
+        ),
+      expected: ['function reaper: trigger scheduled but terraform makes it public (allAuthenticatedUsers invoker); only the scheduler identity may invoke it'],
+    },
+    {
+      name: 'a schedule other than the topology\'s',
+      mutate: (d) => replaceIn(d, 'scheduler.tf', 'schedule    = "* * * * *"', 'schedule    = "*/5 * * * *"'),
+      expected: ['function reaper: scheduler job google_cloud_scheduler_job.reaper: schedule */5 * * * * in terraform, * * * * * in topology'],
+    },
+    {
+      name: 'a scheduler job without an OIDC token',
+      mutate: (d) =>
+        replaceIn(
+          d,
+          'scheduler.tf',
+          /oidc_token \{[^}]*\}/.exec(readFileSync(path.join(d, 'scheduler.tf'), 'utf8'))?.[0] ?? 'oidc_token {',
+          'headers = { "Content-Type" = "application/json" }',
+        ),
+      expected: ['function reaper: scheduler job google_cloud_scheduler_job.reaper: http_target has no oidc_token.service_account_email, so the private function would reject every call'],
+    },
+    {
+      name: 'a scheduler identity without the invoker grant',
+      mutate: (d) => removeResource(d, 'functions.tf', 'google_cloud_run_service_iam_member', 'reaper_scheduler_invoker'),
+      expected: ['function reaper: scheduler job google_cloud_scheduler_job.reaper: its identity ${google_service_account.scheduler_invoker.email} is not granted roles/run.invoker on the function'],
+    },
+    {
+      name: 'a scheduler job calling another function',
+      mutate: (d) => replaceIn(d, 'scheduler.tf', 'uri         = google_cloudfunctions2_function.reaper.', 'uri         = google_cloudfunctions2_function.api.'),
+      expected: [
+        'function reaper: trigger scheduled but no google_cloud_scheduler_job calls it (http_target.uri = ${google_cloudfunctions2_function.reaper.service_config[0].uri}); nothing would ever run it',
+        'scheduler job google_cloud_scheduler_job.reaper: calls function api, whose topology trigger is http, not scheduled',
+      ],
+    },
+    {
+      name: 'a scheduler token for another audience',
+      mutate: (d) => replaceIn(d, 'scheduler.tf', 'audience = google_cloudfunctions2_function.reaper.', 'audience = google_cloudfunctions2_function.api.'),
+      expected: [
+        'function reaper: scheduler job google_cloud_scheduler_job.reaper: oidc_token.audience ${google_cloudfunctions2_function.api.service_config[0].uri} is not the function\'s URL (google_cloudfunctions2_function.reaper.service_config[0].uri); Cloud Run would reject the token',
+      ],
+    },
+    {
+      name: 'a scheduler job that GETs',
+      mutate: (d) => replaceIn(d, 'scheduler.tf', 'http_method = "POST"', 'http_method = "GET"'),
+      expected: ['function reaper: scheduler job google_cloud_scheduler_job.reaper: http_method GET, but the function answers only POST (405 otherwise)'],
+    },
+    {
+      name: 'a scheduler attempt deadline shorter than the function timeout',
+      mutate: (d) => replaceIn(d, 'scheduler.tf', 'attempt_deadline = "150s"', 'attempt_deadline = "60s"'),
+      expected: [
+        "function reaper: scheduler job google_cloud_scheduler_job.reaper: attempt_deadline 60s is shorter than the function's 120s timeout (the scheduler would give up on a run still going, and its retry would overlap it)",
       ],
     },
     {

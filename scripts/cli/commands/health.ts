@@ -2,10 +2,12 @@
  * `scriptorium health`: does every component of the local stack answer? Needs no sign-in, so it
  * also works when the Auth emulator is the thing that is down. With the supervisor's state file
  * (named in the local config) it also shows, per function server, how often it was restarted,
- * when and why last, and whether it is crash-looping; and whether the supervisor itself runs.
+ * when and why last, and whether it is crash-looping; and whether the supervisor itself runs. For a
+ * scheduled function (the supervisor calls it on its schedule) it shows the last run and its result.
  */
 import type { LocalConfig } from '../../../emulators/local-config.js';
 import { markedGroupMembers } from '../../../emulators/processes.js';
+import { describePeriod, type ScheduleStatus } from '../../../emulators/supervisor-schedule.js';
 import { describeExit, readSupervisorState, type SupervisorState } from '../../../emulators/supervisor.js';
 import { API_ROUTES } from '../../../shared/api/contracts.js';
 import { parseCommand } from '../args.js';
@@ -93,6 +95,8 @@ export interface ComponentHealth extends ProbeResult {
   readonly lastRestartAt: string | null;
   /** How the instance before the last restart ended: `signal SIGKILL`, `exit code 1`. */
   readonly lastRestartReason: string | null;
+  /** A scheduled function's schedule and last run (absent for everything else). */
+  readonly schedule?: ScheduleStatus;
 }
 
 /** What `health` knows of the supervisor: its state file, and whether its process is alive. */
@@ -124,7 +128,9 @@ export function withSupervision(results: readonly ProbeResult[], supervision: Su
     const plain: ComponentHealth = { ...r, state: r.ok ? 'up' : 'DOWN', restarts: null, lastRestartAt: null, lastRestartReason: null };
     const s = r.name.startsWith('function:') ? supervision?.state?.processes[r.name.slice('function:'.length)] : undefined;
     if (!s) return plain;
-    const restarts = { restarts: s.restarts, lastRestartAt: s.lastRestartAt, lastRestartReason: s.lastRestartReason };
+    // The schedule is shown, never judged: a failed run says nothing of the function server's health
+    // (Firestore may have been briefly away), and the next period calls again.
+    const restarts = { restarts: s.restarts, lastRestartAt: s.lastRestartAt, lastRestartReason: s.lastRestartReason, ...(s.schedule ? { schedule: s.schedule } : {}) };
     const died = s.lastExit ? describeExit({ code: s.lastExit.code, signal: s.lastExit.signal as NodeJS.Signals | null }) : 'unknown';
     const next = s.nextRestartAt ? `, next attempt at ${s.nextRestartAt}` : '';
     if (s.crashLooping) {
@@ -165,6 +171,26 @@ export function formatHealthTable(results: readonly (ProbeResult | ComponentHeal
   return all.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd() + '\n').join('');
 }
 
+/**
+ * One line per scheduled function, printed under the table: its period, the last run and how it
+ * went, the next one. Empty when no function is scheduled (or the supervisor's state is unknown).
+ */
+export function formatScheduleLines(results: readonly (ProbeResult | ComponentHealth)[], now = new Date()): string {
+  const lines: string[] = [];
+  for (const r of results) {
+    const sch = 'schedule' in r ? r.schedule : undefined;
+    if (!sch) continue;
+    const every = `every ${describePeriod(sch.periodMs)} (${sch.source === 'override' ? 'SCRIPTORIUM_SCHEDULE_SECONDS' : `cron "${sch.cron}"`})`;
+    const last = sch.lastRun
+      ? `last run ${shortTime(sch.lastRun.at, now)} UTC ${sch.lastRun.ok ? 'ok' : 'FAILED'}: ${sch.lastRun.status === null ? '' : `HTTP ${sch.lastRun.status} `}in ${sch.lastRun.ms} ms ${sch.lastRun.detail}`.trimEnd()
+      : 'no run yet';
+    const inFlight = sch.inFlightSince ? `; a run in flight since ${shortTime(sch.inFlightSince, now)} UTC` : '';
+    const next = sch.nextRunAt ? `; next ${shortTime(sch.nextRunAt, now)} UTC` : '';
+    lines.push(`scheduled ${r.name} ${every}: ${last}${inFlight}${next}; ${sch.runs} run(s), ${sch.failures} failed\n`);
+  }
+  return lines.join('');
+}
+
 const USAGE = `Usage: scriptorium health [--json] [--config FILE]
 
 Checks that every component of the local stack answers: the api (/health), the Firestore, Pub/Sub,
@@ -172,11 +198,14 @@ Auth and storage emulators, and every function server. The local platform restar
 server that dies (with a growing delay, up to 30 s); for each one the table shows how often it was
 restarted, when and why last (exit code or signal), and the state RESTARTING while it comes back
 or CRASH_LOOPING after 5 deaths within a minute (it is still retried, every 30 s: see its log under
-.scriptorium/<profile>/logs/). The supervisor doing this is a component of its own.
+.scriptorium/<profile>/logs/). The supervisor doing this is a component of its own. It also calls
+each scheduled function (the reaper) on its schedule, as Cloud Scheduler does in production: a line
+under the table shows the last run and its result (a failed run does not make health fail).
 
 Options:
   --json          print {ok, components:[{name,url,ok,state,httpStatus,latencyMs,error,restarts,
-                  lastRestartAt,lastRestartReason}]} on stdout (restarts: null when not supervised)
+                  lastRestartAt,lastRestartReason,schedule?}]} on stdout (restarts: null when not
+                  supervised; schedule: a scheduled function's period, last run, next run)
   --config FILE   local stack config (default: $SCRIPTORIUM_LOCAL_CONFIG or .scriptorium/local.json)
   -h, --help      show this help
 
@@ -207,6 +236,7 @@ async function run(ctx: CliContext): Promise<number> {
     ctx.stdout.write(`${JSON.stringify({ ok, components: results })}\n`);
   } else {
     ctx.stdout.write(formatHealthTable(results));
+    ctx.stdout.write(formatScheduleLines(results));
     const down = results.filter((r) => !r.ok).length;
     ctx.stderr.write(ok ? `all ${results.length} components answer\n` : `${down} of ${results.length} components do not answer or are crash-looping\n`);
   }
