@@ -7,8 +7,8 @@
  * values it accepts. The local platform builds its emulator wiring from `topology`, so this is
  * what keeps local and production from drifting apart. A function whose Document AI processor
  * terraform creates is also checked for what the google OCR engine needs from it (processor type,
- * full resource name, API, IAM grant), and a function deployed with a google embedding or summary
- * engine for what Vertex AI needs (API, IAM grant).
+ * full resource name, API, IAM grant), and a function deployed with a google embedding, summary or
+ * speech-to-text engine for what Vertex AI or Speech-to-Text needs (API, IAM grant).
  *
  * Terraform cannot be planned offline, so the check works on the HCL itself: every `.tf` file is
  * parsed with `@cdktf/hcl2json`, and expressions (which arrive as strings such as
@@ -578,28 +578,32 @@ function checkProjectGrant(model: TfModel, problems: Problems, subject: string, 
   if (!granted) problems.add(`${subject}: ${uses}, but its service account ${email} is not granted ${role} (every request would fail with PERMISSION_DENIED)`);
 }
 
-/**
- * Engines that call Vertex AI when set to `google`: the API they need enabled and the role their
- * function's identity needs on the project (Google's publisher models have no IAM of their own).
- */
-const VERTEX_ENGINES: readonly { readonly key: string; readonly what: string }[] = [
-  { key: 'SCRIPTORIUM_EMBEDDING_ENGINE', what: 'Vertex AI embeddings' },
-  { key: 'SCRIPTORIUM_SUMMARY_ENGINE', what: 'Gemini on Vertex AI' },
-];
 const VERTEX_API = 'aiplatform.googleapis.com';
 const VERTEX_ROLE = 'roles/aiplatform.user';
 
 /**
- * When a function's engine setting is `google` as terraform deploys it by default (a literal or a
- * variable default), that function calls Vertex AI: the API must be enabled and its service account
- * granted aiplatform.user. An engine set by an expression is left to apply time, as other values are.
+ * Engines that call a Google API when set to `google`: the API they need enabled and the role their
+ * function's identity needs on the project. Each is granted project-wide because what it calls has
+ * no IAM of its own (Google's Vertex AI publisher models; Speech-to-Text's implicit recognizer `_`).
  */
-function checkVertexAi(model: TfModel, problems: Problems, subject: string, env: Attrs, service: Attrs | undefined): void {
-  for (const { key, what } of VERTEX_ENGINES) {
+const GOOGLE_ENGINES: readonly { readonly key: string; readonly what: string; readonly api: string; readonly role: string }[] = [
+  { key: 'SCRIPTORIUM_EMBEDDING_ENGINE', what: 'Vertex AI embeddings', api: VERTEX_API, role: VERTEX_ROLE },
+  { key: 'SCRIPTORIUM_SUMMARY_ENGINE', what: 'Gemini on Vertex AI', api: VERTEX_API, role: VERTEX_ROLE },
+  { key: 'SCRIPTORIUM_STT_ENGINE', what: 'Speech-to-Text v2', api: 'speech.googleapis.com', role: 'roles/speech.client' },
+];
+
+/**
+ * When a function's engine setting is `google` as terraform deploys it by default (a literal or a
+ * variable default), that function calls the engine's Google API: the API must be enabled and its
+ * service account granted the engine's role. An engine set by an expression is left to apply time,
+ * as other values are.
+ */
+function checkGoogleEngines(model: TfModel, problems: Problems, subject: string, env: Attrs, service: Attrs | undefined): void {
+  for (const { key, what, api, role } of GOOGLE_ENGINES) {
     if (envLiteral(model, env[key]) !== 'google') continue;
     const uses = `${key} is google (${what})`;
-    if (!enablesApi(model, VERTEX_API)) problems.add(`${subject}: ${uses}, but terraform never enables ${VERTEX_API}`);
-    checkProjectGrant(model, problems, subject, uses, service, VERTEX_ROLE);
+    if (!enablesApi(model, api)) problems.add(`${subject}: ${uses}, but terraform never enables ${api}`);
+    checkProjectGrant(model, problems, subject, uses, service, role);
   }
 }
 
@@ -631,7 +635,7 @@ function checkFunctions(model: TfModel, problems: Problems, functions: readonly 
     const env = service ? checkEnvironment(model, problems, f, service.environment_variables) : undefined;
     if (env) {
       checkDocumentAi(model, problems, f, env, service);
-      checkVertexAi(model, problems, f, env, service);
+      checkGoogleEngines(model, problems, f, env, service);
     }
 
     const eventTrigger = blockOf(block.attrs, 'event_trigger');

@@ -22,11 +22,12 @@ locals {
 
   # Document AI only when the ocr function uses it (the OCR processor in documentai.tf); Vertex AI
   # only when the embed and api functions (text embeddings of chunks and of search queries) or the
-  # summarize function (Gemini) use it.
+  # summarize function (Gemini) use it; Speech-to-Text only when the transcribe function uses it.
   services = toset(concat(
     local.always_enabled,
     var.ocr_engine == "google" ? ["documentai.googleapis.com"] : [],
     var.embedding_engine == "google" || var.summary_engine == "google" ? ["aiplatform.googleapis.com"] : [],
+    var.stt_engine == "google" ? ["speech.googleapis.com"] : [],
   ))
 }
 

@@ -18,6 +18,7 @@ locals {
     "dead-letter" = "dead-letter"
     embed         = "embed"
     summarize     = "summarize"
+    transcribe    = "transcribe"
     reaper        = "reaper"
   }
 
@@ -98,6 +99,21 @@ locals {
   }
 
   summarize_function_env = merge(local.function_env, local.summarize_env)
+
+  # The speech-to-text engine: only the transcribe function creates one. The model is passed as it
+  # is with either engine (the local engine never reads it), so its default stays a literal the
+  # checker validates against ConfigSchema. The engine derives its endpoint from the location
+  # (speech.googleapis.com for global, {location}-speech.googleapis.com otherwise), so
+  # SCRIPTORIUM_STT_ENDPOINT stays unset; SCRIPTORIUM_STT_SEGMENT_SECONDS keeps its default (55 s),
+  # below the 60 s Google's synchronous recognition accepts.
+  stt_env = {
+    SCRIPTORIUM_STT_ENGINE   = var.stt_engine
+    SCRIPTORIUM_STT_LANGUAGE = var.stt_language
+    SCRIPTORIUM_STT_MODEL    = var.stt_model
+    SCRIPTORIUM_STT_LOCATION = var.stt_location
+  }
+
+  transcribe_function_env = merge(local.function_env, local.stt_env)
 }
 
 # ocr_engine = "local" is allowed, but not on the stock runtime: a warning on every plan/apply.
@@ -105,6 +121,14 @@ check "ocr_engine_runtime" {
   assert {
     condition     = var.ocr_engine != "local"
     error_message = "ocr_engine = \"local\": the ocr function runs tesseract and poppler-utils, which the Cloud Functions Node.js runtime is not known to include; unless it runs on an image that has them, every OCR job fails with ENGINE_UNAVAILABLE (README.md, \"OCR engine\")."
+  }
+}
+
+# stt_engine = "local" is allowed, but not on the stock runtime: a warning on every plan/apply.
+check "stt_engine_runtime" {
+  assert {
+    condition     = var.stt_engine != "local"
+    error_message = "stt_engine = \"local\": the transcribe function runs pocketsphinx_continuous with the pocketsphinx-en-us model, which the Cloud Functions Node.js runtime is not known to include; unless it runs on an image that has them (and ffmpeg, which normalizes audio for both engines), every transcription fails with ENGINE_UNAVAILABLE (README.md, \"Speech engine\")."
   }
 }
 
@@ -353,11 +377,50 @@ resource "google_cloudfunctions2_function" "summarize" {
   depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources, google_project_iam_member.summarize_vertex_user]
 }
 
+# The transcribe function: transcribe requests (recordings ingest routed to a speech.transcribe job)
+# -> a transcript (text, JSON with timings, SRT, WebVTT as derived objects), then the text-ready
+# event that sends it through embed and summarize as a document's text.
+resource "google_cloudfunctions2_function" "transcribe" {
+  name        = "transcribe"
+  location    = var.region
+  description = "Scriptorium transcribe: recordings -> transcripts, derived files, document events."
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = "transcribe"
+    service_account = google_service_account.build.id
+    source {
+      storage_source {
+        bucket = google_storage_bucket.function_sources.name
+        object = google_storage_bucket_object.function_source["transcribe"].name
+      }
+    }
+  }
+
+  service_config {
+    # The normalized audio (~115 MB per hour of recording) lives in the memory-backed temp directory.
+    available_memory = "2048Mi"
+    available_cpu    = "1"
+    # Normalizing and splitting (ffmpeg) is CPU-bound: one recording per instance.
+    max_instance_request_concurrency = 1
+    # Below the subscription's 600 s ack deadline, so a timed-out attempt is retried, not doubled.
+    timeout_seconds                = 540
+    max_instance_count             = var.max_instances
+    ingress_settings               = "ALLOW_ALL"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.runtime["transcribe"].email
+    environment_variables          = local.transcribe_function_env
+  }
+
+  # The Speech-to-Text grant first: a request refused with PERMISSION_DENIED fails its job for good.
+  depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources, google_project_iam_member.transcribe_speech_client]
+}
+
 # The stale-job reaper (shared/jobs/reaper.ts): Cloud Scheduler POSTs to it every minute
 # (scheduler.tf). It has no trigger and is not public: only the scheduler's identity may invoke it.
 # One run reads three narrow queries of jobs (composite indexes in firestore.tf) and re-publishes
-# what was lost, so it needs Firestore and publisher on ocr-requests and document-events, nothing on
-# Cloud Storage.
+# what was lost, so it needs Firestore and publisher on ocr-requests, transcribe-requests and
+# document-events, nothing on Cloud Storage.
 resource "google_cloudfunctions2_function" "reaper" {
   name        = "reaper"
   location    = var.region
@@ -432,6 +495,13 @@ resource "google_cloud_run_service_iam_member" "embed_push_invoker" {
 resource "google_cloud_run_service_iam_member" "summarize_push_invoker" {
   location = google_cloudfunctions2_function.summarize.location
   service  = google_cloudfunctions2_function.summarize.name
+  role     = "roles/run.invoker"
+  member   = google_service_account.push_invoker.member
+}
+
+resource "google_cloud_run_service_iam_member" "transcribe_push_invoker" {
+  location = google_cloudfunctions2_function.transcribe.location
+  service  = google_cloudfunctions2_function.transcribe.name
   role     = "roles/run.invoker"
   member   = google_service_account.push_invoker.member
 }

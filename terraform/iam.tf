@@ -1,17 +1,18 @@
 # One runtime service account per function, each granted only what its function does, on the
-# narrowest resource that has IAM (bucket, topic, service account). Firestore, Document AI and
-# Vertex AI are the exceptions: none has IAM on the resource used (collection, processor, Google's
-# publisher models), so datastore.user, documentai.apiUser and aiplatform.user are granted on the
-# project.
+# narrowest resource that has IAM (bucket, topic, service account). Firestore, Document AI, Vertex
+# AI and Speech-to-Text are the exceptions: none has IAM on the resource used (collection,
+# processor, Google's publisher models, the implicit recognizer), so datastore.user,
+# documentai.apiUser, aiplatform.user and speech.client are granted on the project.
 
 locals {
   runtime_accounts = {
     api           = "Scriptorium api function (signed URLs, jobs, documents, search)"
-    ingest        = "Scriptorium ingest function (object events -> OCR requests)"
+    ingest        = "Scriptorium ingest function (object events -> OCR and transcribe requests)"
     ocr           = "Scriptorium ocr function (OCR, derived files, document events)"
     "dead-letter" = "Scriptorium dead-letter function (records failed messages)"
     embed         = "Scriptorium embed function (chunks, embedding vectors, document events)"
     summarize     = "Scriptorium summarize function (summaries, derived files, document events)"
+    transcribe    = "Scriptorium transcribe function (transcripts, derived files, document events)"
     reaper        = "Scriptorium reaper function (stale jobs: expiry, re-dispatch, announcements)"
   }
 }
@@ -64,8 +65,6 @@ resource "google_service_account_iam_member" "api_signs_as_itself" {
   member             = google_service_account.runtime["api"].member
 }
 
-# ingest: never calls Cloud Storage (the notification carries the object's metadata). It publishes
-# OCR requests, and a document-failed event when an upload is refused.
 # api: a re-embedding (after a change of embedding model) is started by the API, which publishes the
 # document's text-ready event for the embed function.
 resource "google_pubsub_topic_iam_member" "api_publishes_document_events" {
@@ -74,8 +73,17 @@ resource "google_pubsub_topic_iam_member" "api_publishes_document_events" {
   member = google_service_account.runtime["api"].member
 }
 
+# ingest: never calls Cloud Storage (the notification carries the object's metadata). It publishes
+# OCR requests, transcribe requests (a recording's job starts with the transcribe stage), and a
+# document-failed event when an upload is refused.
 resource "google_pubsub_topic_iam_member" "ingest_publishes_ocr_requests" {
   topic  = google_pubsub_topic.ocr_requests.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.runtime["ingest"].member
+}
+
+resource "google_pubsub_topic_iam_member" "ingest_publishes_transcribe_requests" {
+  topic  = google_pubsub_topic.transcribe_requests.id
   role   = "roles/pubsub.publisher"
   member = google_service_account.runtime["ingest"].member
 }
@@ -181,12 +189,45 @@ resource "google_project_iam_member" "summarize_vertex_user" {
   member  = google_service_account.runtime["summarize"].member
 }
 
-# reaper: reads and writes jobs (Firestore, above) and never touches Cloud Storage. A stuck OCR
-# stage is restarted by publishing its OCR request again, a stuck text stage (embed, summarize) by
-# publishing the text-ready event again, and an unannounced outcome by publishing it on
-# document-events: publisher on exactly those two topics.
+# transcribe: downloads the recording and writes derived files (the transcript as text, JSON, SRT
+# and WebVTT): object admin, as for ocr. It publishes the text-ready (or failed) event.
+resource "google_storage_bucket_iam_member" "transcribe_documents_object_admin" {
+  bucket = google_storage_bucket.documents.name
+  role   = "roles/storage.objectAdmin"
+  member = google_service_account.runtime["transcribe"].member
+}
+
+resource "google_pubsub_topic_iam_member" "transcribe_publishes_document_events" {
+  topic  = google_pubsub_topic.document_events.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.runtime["transcribe"].member
+}
+
+# transcribe with the google engine: Recognize on Speech-to-Text v2 through the implicit recognizer
+# (projects/P/locations/L/recognizers/_), which is no resource with IAM of its own, so the grant is
+# project-wide; speech.client is the predefined role for calling recognition (it holds
+# speech.recognizers.recognize), not for managing recognizers.
+resource "google_project_iam_member" "transcribe_speech_client" {
+  count = var.stt_engine == "google" ? 1 : 0
+
+  project = var.project_id
+  role    = "roles/speech.client"
+  member  = google_service_account.runtime["transcribe"].member
+}
+
+# reaper: reads and writes jobs (Firestore, above) and never touches Cloud Storage. A stuck OCR or
+# transcribe stage is restarted by publishing its request again (on ocr-requests or
+# transcribe-requests), a stuck text stage (embed, summarize) by publishing the text-ready event
+# again, and an unannounced outcome by publishing it on document-events: publisher on exactly those
+# three topics.
 resource "google_pubsub_topic_iam_member" "reaper_publishes_ocr_requests" {
   topic  = google_pubsub_topic.ocr_requests.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.runtime["reaper"].member
+}
+
+resource "google_pubsub_topic_iam_member" "reaper_publishes_transcribe_requests" {
+  topic  = google_pubsub_topic.transcribe_requests.id
   role   = "roles/pubsub.publisher"
   member = google_service_account.runtime["reaper"].member
 }

@@ -12,6 +12,11 @@ resource "google_pubsub_topic" "ocr_requests" {
   depends_on = [google_project_service.enabled]
 }
 
+resource "google_pubsub_topic" "transcribe_requests" {
+  name       = "transcribe-requests"
+  depends_on = [google_project_service.enabled]
+}
+
 resource "google_pubsub_topic" "document_events" {
   name       = "document-events"
   depends_on = [google_project_service.enabled]
@@ -76,6 +81,37 @@ resource "google_pubsub_subscription" "ocr_ocr_requests" {
     oidc_token {
       service_account_email = google_service_account.push_invoker.email
       audience              = google_cloudfunctions2_function.ocr.service_config[0].uri
+    }
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# Transcribing a long recording takes minutes (segment by segment, with progress), as OCR does: the
+# same 600 s ack deadline bounds one push attempt, and the transcribe function times out below it.
+resource "google_pubsub_subscription" "transcribe_transcribe_requests" {
+  name                       = "transcribe-transcribe-requests"
+  topic                      = google_pubsub_topic.transcribe_requests.id
+  ack_deadline_seconds       = 600
+  message_retention_duration = "604800s"
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = 5
+  }
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.transcribe.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.transcribe_requests.name}"
+    oidc_token {
+      service_account_email = google_service_account.push_invoker.email
+      audience              = google_cloudfunctions2_function.transcribe.service_config[0].uri
     }
   }
 
@@ -221,6 +257,12 @@ resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_ingest
 
 resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_ocr_ocr_requests" {
   subscription = google_pubsub_subscription.ocr_ocr_requests.id
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_transcribe_transcribe_requests" {
+  subscription = google_pubsub_subscription.transcribe_transcribe_requests.id
   role         = "roles/pubsub.subscriber"
   member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
 }

@@ -169,6 +169,47 @@ variable "summary_location" {
   default     = "global"
 }
 
+variable "stt_engine" {
+  description = <<-EOT
+    SCRIPTORIUM_STT_ENGINE of the transcribe function.
+    "google" (default): Speech-to-Text v2 (stt_model in stt_location), billed per second of audio;
+    enables speech.googleapis.com and grants the transcribe service account roles/speech.client.
+    "local": pocketsphinx (US English only) as a child process. The Cloud Functions Node.js runtime
+    is not known to include pocketsphinx or its pocketsphinx-en-us model, so with "local" every
+    transcription fails (ENGINE_UNAVAILABLE, then FAILED after max_attempts) unless you run the
+    transcribe function on a runtime that has them, e.g. a Cloud Run service built from a container
+    image with pocketsphinx, pocketsphinx-en-us and ffmpeg installed. This configuration does not
+    build or deploy such an image (README.md, "Speech engine"). Both engines normalize audio with
+    ffmpeg, which Google lists among the runtime's system packages.
+  EOT
+  type        = string
+  default     = "google"
+
+  validation {
+    # Mirrors the enum in shared/config/index.ts, so a typo fails at plan time instead of at cold start.
+    condition     = contains(["google", "local"], var.stt_engine)
+    error_message = "stt_engine must be \"google\" or \"local\" (the engines in shared/config/index.ts)."
+  }
+}
+
+variable "stt_language" {
+  description = "SCRIPTORIUM_STT_LANGUAGE: language of recordings that declare none, as a BCP-47 tag. It must be one stt_model offers in stt_location (google); the local engine has en-US only and refuses anything else at cold start."
+  type        = string
+  default     = "en-US"
+}
+
+variable "stt_model" {
+  description = "SCRIPTORIUM_STT_MODEL: the Speech-to-Text v2 model of the google engine (e.g. long, short, chirp_2), which must exist in stt_location. Default: long, the engine's own default. The local engine does not read it."
+  type        = string
+  default     = "long"
+}
+
+variable "stt_location" {
+  description = "SCRIPTORIUM_STT_LOCATION of the transcribe function: Speech-to-Text v2 location (stt_engine = \"google\"): \"global\" (default), \"us\", \"eu\" or a region for models only offered there. Recordings are sent there; the engine talks to speech.googleapis.com for global and <location>-speech.googleapis.com otherwise."
+  type        = string
+  default     = "global"
+}
+
 variable "log_level" {
   description = "SCRIPTORIUM_LOG_LEVEL."
   type        = string
@@ -181,7 +222,7 @@ variable "log_level" {
 }
 
 variable "max_instances" {
-  description = "Upper bound on instances per function: a cost ceiling, and a cap on concurrent Firestore, Document AI and Vertex AI load."
+  description = "Upper bound on instances per function: a cost ceiling, and a cap on concurrent Firestore, Document AI, Vertex AI and Speech-to-Text load."
   type        = number
   default     = 10
 }

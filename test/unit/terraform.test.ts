@@ -107,12 +107,12 @@ void describe('checkTerraform', () => {
     {
       name: 'an emulator variable in production',
       mutate: (d) => replaceIn(d, 'functions.tf', '    SCRIPTORIUM_LOG_LEVEL ', '    FIRESTORE_EMULATOR_HOST = "127.0.0.1:8080"\n    SCRIPTORIUM_LOG_LEVEL '),
-      expected: ['api', 'ingest', 'ocr', 'dead-letter', 'embed', 'summarize', 'reaper'].map((f) => `function ${f}: sets FIRESTORE_EMULATOR_HOST, which would point production at an emulator`),
+      expected: ['api', 'ingest', 'ocr', 'dead-letter', 'embed', 'summarize', 'transcribe', 'reaper'].map((f) => `function ${f}: sets FIRESTORE_EMULATOR_HOST, which would point production at an emulator`),
     },
     {
       name: 'a config value ConfigSchema rejects',
       mutate: (d) => replaceIn(d, 'variables.tf', 'default     = "INFO"', 'default     = "VERBOSE"'),
-      expected: ['api', 'ingest', 'ocr', 'dead-letter', 'embed', 'summarize', 'reaper'].map(
+      expected: ['api', 'ingest', 'ocr', 'dead-letter', 'embed', 'summarize', 'transcribe', 'reaper'].map(
         (f) => `function ${f}: SCRIPTORIUM_LOG_LEVEL = "VERBOSE" is rejected by ConfigSchema (Invalid option: expected one of "DEBUG"|"INFO"|"WARNING"|"ERROR")`,
       ),
     },
@@ -224,6 +224,46 @@ void describe('checkTerraform', () => {
         'function embed: SCRIPTORIUM_EMBEDDING_ENGINE is google (Vertex AI embeddings), but terraform never enables aiplatform.googleapis.com',
         'function summarize: SCRIPTORIUM_SUMMARY_ENGINE is google (Gemini on Vertex AI), but terraform never enables aiplatform.googleapis.com',
       ],
+    },
+    {
+      name: 'a speech-to-text engine ConfigSchema does not have',
+      mutate: (d) => setVariableDefault(d, 'stt_engine', '"whisper"'),
+      expected: ['function transcribe: SCRIPTORIUM_STT_ENGINE = "whisper" is rejected by ConfigSchema (Invalid option: expected one of "local"|"google")'],
+    },
+    {
+      name: 'a speech-to-text model ConfigSchema rejects',
+      mutate: (d) => setVariableDefault(d, 'stt_model', '"Chirp 2"'),
+      expected: ['function transcribe: SCRIPTORIUM_STT_MODEL = "Chirp 2" is rejected by ConfigSchema (expected a model id such as long, short or chirp_2)'],
+    },
+    {
+      name: 'a missing Speech-to-Text grant',
+      mutate: (d) => removeResource(d, 'iam.tf', 'google_project_iam_member', 'transcribe_speech_client'),
+      expected: [
+        'function transcribe: SCRIPTORIUM_STT_ENGINE is google (Speech-to-Text v2), but its service account ${google_service_account.runtime["transcribe"].email} is not granted roles/speech.client (every request would fail with PERMISSION_DENIED)',
+      ],
+    },
+    {
+      name: 'the Speech-to-Text grant given to another function',
+      mutate: (d) =>
+        replaceIn(d, 'iam.tf', 'role    = "roles/speech.client"\n  member  = google_service_account.runtime["transcribe"].member', 'role    = "roles/speech.client"\n  member  = google_service_account.runtime["ingest"].member'),
+      expected: [
+        'function transcribe: SCRIPTORIUM_STT_ENGINE is google (Speech-to-Text v2), but its service account ${google_service_account.runtime["transcribe"].email} is not granted roles/speech.client (every request would fail with PERMISSION_DENIED)',
+      ],
+    },
+    {
+      name: 'the Speech-to-Text API left disabled',
+      mutate: (d) => replaceIn(d, 'apis.tf', '["speech.googleapis.com"]', '[]'),
+      expected: ['function transcribe: SCRIPTORIUM_STT_ENGINE is google (Speech-to-Text v2), but terraform never enables speech.googleapis.com'],
+    },
+    {
+      name: 'a missing dead-letter grant on the transcribe subscription',
+      mutate: (d) => removeResource(d, 'pubsub.tf', 'google_pubsub_subscription_iam_member', 'pubsub_agent_subscribes_transcribe_transcribe_requests'),
+      expected: ['subscription transcribe-transcribe-requests: dead-lettering needs roles/pubsub.subscriber for the Pub/Sub service agent on this subscription; terraform grants none'],
+    },
+    {
+      name: 'the transcribe function without its push invoker',
+      mutate: (d) => removeResource(d, 'functions.tf', 'google_cloud_run_service_iam_member', 'transcribe_push_invoker'),
+      expected: ['function transcribe: push identity ${google_service_account.push_invoker.email} of subscription transcribe-transcribe-requests is not granted roles/run.invoker on it'],
     },
     {
       name: 'an ocr environment built in a way the checker cannot follow',
@@ -429,6 +469,15 @@ void describe('checkTerraform', () => {
     removeResource(dir, 'iam.tf', 'google_project_iam_member', 'embed_vertex_user');
     removeResource(dir, 'iam.tf', 'google_project_iam_member', 'summarize_vertex_user');
     replaceIn(dir, 'apis.tf', '["aiplatform.googleapis.com"]', '[]');
+    assert.deepEqual(await checkTerraform(dir), []);
+  });
+
+  void it('asks nothing of Speech-to-Text when the speech engine is local', async () => {
+    const dir = copy('local stt engine');
+    setVariableDefault(dir, 'stt_engine', '"local"');
+    // What count = 0 and the API condition leave out with the local engine: the checker must not miss them.
+    removeResource(dir, 'iam.tf', 'google_project_iam_member', 'transcribe_speech_client');
+    replaceIn(dir, 'apis.tf', '["speech.googleapis.com"]', '[]');
     assert.deepEqual(await checkTerraform(dir), []);
   });
 
