@@ -17,6 +17,7 @@ import { configuredEmbeddingModel } from '../../shared/engines/embeddings/index.
 import { isTerminal, type Job } from '../../shared/jobs/model.js';
 import { announceOutcome, failJob } from '../../shared/jobs/outcomes.js';
 import { COLLECTIONS } from '../../shared/firestore/paths.js';
+import { textStageOf, transcriptRefsOf } from '../../shared/stages/text-ready.js';
 import type { ProjectRepository } from '../../shared/firestore/projects.js';
 import type { Role } from '../../shared/firestore/paths.js';
 import type { Logger } from '../../shared/logger/index.js';
@@ -185,11 +186,8 @@ async function planFirstUpload(body: UploadBody, caller: Caller, deps: ApiDeps, 
     return null;
   });
   // A retried request names the document's first version (a later version has its own request key).
-  return { documentId, version: 1, jobId: existing?.jobId ?? jobId, object: existing?.source.object ?? object, existing: existing && existing.currentVersion === 1 ? existing : existing ? await firstVersion(deps, existing) : null };
-}
-
-async function firstVersion(deps: ApiDeps, doc: DocumentRecord): Promise<VersionRecord | null> {
-  return deps.documents.getVersion(doc.id, 1);
+  const first = existing ? await deps.documents.getVersion(documentId, 1) : null;
+  return { documentId, version: 1, jobId: first?.jobId ?? jobId, object: first?.source.object ?? object, existing: first };
 }
 
 /**
@@ -334,7 +332,7 @@ async function reembedRoute(req: ApiRequest, caller: Caller, deps: ApiDeps): Pro
     let q = deps.db.collection(COLLECTIONS.documents).where('projectId', '==', body.projectId).orderBy('__name__').limit(REEMBED_PAGE);
     if (body.pageToken) q = q.startAfter(body.pageToken);
     const snap = await q.get();
-    documents = (await Promise.all(snap.docs.map((d) => deps.documents.get(d.id)))).filter((d): d is DocumentRecord => d !== null);
+    documents = snap.docs.map((d) => deps.documents.parse(d)).filter((d): d is DocumentRecord => d !== null);
     if (snap.size === REEMBED_PAGE) nextPageToken = snap.docs[snap.size - 1]?.id;
   }
   const jobs: ReembedResponse['jobs'] = [];
@@ -437,9 +435,6 @@ async function startReembed(deps: ApiDeps, caller: Caller, seen: DocumentRecord,
 const TRANSCRIPT_FORMATS = { txt: 'text/plain; charset=utf-8', json: 'application/json; charset=utf-8', srt: 'application/x-subrip; charset=utf-8', vtt: 'text/vtt; charset=utf-8' } as const;
 type TranscriptFormatName = keyof typeof TRANSCRIPT_FORMATS;
 
-const StoredRef = z.object({ bucket: z.string(), object: z.string(), generation: z.string() });
-const TranscribeResultRefs = z.object({ text: StoredRef, transcript: z.object({ json: StoredRef, srt: StoredRef, vtt: StoredRef }) });
-
 /**
  * `GET /v1/documents/:id/transcript?format=txt|json|srt|vtt`: a recording's transcript (its current
  * version's), as plain text, JSON with segment and word timings, SRT or WebVTT.
@@ -450,10 +445,11 @@ async function transcriptRoute(documentId: string, format: string, caller: Calle
   if (!doc || (await deps.projects.roleOf(doc.projectId, caller.uid)) === null) throw new HttpError(404, 'NOT_FOUND', 'no such document');
   const job = await deps.jobs.get(doc.jobId);
   if (!job || job.kind !== 'speech.transcribe') throw new HttpError(409, 'NOT_A_RECORDING', `document ${documentId} is not a recording: it has text, not a transcript (GET /v1/documents/${documentId}/text)`);
-  const parsed = TranscribeResultRefs.safeParse(job.stages.transcribe?.result);
-  if (!parsed.success) throw new HttpError(409, 'NOT_READY', `document ${documentId} has no transcript yet (status ${doc.status})`, { status: doc.status, jobId: job.id });
+  const refs = transcriptRefsOf(job);
+  const text = textStageOf(job)?.result?.text;
+  if (!refs || !text) throw new HttpError(409, 'NOT_READY', `document ${documentId} has no transcript yet (status ${doc.status})`, { status: doc.status, jobId: job.id });
   const name = format as TranscriptFormatName;
-  const ref = name === 'txt' ? parsed.data.text : parsed.data.transcript[name];
+  const ref = name === 'txt' ? text : refs[name];
   let body: Buffer;
   try {
     body = await deps.storage.read(ref);

@@ -8,7 +8,7 @@
 import type { EmbeddingEngine } from '../../shared/engines/embeddings/types.js';
 import type { ChunkRepository, NewChunk } from '../../shared/firestore/chunks.js';
 import { leaseFor, runStage, type StageDefinition, type StageDeps, type StageOutcome } from '../../shared/stages/runner.js';
-import { decodeTextReady, readDocumentText } from '../../shared/stages/text-ready.js';
+import { decodeTextReady, readDocumentText, transcriptRefsOf } from '../../shared/stages/text-ready.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
 import { chunkDocument } from '../../shared/text/chunk.js';
 import { stripBidiControls } from '../../shared/text/normalize.js';
@@ -93,7 +93,7 @@ export function embedStage(deps: Pick<EmbedDeps, 'storage' | 'engine' | 'chunks'
 
 /** The transcript's segment offsets of a recording's job (null for documents). */
 async function transcriptOffsets(storage: StorageGateway, job: Job): Promise<ReturnType<typeof segmentOffsets> | null> {
-  const ref = (job.stages.transcribe?.result as { transcript?: { json?: { bucket: string; object: string; generation?: string } } } | null | undefined)?.transcript?.json;
+  const ref = transcriptRefsOf(job)?.json;
   if (!ref) return null;
   const transcript = parseTranscriptJson((await storage.read(ref)).toString('utf8'));
   return segmentOffsets(transcript);

@@ -19,6 +19,7 @@ import { countedWrite, type JobChange, type JobRepository } from '../../shared/f
 import { overallProgress, type Job } from '../../shared/jobs/model.js';
 import type { Logger } from '../../shared/logger/index.js';
 import { parseUploadObjectName } from '../../shared/storage/names.js';
+import { firstStage, firstStageRequest } from '../../shared/stages/requests.js';
 
 export interface IngestDeps {
   readonly jobs: JobRepository;
@@ -218,11 +219,6 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
   return dispatched;
 }
 
-/** The stage a taken upload starts with: transcription for recordings, text extraction (OCR) otherwise. */
-function firstStage(job: Job): 'ocr' | 'transcribe' {
-  return job.kind === 'speech.transcribe' ? 'transcribe' : 'ocr';
-}
-
 /**
  * Publishes the first stage's request (OCR or transcription) for a job ingest has taken. Dispatch
  * failures count as attempts of that stage: a transient one is recorded and rethrown (Pub/Sub
@@ -238,16 +234,8 @@ async function dispatchFirst(deps: IngestDeps, job: Job, object: GcsObject, now:
   const attempts = job.stages[stage]?.attempts ?? 0;
   try {
     if (!documentId) throw new PermanentError('JOB_WITHOUT_DOCUMENT', `job ${job.id} has no document`);
-    const request = {
-      jobId: job.id,
-      projectId: job.projectId,
-      documentId,
-      source: { bucket: object.bucket, object: object.name, generation: object.generation },
-      contentType: baseType(job.input.contentType),
-      requestedAt: now.toISOString(),
-    };
-    if (stage === 'transcribe') await deps.publisher.publish('transcribe-requests', { type: 'scriptorium.media.transcribe.requested.v1', ...request }, { jobId: job.id });
-    else await deps.publisher.publish('ocr-requests', { type: 'scriptorium.document.ocr.requested.v1', ...request }, { jobId: job.id });
+    const { topic, data } = firstStageRequest({ ...job, documentId }, object.generation, now.toISOString());
+    await deps.publisher.publish(topic, data, { jobId: job.id });
   } catch (err) {
     const error = toJobError(err);
     const max = deps.config.SCRIPTORIUM_MAX_ATTEMPTS;

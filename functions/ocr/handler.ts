@@ -5,11 +5,11 @@
  * runner's (`shared/stages/runner.ts`); what is read comes from the job record, never the message.
  */
 import path from 'node:path';
-import { z } from 'zod';
 import { parseMessage } from '../../shared/events/envelope.js';
 import { isOcrContentType, type OcrEngine, type OcrResult } from '../../shared/engines/ocr/types.js';
 import { extractText, isExtractFamily } from '../../shared/engines/extract/index.js';
 import { PermanentError } from '../../shared/errors/index.js';
+import { textReadyEvent } from '../../shared/stages/text-ready.js';
 import { leaseFor, runStage, type StageDefinition, type StageDeps, type StageOutcome } from '../../shared/stages/runner.js';
 import { normalizeType } from '../../shared/content/sniff.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
@@ -33,34 +33,12 @@ function familyOf(contentType: string): string {
   return 'unknown';
 }
 
-/** What the OCR stage stores as its result (and the text-ready event is built from). */
-const OcrStageResultSchema = z.object({
-  pageCount: z.number().int(),
-  language: z.string(),
-  text: z.object({ bucket: z.string(), object: z.string(), generation: z.string() }),
-});
-
 export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine'>): StageDefinition {
   return {
     name: 'ocr',
     leaseMs: leaseFor('ocr'),
     announce(job) {
-      const r = OcrStageResultSchema.parse(job.stages.ocr?.result);
-      if (job.documentId === null || job.input.generation === null) throw new PermanentError('JOB_NOT_INGESTED', `job ${job.id} has no document or source generation`);
-      return {
-        topic: 'document-events',
-        data: {
-          type: 'scriptorium.document.text.ready.v1',
-          jobId: job.id,
-          projectId: job.projectId,
-          documentId: job.documentId,
-          generation: job.input.generation,
-          text: r.text,
-          pageCount: r.pageCount,
-          language: r.language,
-          occurredAt: job.stages.ocr?.finishedAt ?? new Date().toISOString(),
-        },
-      };
+      return { topic: 'document-events', data: textReadyEvent(job) };
     },
     decode(eventData) {
       const { data: req, messageId } = parseMessage('ocr-requests', eventData);

@@ -10,7 +10,9 @@ import { Timestamp, type Firestore } from '@google-cloud/firestore';
 import type { DocumentRepository } from '../../shared/firestore/documents.js';
 import type { JobRepository } from '../../shared/firestore/jobs.js';
 import type { Publisher } from '../../shared/events/publisher.js';
-import type { DocumentEvent, OcrRequested, TranscribeRequested } from '../../shared/events/contracts.js';
+import type { DocumentEvent } from '../../shared/events/contracts.js';
+import { firstStage, firstStageRequest, type FirstStageRequest } from '../../shared/stages/requests.js';
+import { textReadyEvent, textStageOf } from '../../shared/stages/text-ready.js';
 import { COLLECTIONS } from '../../shared/firestore/paths.js';
 import { announceOutcome, failJob } from '../../shared/jobs/outcomes.js';
 import { DEFAULT_REAPER_SETTINGS, reaperDecision, type ReaperSettings } from '../../shared/jobs/reaper.js';
@@ -41,46 +43,26 @@ export interface ReaperReport {
 
 const UPLOAD_EXPIRED = { code: 'UPLOAD_EXPIRED', message: 'no file was uploaded before the signed upload URL expired', retryable: false } as const;
 
-/** The requests that restart `stages` of `job` (one text-ready event serves every stage that starts from it). */
-type StageRequestMessage = { topic: 'ocr-requests'; data: OcrRequested } | { topic: 'transcribe-requests'; data: TranscribeRequested } | { topic: 'document-events'; data: DocumentEvent };
+type StageRequestMessage = FirstStageRequest | { topic: 'document-events'; data: DocumentEvent };
 
+/** The requests that restart `stages` of `job` (one text-ready event serves every stage that starts from it). */
 async function requestsFor(job: Job, stages: readonly string[], deps: ReaperDeps): Promise<StageRequestMessage[]> {
   const out: StageRequestMessage[] = [];
   const documentId = job.documentId;
   const generation = job.input.generation;
   if (!documentId || generation === null) return out;
   const now = (deps.now?.() ?? new Date()).toISOString();
-  if (stages.includes('ocr')) {
-    out.push({
-      topic: 'ocr-requests',
-      data: { type: 'scriptorium.document.ocr.requested.v1', jobId: job.id, projectId: job.projectId, documentId, source: { bucket: job.input.bucket, object: job.input.object, generation }, contentType: job.input.contentType.split(';')[0]?.trim().toLowerCase() ?? '', requestedAt: now },
-    });
+  if (stages.includes(firstStage(job))) out.push(firstStageRequest({ ...job, documentId }, generation, now));
+  if (!stages.some((s) => s !== 'ocr' && s !== 'transcribe')) return out;
+  // The stages after the text read it from the text stage's result, or (a re-embedding) the version's.
+  if (textStageOf(job)?.result) {
+    out.push({ topic: 'document-events', data: textReadyEvent(job, now) });
+    return out;
   }
-  if (stages.includes('transcribe')) {
-    out.push({
-      topic: 'transcribe-requests',
-      data: { type: 'scriptorium.media.transcribe.requested.v1', jobId: job.id, projectId: job.projectId, documentId, source: { bucket: job.input.bucket, object: job.input.object, generation }, contentType: job.input.contentType.split(';')[0]?.trim().toLowerCase() ?? '', requestedAt: now },
-    });
-  }
-  if (stages.some((s) => s !== 'ocr' && s !== 'transcribe')) {
-    // The text the stages read: the OCR stage's result, or (a re-embedding) the version's text.
-    let text: { bucket: string; object: string; generation: string } | null = null;
-    let pageCount = 0;
-    let language = 'und';
-    const ocr = (job.stages.ocr?.result ?? job.stages.transcribe?.result) as { text?: { bucket: string; object: string; generation: string }; pageCount?: number; language?: string } | null | undefined;
-    if (ocr?.text) {
-      text = ocr.text;
-      pageCount = ocr.pageCount ?? 0;
-      language = ocr.language ?? 'und';
-    } else {
-      const version = await deps.documents.getVersion(documentId, job.input.version);
-      if (version?.text) {
-        text = { bucket: version.text.bucket, object: version.text.object, generation: version.text.generation ?? '' };
-        pageCount = version.pageCount ?? 0;
-        language = version.language ?? 'und';
-      }
-    }
-    if (text) out.push({ topic: 'document-events', data: { type: 'scriptorium.document.text.ready.v1', jobId: job.id, projectId: job.projectId, documentId, generation, text, pageCount, language, occurredAt: now } });
+  const version = await deps.documents.getVersion(documentId, job.input.version);
+  if (version?.text) {
+    const text = { bucket: version.text.bucket, object: version.text.object, generation: version.text.generation ?? '' };
+    out.push({ topic: 'document-events', data: { type: 'scriptorium.document.text.ready.v1', jobId: job.id, projectId: job.projectId, documentId, generation, text, pageCount: version.pageCount ?? 0, language: version.language ?? 'und', occurredAt: now } });
   }
   return out;
 }

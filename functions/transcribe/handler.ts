@@ -7,11 +7,12 @@
  * heartbeat, attempts, cancel and completion are the stage runner's.
  */
 import path from 'node:path';
-import { z } from 'zod';
 import { parseMessage } from '../../shared/events/envelope.js';
 import { transcribeAudio, type SpeechToTextEngine } from '../../shared/engines/stt/index.js';
 import { formatTranscript, toPlainText, type TranscriptFormat } from '../../shared/media/transcript.js';
 import { PermanentError } from '../../shared/errors/index.js';
+import { languageFromTag } from '../../shared/engines/language.js';
+import { textReadyEvent } from '../../shared/stages/text-ready.js';
 import { leaseFor, runStage, type StageDefinition, type StageDeps, type StageOutcome } from '../../shared/stages/runner.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
 import { derivedPrefix } from '../../shared/storage/names.js';
@@ -26,45 +27,12 @@ export interface TranscribeDeps extends StageDeps {
 
 export type TranscribeOutcome = StageOutcome;
 
-const ObjectRef = z.object({ bucket: z.string(), object: z.string(), generation: z.string() });
-
-/** What the stage records as its result (read back by its announcement and the API). */
-export const TranscribeResultSchema = z.object({
-  text: ObjectRef,
-  language: z.string(),
-  pageCount: z.number().int(),
-  durationSeconds: z.number(),
-  transcript: z.object({ json: ObjectRef, srt: ObjectRef, vtt: ObjectRef }),
-});
-
-/** ISO 639-3 for the document record (as OCR reports languages), from a BCP-47 tag. */
-function iso639_3(tag: string): string {
-  const primary = tag.split(/[-_]/)[0]?.toLowerCase() ?? '';
-  const map: Record<string, string> = { en: 'eng', de: 'deu', fr: 'fra', id: 'ind', ar: 'ara', es: 'spa' };
-  return map[primary] ?? (primary.length === 3 ? primary : 'und');
-}
-
 export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' | 'concurrency'>): StageDefinition {
   return {
     name: 'transcribe',
     leaseMs: leaseFor('transcribe'),
     announce(job) {
-      const r = TranscribeResultSchema.parse(job.stages.transcribe?.result);
-      if (job.documentId === null || job.input.generation === null) throw new PermanentError('JOB_NOT_INGESTED', `job ${job.id} has no document or source generation`);
-      return {
-        topic: 'document-events',
-        data: {
-          type: 'scriptorium.document.text.ready.v1',
-          jobId: job.id,
-          projectId: job.projectId,
-          documentId: job.documentId,
-          generation: job.input.generation,
-          text: r.text,
-          pageCount: r.pageCount,
-          language: r.language,
-          occurredAt: job.stages.transcribe?.finishedAt ?? new Date().toISOString(),
-        },
-      };
+      return { topic: 'document-events', data: textReadyEvent(job) };
     },
     decode(eventData) {
       const { data: req, messageId } = parseMessage('transcribe-requests', eventData);
@@ -104,7 +72,8 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
       const textObj = await deps.storage.writeDerived({ bucket: sourceRef.bucket, object: `${prefix}text.txt`, contentType: 'text/plain; charset=utf-8', body: plain, metadata: { jobId: job.id } });
       const [json, srt, vtt] = await Promise.all([write('transcript.json', 'json'), write('transcript.srt', 'srt'), write('transcript.vtt', 'vtt')]);
       const ref = (o: { bucket: string; object: string; generation: string }) => ({ bucket: o.bucket, object: o.object, generation: o.generation });
-      const language = iso639_3(out.transcript.language);
+      // ISO 639-3 on the document record, as OCR reports languages.
+      const language = languageFromTag(out.transcript.language) ?? 'und';
       return {
         result: {
           text: ref(textObj),

@@ -9,7 +9,7 @@
  * document's `currentVersion`), sees one version at a time; the version in progress is on its own
  * record and its job.
  */
-import { FieldValue, type DocumentReference, type Firestore, type Transaction } from '@google-cloud/firestore';
+import { FieldValue, type DocumentReference, type DocumentSnapshot, type Firestore, type Transaction } from '@google-cloud/firestore';
 import { z } from 'zod';
 import { COLLECTIONS, paths } from './paths.js';
 import { toPlain } from './client.js';
@@ -129,13 +129,16 @@ export class DocumentRepository {
   }
 
   async get(documentId: string): Promise<DocumentRecord | null> {
-    const snap = await this.ref(documentId).get();
-    return snap.exists ? DocumentSchema.parse({ ...(toPlain(snap.data()) as Record<string, unknown>), id: documentId }) : null;
+    return this.parse(await this.ref(documentId).get());
+  }
+
+  /** A read document record (from a get or a query), or null when it does not exist. */
+  parse(snap: DocumentSnapshot): DocumentRecord | null {
+    return snap.exists ? DocumentSchema.parse({ ...(toPlain(snap.data()) as Record<string, unknown>), id: snap.id }) : null;
   }
 
   async getIn(tx: Transaction, documentId: string): Promise<DocumentRecord | null> {
-    const snap = await tx.get(this.ref(documentId));
-    return snap.exists ? DocumentSchema.parse({ ...(toPlain(snap.data()) as Record<string, unknown>), id: documentId }) : null;
+    return this.parse(await tx.get(this.ref(documentId)));
   }
 
   versionRef(documentId: string, version: number): DocumentReference {
@@ -201,9 +204,8 @@ export class DocumentRepository {
    * `promote: false` when a version at least as new is already current.
    */
   async readPromotion(tx: Transaction, documentId: string, version: number): Promise<Promotion | null> {
-    const snap = await tx.get(this.ref(documentId));
-    if (!snap.exists) return null;
-    const doc = DocumentSchema.parse({ ...(toPlain(snap.data()) as Record<string, unknown>), id: documentId });
+    const doc = await this.getIn(tx, documentId);
+    if (!doc) return null;
     const record = await this.getVersionIn(tx, documentId, version);
     return { promote: record !== null && doc.currentVersion < version, from: doc.currentVersion, record };
   }

@@ -2,6 +2,7 @@
 import { TransientError } from '../../errors/index.js';
 import { logger } from '../../logger/index.js';
 import { EMBEDDING_ERROR_CODES } from './types.js';
+import { raceAbort } from '../abort.js';
 
 export function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortError(signal);
@@ -16,25 +17,7 @@ export function abortError(signal: AbortSignal | undefined, cause?: unknown): Tr
 
 /** `promise`, or an abort error as soon as `signal` aborts, whichever comes first (the work itself goes on). */
 export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError(signal));
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
+  return raceAbort(promise, signal, abortError);
 }
 
 /**

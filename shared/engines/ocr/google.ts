@@ -39,6 +39,8 @@ import type { protos } from '@google-cloud/documentai';
 // The same @grpc/grpc-js instance the client library uses: channel credentials are checked with
 // `instanceof`, so credentials from another copy would be rejected.
 import { grpc } from 'google-gax';
+import { raceAbort } from '../abort.js';
+import { abortInterceptor } from '../grpc-abort.js';
 import type { CallOptions, ClientOptions } from 'google-gax';
 import { PDFArray, PDFCatalog, PDFDict, PDFDocument, PDFName, PDFNull, PDFPage, PDFPageLeaf, PDFPageTree, PDFRef, PDFStream, ParseSpeeds } from 'pdf-lib';
 import type { PDFObject } from 'pdf-lib';
@@ -538,49 +540,7 @@ async function processOnce(job: Job, request: IProcessRequest): Promise<IDocumen
   return response.document;
 }
 
-/** Cancels the call when `signal` aborts (and at once when it already has). */
-function abortInterceptor(signal: AbortSignal): grpc.Interceptor {
-  return (options, nextCall) => {
-    let onAbort: (() => void) | undefined;
-    const call: grpc.InterceptingCall = new grpc.InterceptingCall(nextCall(options), {
-      start(metadata, _listener, next) {
-        next(metadata, {
-          onReceiveStatus(status, nextStatus) {
-            if (onAbort) signal.removeEventListener('abort', onAbort);
-            nextStatus(status);
-          },
-        });
-        onAbort = () => call.cancelWithStatus(grpc.status.CANCELLED, 'aborted by the caller');
-        if (signal.aborted) onAbort();
-        else signal.addEventListener('abort', onAbort, { once: true });
-      },
-    });
-    return call;
-  };
-}
 
-/**
- * `promise`, or an abort error as soon as `signal` aborts, whichever is first. The interceptor
- * ends the RPC itself; this covers the moments when none is in flight.
- */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolvePromise, reject) => {
-    const onAbort = (): void => reject(abortError(signal));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolvePromise(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // The response
@@ -784,3 +744,7 @@ function countNonSpace(text: string): number {
   return text.replace(/\s+/g, '').length;
 }
 
+/** `promise`, or this engine's abort error as soon as `signal` aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  return raceAbort(promise, signal, abortError);
+}

@@ -33,6 +33,8 @@ import type { protos } from '@google-cloud/speech';
 // The same @grpc/grpc-js instance the client library uses: channel credentials are checked with
 // `instanceof`, so credentials from another copy would be rejected.
 import { Operation, createDefaultBackoffSettings, grpc, operationsProtos } from 'google-gax';
+import { raceAbort } from '../abort.js';
+import { abortInterceptor } from '../grpc-abort.js';
 import type { CallOptions, ClientOptions } from 'google-gax';
 
 import { PermanentError, ScriptoriumError, TransientError } from '../../errors/index.js';
@@ -365,46 +367,7 @@ async function withRetries<T>(ctx: CallContext, send: () => Promise<T>): Promise
   }
 }
 
-/** Cancels the call when `signal` aborts (and at once when it already has). */
-function abortInterceptor(signal: AbortSignal): grpc.Interceptor {
-  return (options, nextCall) => {
-    let onAbort: (() => void) | undefined;
-    const call: grpc.InterceptingCall = new grpc.InterceptingCall(nextCall(options), {
-      start(metadata, _listener, next) {
-        next(metadata, {
-          onReceiveStatus(status, nextStatus) {
-            if (onAbort) signal.removeEventListener('abort', onAbort);
-            nextStatus(status);
-          },
-        });
-        onAbort = () => call.cancelWithStatus(grpc.status.CANCELLED, 'aborted by the caller');
-        if (signal.aborted) onAbort();
-        else signal.addEventListener('abort', onAbort, { once: true });
-      },
-    });
-    return call;
-  };
-}
 
-/** `promise`, or an abort error as soon as `signal` aborts, whichever is first. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolvePromise, reject) => {
-    const onAbort = (): void => reject(abortError(signal));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolvePromise(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Responses
@@ -585,4 +548,9 @@ function positive(value: number | undefined, fallback: number): number {
 
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
+}
+
+/** `promise`, or this engine's abort error as soon as `signal` aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  return raceAbort(promise, signal, abortError);
 }

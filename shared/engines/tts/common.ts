@@ -8,6 +8,7 @@ import { RunError, runProcess } from '../exec.js';
 import type { RunOptions, RunResult } from '../exec.js';
 import { SPEAKING_RATE_RANGE, TTS_ERROR_CODES, isAudioFormat } from './types.js';
 import type { AudioFormat } from './types.js';
+import { raceAbort } from '../abort.js';
 
 /** Carries an error thrown by the caller's onProgress through an engine's classification untouched. */
 export class CallerError extends Error {
@@ -29,22 +30,7 @@ export function abortError(signal: AbortSignal | undefined, cause?: unknown): Tr
 
 /** `promise`, or an abort error as soon as `signal` aborts, whichever is first. */
 export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError(signal));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
+  return raceAbort(promise, signal, abortError);
 }
 
 export function errorText(err: unknown): string {

@@ -31,6 +31,7 @@ import type { protos } from '@google-cloud/text-to-speech';
 // The @grpc/grpc-js instance the client library uses: channel credentials are checked with
 // `instanceof`, so credentials from another copy would be rejected.
 import { grpc } from 'google-gax';
+import { abortInterceptor } from '../grpc-abort.js';
 import type { CallOptions, ClientOptions } from 'google-gax';
 
 import { PermanentError, ScriptoriumError, TransientError } from '../../errors/index.js';
@@ -255,26 +256,6 @@ function isLoopback(host: string): boolean {
   return bare === 'localhost' || bare === '::1' || /^127(?:\.\d{1,3}){3}$/.test(bare);
 }
 
-/** Cancels the call when `signal` aborts (and at once when it already has). */
-function abortInterceptor(signal: AbortSignal): grpc.Interceptor {
-  return (interceptorOptions, nextCall) => {
-    let onAbort: (() => void) | undefined;
-    const interceptingCall: grpc.InterceptingCall = new grpc.InterceptingCall(nextCall(interceptorOptions), {
-      start(metadata, _listener, next) {
-        next(metadata, {
-          onReceiveStatus(status, nextStatus) {
-            if (onAbort) signal.removeEventListener('abort', onAbort);
-            nextStatus(status);
-          },
-        });
-        onAbort = () => interceptingCall.cancelWithStatus(grpc.status.CANCELLED, 'aborted by the caller');
-        if (signal.aborted) onAbort();
-        else signal.addEventListener('abort', onAbort, { once: true });
-      },
-    });
-    return interceptingCall;
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Errors
