@@ -61,6 +61,19 @@ export interface ProfilePorts {
 }
 
 /** dev uses the emulators' customary ports; test the same plus 10000. */
+/**
+ * The ports of a profile. `SCRIPTORIUM_PORT_OFFSET` (test profile only) shifts every port, so that
+ * several checkouts (git worktrees) can each run their own test platform at once.
+ */
+export function profilePorts(profile: Profile, env: NodeJS.ProcessEnv = process.env): ProfilePorts {
+  const base = PROFILE_PORTS[profile];
+  const raw = env.SCRIPTORIUM_PORT_OFFSET;
+  if (profile !== 'test' || raw === undefined || raw === '') return base;
+  const offset = Number(raw);
+  if (!Number.isInteger(offset) || offset < 0 || offset > 20000) throw new Error(`SCRIPTORIUM_PORT_OFFSET must be an integer from 0 to 20000, not ${raw}`);
+  return Object.fromEntries(Object.entries(base).map(([k, v]) => [k, v + offset])) as unknown as ProfilePorts;
+}
+
 export const PROFILE_PORTS: Readonly<Record<Profile, ProfilePorts>> = {
   dev: { firestore: 8080, pubsub: 8085, auth: 9099, authHub: 4400, authLogging: 4500, storage: 9199, functionsBase: 8090 },
   test: { firestore: 18080, pubsub: 18085, auth: 19099, authHub: 14400, authLogging: 14500, storage: 19199, functionsBase: 18090 },
@@ -334,7 +347,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
   const { profile, root } = opts;
   const persist = opts.persist ?? false;
   const gcp = opts.gcpProjectId ?? DEFAULT_GCP_PROJECT[profile];
-  const ports = PROFILE_PORTS[profile];
+  const ports = profilePorts(profile);
   const p = profilePaths(root, profile);
   const functionsDir = opts.functionsDir ?? path.join(root, 'dist', 'functions');
   const storageMain = path.join(root, 'dist', 'emulators', 'storage', 'main.js');

@@ -3,6 +3,7 @@ import * as ff from '@google-cloud/functions-framework';
 import { MAX_API_BODY_BYTES } from '../../shared/api/contracts.js';
 import { createFirebaseVerifier, type TokenVerifier } from '../../shared/auth/index.js';
 import { hasBody, readJsonBody } from '../../shared/http/body.js';
+import { problemBody, PROBLEM_CONTENT_TYPE } from '../../shared/http/problem.js';
 import { installRequestGate, markBodyConsumed, originalHeaders, passedGate } from '../../shared/http/gate.js';
 import { getRuntime } from '../../shared/runtime/index.js';
 import { handleApi, type ApiDeps } from './handler.js';
@@ -25,7 +26,7 @@ ff.http('api', async (req, res) => {
   if (!passedGate(req)) {
     // The framework's body parsers ran before us (another express instance): never serve like that.
     apiDeps().log.error('request gate not in front of the framework: refusing requests');
-    res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error' } });
+    res.status(500).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problemBody(500, 'INTERNAL', 'internal error')));
     return;
   }
   const raw = originalHeaders(req);
@@ -61,5 +62,6 @@ ff.http('api', async (req, res) => {
   // the connection closes after the answer, so a client streaming gigabytes is cut off.
   if (!consumed && hasBody(raw)) res.set('Connection', 'close');
   if (Buffer.isBuffer(out.body) || typeof out.body === 'string') res.send(out.body);
+  else if (out.headers?.['content-type']) res.send(JSON.stringify(out.body));
   else res.json(out.body);
 });

@@ -81,7 +81,7 @@ export class ApiError extends Error {
   constructor(
     /** HTTP status; 0 when there was no answer. */
     readonly status: number,
-    /** The API's error code (`error.code`), or `HTTP_<status>` / `UNREACHABLE` / `TIMEOUT` / `BAD_RESPONSE`. */
+    /** The API's error code (the problem's `code`), or `HTTP_<status>` / `UNREACHABLE` / `TIMEOUT` / `BAD_RESPONSE`. */
     readonly code: string,
     message: string,
     readonly details?: unknown,
@@ -287,12 +287,12 @@ export function describeFetchError(err: unknown): string {
   return err.message;
 }
 
-/** An {@link ApiError} from a non-2xx response: the contract's `{error:{code,message}}` if present. */
+/** An {@link ApiError} from a non-2xx response: the contract's problem body (`code`, `detail`) if present. */
 export async function errorFrom(res: Response): Promise<ApiError> {
   const text = await res.text().catch(() => '');
   try {
     const parsed = ApiErrorSchema.safeParse(JSON.parse(text));
-    if (parsed.success) return new ApiError(res.status, parsed.data.error.code, parsed.data.error.message, parsed.data.error.details);
+    if (parsed.success) return new ApiError(res.status, parsed.data.code, parsed.data.detail, parsed.data.details);
   } catch {
     // Not JSON: fall through to the raw body.
   }

@@ -147,8 +147,15 @@ export const ReembedResponseSchema = z.object({
 });
 export type ReembedResponse = z.infer<typeof ReembedResponseSchema>;
 
+/** Every error answer: `application/problem+json` (RFC 9457) with our stable `code`. */
 export const ApiErrorSchema = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  code: z.string(),
+  details: z.unknown().optional(),
+  requestId: z.string().optional(),
 });
 export type ApiError = z.infer<typeof ApiErrorSchema>;
 

@@ -21,6 +21,7 @@ import express from 'express';
 import { HttpError } from '../errors/index.js';
 import { logger } from '../logger/index.js';
 import { hasBody, readJsonBody } from './body.js';
+import { problemBody, PROBLEM_CONTENT_TYPE } from './problem.js';
 
 const FRAMING = Symbol('scriptorium.bodyFraming');
 const CONSUMED = Symbol('scriptorium.bodyConsumed');
@@ -70,9 +71,9 @@ export function sendJsonError(req: IncomingMessage, res: ServerResponse, err: Ht
     res.destroy();
     return;
   }
-  const body = JSON.stringify({ error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } });
+  const body = JSON.stringify(problemBody(err.status, err.code, err.message, err.details));
   res.statusCode = err.status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('content-type', PROBLEM_CONTENT_TYPE);
   res.setHeader('cache-control', 'no-store');
   res.setHeader('x-content-type-options', 'nosniff');
   if (hasBody(originalHeaders(req)) && !(req as Gated)[CONSUMED]) res.setHeader('connection', 'close');

@@ -209,7 +209,7 @@ describe('api', () => {
   it('requires a signed-in caller', async () => {
     const res = await api(cfg, null, 'POST', '/v1/uploads', { projectId: cfg.projectId, fileName: 'a.pdf', contentType: 'application/pdf', size: 10 });
     assert.equal(res.status, 401);
-    assert.equal((res.json as { error: { code: string } }).error.code, 'UNAUTHENTICATED');
+    assert.equal((res.json as { code: string }).code, 'UNAUTHENTICATED');
   });
 
   it('refuses a forged token', async () => {
@@ -226,13 +226,13 @@ describe('api', () => {
   it('refuses a declared size over the limit with 413', async () => {
     const res = await api(cfg, token, 'POST', '/v1/uploads', { projectId: cfg.projectId, fileName: 'huge.pdf', contentType: 'application/pdf', size: 50 * 1024 ** 3 });
     assert.equal(res.status, 413);
-    assert.equal((res.json as { error: { code: string } }).error.code, 'UPLOAD_TOO_LARGE');
+    assert.equal((res.json as { code: string }).code, 'UPLOAD_TOO_LARGE');
   });
 
   it('explains invalid bodies field by field', async () => {
     const res = await api(cfg, token, 'POST', '/v1/uploads', { projectId: cfg.projectId, fileName: '../x', contentType: 'nope', size: -1 });
     assert.equal(res.status, 400);
-    const details = (res.json as { error: { details: Record<string, unknown> } }).error.details;
+    const details = (res.json as { details: Record<string, unknown> }).details;
     assert.deepEqual(Object.keys(details).sort(), ['contentType', 'fileName', 'size']);
   });
 

@@ -102,7 +102,7 @@ describe('search through the stack', () => {
     const stranger = await signUp(cfg, `search-stranger-${Date.now()}@example.com`);
     const res = await search({ projectId: cfg.projectId, query: 'lighthouse' }, stranger);
     assert.equal(res.status, 403, res.text);
-    assert.equal((res.json as { error: { code: string } }).error.code, 'PERMISSION_DENIED');
+    assert.equal((res.json as { code: string }).code, 'PERMISSION_DENIED');
     const other = await search({ projectId: `no-such-project-${latin(6)}`, query: 'lighthouse' });
     assert.equal(other.status, 403, other.text);
     const anonymous = await api(cfg, null, 'POST', '/v1/search', { projectId: cfg.projectId, query: 'x' });
@@ -127,7 +127,7 @@ describe('search through the stack', () => {
     for (const body of bad) {
       const res = await search(body);
       assert.equal(res.status, 400, `${JSON.stringify(body).slice(0, 80)} → ${res.status} ${res.text}`);
-      assert.equal((res.json as { error: { code: string } }).error.code, 'INVALID_ARGUMENT');
+      assert.equal((res.json as { code: string }).code, 'INVALID_ARGUMENT');
     }
     const get = await api(cfg, token, 'GET', '/v1/search');
     assert.equal(get.status, 405);

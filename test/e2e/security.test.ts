@@ -37,7 +37,7 @@ after(async () => {
 });
 
 const storage = (): Storage => new Storage({ projectId: cfg.gcpProjectId, apiEndpoint: cfg.storageEmulatorHost });
-const code = (json: unknown): string | undefined => (json as { error?: { code?: string } } | null)?.error?.code;
+const code = (json: unknown): string | undefined => (json as { code?: string } | null)?.code;
 const md5 = (b: Buffer): string => createHash('md5').update(b).digest('base64');
 
 async function push(fn: string, topic: string, body: unknown): Promise<number> {
@@ -106,7 +106,7 @@ describe('security: the API reads nothing before it knows the caller', () => {
       const buf = typeof body === 'string' ? Buffer.from(body) : body;
       const res = await rawRequest(route, { method: 'POST', headers: { ...auth, ...headers, 'content-length': String(buf.length) }, body: buf });
       assert.equal(res.status, status, `${name}: ${res.text}`);
-      assert.match(String(res.headers['content-type']), /^application\/json/, name);
+      assert.match(String(res.headers['content-type']), /^application\/problem\+json/, name);
       assert.equal(code(JSON.parse(res.text)), expected, name);
       assert.deepEqual(internalsIn(res.text), [], `${name}: ${res.text}`);
     }
@@ -139,14 +139,14 @@ describe('security: identities and ids', () => {
     const res = await api(cfg, 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.', 'GET', '/v1/jobs/job_0123456789abcdef0123');
     assert.equal(res.status, 401);
     assert.deepEqual(internalsIn(res.text), []);
-    assert.equal((res.json as { error: { details?: { cause?: unknown } } }).error.details?.cause, undefined);
+    assert.equal((res.json as { details?: { cause?: unknown } }).details?.cause, undefined);
   });
 
   it('refuses content types that are not RFC 9110 media types (a non-ASCII parameter made an unusable URL)', async () => {
     for (const contentType of ['application/pdf; name=résumé', 'application/pdf; x="日本"', 'application/pdf\u0000', 'application/pdf; charset']) {
       const res = await api(cfg, token, 'POST', '/v1/uploads', { projectId: cfg.projectId, fileName: 'a.pdf', contentType, size: 10 });
       assert.equal(res.status, 400, contentType);
-      assert.ok((res.json as { error: { details: Record<string, unknown> } }).error.details.contentType, contentType);
+      assert.ok((res.json as { details: Record<string, unknown> }).details.contentType, contentType);
     }
     // A quoted ASCII parameter is fine, and its URL is usable.
     const body = await fixture('pdf/minimal-document.pdf');

@@ -65,7 +65,7 @@ describe('document versions', () => {
     // One version at a time: another one is refused while version 2 is awaited.
     const third = await api(cfg, token, 'POST', '/v1/uploads', { projectId: cfg.projectId, fileName: 'x.txt', contentType: 'text/plain', size: 3, documentId });
     assert.equal(third.status, 409, third.text);
-    assert.equal((third.json as { error: { code: string } }).error.code, 'VERSION_IN_PROGRESS');
+    assert.equal((third.json as { code: string }).code, 'VERSION_IN_PROGRESS');
     // Until version 2 is READY the document is version 1.
     let doc = await getDocument(cfg, documentId);
     assert.equal(doc.currentVersion, 1);

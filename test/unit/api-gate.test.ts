@@ -36,7 +36,7 @@ after(async () => {
 
 function errorCode(text: string): string | undefined {
   try {
-    return (JSON.parse(text) as { error?: { code?: string } }).error?.code;
+    return (JSON.parse(text) as { code?: string }).code;
   } catch {
     return undefined;
   }

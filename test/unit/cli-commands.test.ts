@@ -115,10 +115,10 @@ before(async () => {
       if (req.method === 'POST' && url === '/api/v1/uploads') {
         const request = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
         fake.uploads.push(request);
-        if (fake.createError) return json(res, fake.createStatus, { error: fake.createError });
+        if (fake.createError) return json(res, fake.createStatus, { type: `urn:scriptorium:problem:${fake.createError.code}`, title: 'Error', status: fake.createStatus, code: fake.createError.code, detail: fake.createError.message });
         if (fake.createFailures > 0) {
           fake.createFailures -= 1;
-          return json(res, 503, { error: { code: 'UNAVAILABLE', message: 'try again' } });
+          return json(res, 503, { type: 'urn:scriptorium:problem:UNAVAILABLE', title: 'Error', status: 503, code: 'UNAVAILABLE', detail: 'try again' });
         }
         if (fake.createBody !== null) return json(res, 200, fake.createBody);
         const n = fake.uploads.length;
@@ -145,7 +145,7 @@ before(async () => {
       const text = /^\/api\/v1\/documents\/([^/]+)\/text$/.exec(url);
       if (req.method === 'GET' && text) {
         const value = fake.text.get(decodeURIComponent(text[1] ?? ''));
-        if (value === undefined) return json(res, 404, { error: { code: 'NOT_FOUND', message: 'no such document' } });
+        if (value === undefined) return json(res, 404, { type: 'urn:scriptorium:problem:NOT_FOUND', title: 'Error', status: 404, code: 'NOT_FOUND', detail: 'no such document' });
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(value);
         return;
       }
@@ -153,12 +153,12 @@ before(async () => {
       if (req.method === 'GET' && doc) {
         const id = decodeURIComponent(doc[1] ?? '');
         const record = fake.documents.get(id);
-        if (record === undefined) return json(res, 404, { error: { code: 'NOT_FOUND', message: 'no such document' } });
+        if (record === undefined) return json(res, 404, { type: 'urn:scriptorium:problem:NOT_FOUND', title: 'Error', status: 404, code: 'NOT_FOUND', detail: 'no such document' });
         return json(res, 200, { id, ...record });
       }
       if (url === '/api/health' || url === '/' || url === '/_health') return json(res, 200, { ok: true });
       if (url.startsWith('/emulator/')) return json(res, 200, {});
-      return json(res, 404, { error: { code: 'NOT_FOUND', message: url } });
+      return json(res, 404, { type: 'urn:scriptorium:problem:NOT_FOUND', title: 'Error', status: 404, code: 'NOT_FOUND', detail: url });
     });
   });
   const probe = http.createServer();

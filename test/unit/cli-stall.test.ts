@@ -235,7 +235,7 @@ before(async () => {
         });
       }
       if (req.method === 'PUT') return json(200, {});
-      return json(404, { error: { code: 'NOT_FOUND', message: req.url ?? '' } });
+      return json(404, { type: 'urn:scriptorium:problem:NOT_FOUND', title: 'Not Found', status: 404, code: 'NOT_FOUND', detail: req.url ?? '' });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

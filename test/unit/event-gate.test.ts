@@ -30,7 +30,7 @@ after(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-const json = (text: string): { error?: { code?: string } } => JSON.parse(text) as { error?: { code?: string } };
+const json = (text: string): { code?: string } => JSON.parse(text) as { code?: string };
 
 describe('event gate', () => {
   it('refuses compressed push bodies before inflating them', async () => {
@@ -38,7 +38,7 @@ describe('event gate', () => {
     const before = process.memoryUsage().rss;
     const res = await rawRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': String(bomb.length) }, body: bomb });
     assert.equal(res.status, 415);
-    assert.equal(json(res.text).error?.code, 'UNSUPPORTED_CONTENT_ENCODING');
+    assert.equal(json(res.text).code, 'UNSUPPORTED_CONTENT_ENCODING');
     assert.ok(process.memoryUsage().rss - before < 32 * 1024 * 1024);
   });
 
@@ -53,8 +53,8 @@ describe('event gate', () => {
       const buf = typeof body === 'string' ? Buffer.from(body) : body;
       const res = await rawRequest(url, { method: 'POST', headers: { ...headers, 'content-length': String(buf.length) }, body: buf });
       assert.equal(res.status, status, res.text);
-      assert.equal(json(res.text).error?.code, code);
-      assert.match(String(res.headers['content-type']), /^application\/json/);
+      assert.equal(json(res.text).code, code);
+      assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
       assert.deepEqual(internalsIn(res.text), []);
     }
   });
@@ -62,10 +62,10 @@ describe('event gate', () => {
   it('answers a GET and a POST without a body with JSON, not a framework crash', async () => {
     const get = await rawRequest(url);
     assert.equal(get.status, 405);
-    assert.equal(json(get.text).error?.code, 'METHOD_NOT_ALLOWED');
+    assert.equal(json(get.text).code, 'METHOD_NOT_ALLOWED');
     const empty = await rawRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' } });
     assert.equal(empty.status, 400);
-    assert.equal(json(empty.text).error?.code, 'MALFORMED_BODY');
+    assert.equal(json(empty.text).code, 'MALFORMED_BODY');
   });
 
   it('still delivers a well-formed push: a malformed envelope is acknowledged (204)', async () => {

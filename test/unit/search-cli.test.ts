@@ -122,7 +122,7 @@ describe('scriptorium search', () => {
     assert.equal((await run(['search', 'x', '--limit', '51'])).code, 2);
     assert.equal((await run(['search', 'x', '--limit', 'ten'])).code, 2);
     assert.equal((await run(['search', 'x'.repeat(501)])).code, 2);
-    answer = { status: 403, body: { error: { code: 'PERMISSION_DENIED', message: 'you are not a member of project p' } } };
+    answer = { status: 403, body: { type: 'urn:scriptorium:problem:PERMISSION_DENIED', title: 'Error', status: 403, code: 'PERMISSION_DENIED', detail: 'you are not a member of project p' } };
     const r = await run(['search', 'x']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /not a member of project demo-project/);
