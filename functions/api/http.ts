@@ -78,6 +78,26 @@ export interface RouteContext {
 export interface Route {
   readonly pattern: RegExp;
   readonly methods: Partial<Record<Method, (ctx: RouteContext) => Promise<ApiResponse>>>;
+  /** The path as an OpenAPI template (`/v1/documents/{id}`): the OpenAPI document is generated from the table. */
+  readonly path?: string;
+  /** Per method: what the OpenAPI document says about the operation (schemas are the zod ones the route validates with). */
+  readonly docs?: Partial<Record<Method, OperationDoc>>;
+}
+
+/** One operation's documentation, built from the same zod schemas the route uses. */
+export interface OperationDoc {
+  readonly summary: string;
+  readonly tag?: string;
+  /** The JSON request body's schema. */
+  readonly body?: z.ZodType;
+  /** The query parameters (an object of string-typed fields). */
+  readonly query?: z.ZodObject;
+  /** The success answer: its status (default 200) and JSON schema, or a non-JSON content type. */
+  readonly status?: number;
+  readonly response?: z.ZodType;
+  readonly responseType?: string;
+  /** Error statuses the operation answers with (problem+json), beyond 400/401/403/404/429/500 common to all. */
+  readonly errors?: readonly number[];
 }
 
 /** An id grammar (anchored `^…$` RegExp) as a named group for a route pattern. */
