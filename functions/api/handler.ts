@@ -8,10 +8,18 @@ import { HttpError, isRetryable } from '../../shared/errors/index.js';
 import { problemBody, PROBLEM_CONTENT_TYPE } from '../../shared/http/problem.js';
 import { isUid } from '../../shared/ids.js';
 import { json, type ApiDeps, type ApiRequest, type ApiResponse, type Method, type Route } from './http.js';
+import { openApiDocument } from './openapi.js';
 import { ROUTES } from './routes/index.js';
 
 export type { ApiDeps, ApiRequest, ApiResponse } from './http.js';
 export { jobIdFor, newDocumentId, versionJobId } from './routes/uploads.js';
+
+/** The API's version in its OpenAPI document (the path prefix `/v1` is its major). */
+export const API_VERSION = '1.0.0';
+export const OPENAPI_PATH = '/v1/openapi.json';
+
+/** Generated once per route table (per instance), on the first request for it. */
+const openApiCache = new WeakMap<readonly Route[], Record<string, unknown>>();
 
 function errorResponse(err: HttpError, requestId?: string): ApiResponse {
   return { status: err.status, headers: { 'content-type': PROBLEM_CONTENT_TYPE }, body: problemBody(err.status, err.code, err.message, err.details, requestId) };
@@ -27,6 +35,15 @@ async function dispatch(req: ApiRequest, deps: ApiDeps, routes: readonly Route[]
   if (path === API_ROUTES.health) {
     if (method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET');
     return json(200, { status: 'ok', project: deps.config.GOOGLE_CLOUD_PROJECT, bucket: deps.config.SCRIPTORIUM_BUCKET });
+  }
+  if (path === OPENAPI_PATH) {
+    if (method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET');
+    let doc = openApiCache.get(routes);
+    if (!doc) {
+      doc = openApiDocument(routes, { version: API_VERSION });
+      openApiCache.set(routes, doc);
+    }
+    return json(200, doc);
   }
   if (!path.startsWith('/v1/')) throw new HttpError(404, 'NOT_FOUND', 'no such route');
 

@@ -1,4 +1,5 @@
 /** Documents: the record, its versions, its text and a recording's transcript. */
+import { z } from 'zod';
 import { DOCUMENT_ID } from '../../../shared/ids.js';
 import type { Caller } from '../../../shared/auth/index.js';
 import { HttpError, isRetryable } from '../../../shared/errors/index.js';
@@ -35,44 +36,84 @@ async function transcriptRoute(documentId: string, format: string, caller: Calle
   return { status: 200, headers: { 'content-type': TRANSCRIPT_FORMATS[name] }, body };
 }
 
-/** `GET /v1/documents/:id[/versions[/:n]][/text]`. */
-async function documentRoute({ req, caller, deps, params }: RouteContext): Promise<ApiResponse> {
-  const path = req.path.replace(/\/+$/, '');
-  const doc = await deps.documents.get(params.id ?? '');
-  if (!doc || (await deps.projects.roleOf(doc.projectId, caller.uid)) === null) throw new HttpError(404, 'NOT_FOUND', 'no such document');
-  const listing = path.endsWith('/versions');
-  const wantsText = params.text !== undefined;
-  if (listing && !wantsText) {
-    const versions = await deps.documents.listVersions(doc.id);
-    return json(200, { documentId: doc.id, currentVersion: doc.currentVersion, latestVersion: doc.latestVersion, versions });
-  }
-  if (listing) throw new HttpError(404, 'NOT_FOUND', 'no such route');
-  let record: Pick<VersionRecord, 'text' | 'status' | 'jobId'> & { readonly version?: number } = doc;
-  if (params.version) {
-    const version = await deps.documents.getVersion(doc.id, Number(params.version));
-    if (!version) throw new HttpError(404, 'NOT_FOUND', `document ${doc.id} has no version ${params.version}`);
-    if (!wantsText) return json(200, version);
-    record = version;
-  } else if (!wantsText) {
-    return json(200, doc);
-  }
-  if (!record.text) throw new HttpError(409, 'NOT_READY', `document ${doc.id}${params.version ? ` version ${params.version}` : ''} has no text yet (status ${record.status})`, { status: record.status, jobId: record.jobId });
-  let text: Buffer;
-  try {
-    text = await deps.storage.read(record.text);
-  } catch (err) {
-    if (isRetryable(err)) throw err;
-    // The record says the text exists and the store says it does not: our fault, not the caller's.
-    // Where it was looked for is logged, never returned.
-    deps.log.error('extracted text missing from storage', { documentId: doc.id, text: record.text, err });
-    throw new HttpError(500, 'TEXT_UNAVAILABLE', 'the extracted text of this document cannot be read; the error was logged');
-  }
-  return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: text };
+type DocumentView = 'record' | 'versions' | 'text';
+
+/** `GET /v1/documents/:id[/versions[/:n]][/text]`: one handler, the view chosen by the route. */
+function documentRoute(view: DocumentView) {
+  return async ({ caller, deps, params }: RouteContext): Promise<ApiResponse> => {
+    const doc = await deps.documents.get(params.id ?? '');
+    if (!doc || (await deps.projects.roleOf(doc.projectId, caller.uid)) === null) throw new HttpError(404, 'NOT_FOUND', 'no such document');
+    if (view === 'versions') {
+      const versions = await deps.documents.listVersions(doc.id);
+      return json(200, { documentId: doc.id, currentVersion: doc.currentVersion, latestVersion: doc.latestVersion, versions });
+    }
+    let record: Pick<VersionRecord, 'text' | 'status' | 'jobId'> & { readonly version?: number } = doc;
+    if (params.version) {
+      const version = await deps.documents.getVersion(doc.id, Number(params.version));
+      if (!version) throw new HttpError(404, 'NOT_FOUND', `document ${doc.id} has no version ${params.version}`);
+      if (view === 'record') return json(200, version);
+      record = version;
+    } else if (view === 'record') {
+      return json(200, doc);
+    }
+    if (!record.text) throw new HttpError(409, 'NOT_READY', `document ${doc.id}${params.version ? ` version ${params.version}` : ''} has no text yet (status ${record.status})`, { status: record.status, jobId: record.jobId });
+    let text: Buffer;
+    try {
+      text = await deps.storage.read(record.text);
+    } catch (err) {
+      if (isRetryable(err)) throw err;
+      // The record says the text exists and the store says it does not: our fault, not the caller's.
+      // Where it was looked for is logged, never returned.
+      deps.log.error('extracted text missing from storage', { documentId: doc.id, text: record.text, err });
+      throw new HttpError(500, 'TEXT_UNAVAILABLE', 'the extracted text of this document cannot be read; the error was logged');
+    }
+    return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: text };
+  };
 }
 
 const DOC = idGroup('id', DOCUMENT_ID);
+const VERSION = '(?<version>[1-9][0-9]{0,5})';
+const TAG = 'documents';
+
+export const TranscriptQuerySchema = z.object({ format: z.enum(['txt', 'json', 'srt', 'vtt']).optional().describe('txt (default), json with segment and word timings, srt or vtt') });
+const VersionListSchema = z.object({ documentId: z.string(), currentVersion: z.number().int(), latestVersion: z.number().int(), versions: z.array(z.looseObject({ version: z.number().int(), status: z.string() })) });
+const RecordSchema = z.looseObject({ id: z.string().optional(), projectId: z.string(), status: z.string() }).describe('The document (or version) record as stored');
 
 export const documentRoutes: readonly Route[] = [
-  { pattern: new RegExp(`^/v1/documents/${DOC}/transcript$`), methods: { GET: ({ req, caller, deps, params }) => transcriptRoute(params.id ?? '', req.query?.format ?? 'txt', caller, deps) } },
-  { pattern: new RegExp(`^/v1/documents/${DOC}(?:/versions(?:/(?<version>[1-9][0-9]{0,5}))?)?(?<text>/text)?$`), methods: { GET: documentRoute } },
+  {
+    pattern: new RegExp(`^/v1/documents/${DOC}/transcript$`),
+    path: '/v1/documents/{id}/transcript',
+    methods: { GET: ({ req, caller, deps, params }) => transcriptRoute(params.id ?? '', req.query?.format ?? 'txt', caller, deps) },
+    docs: { GET: { tag: TAG, summary: "A recording's transcript (current version) as text, JSON with timings, SRT or WebVTT", query: TranscriptQuerySchema, responseType: 'text/plain', errors: [409] } },
+  },
+  {
+    pattern: new RegExp(`^/v1/documents/${DOC}$`),
+    path: '/v1/documents/{id}',
+    methods: { GET: documentRoute('record') },
+    docs: { GET: { tag: TAG, summary: 'A document: status, current version, source, language, summary', response: RecordSchema } },
+  },
+  {
+    pattern: new RegExp(`^/v1/documents/${DOC}/text$`),
+    path: '/v1/documents/{id}/text',
+    methods: { GET: documentRoute('text') },
+    docs: { GET: { tag: TAG, summary: "The extracted text of the document's current version", responseType: 'text/plain', errors: [409] } },
+  },
+  {
+    pattern: new RegExp(`^/v1/documents/${DOC}/versions$`),
+    path: '/v1/documents/{id}/versions',
+    methods: { GET: documentRoute('versions') },
+    docs: { GET: { tag: TAG, summary: "The document's versions", response: VersionListSchema } },
+  },
+  {
+    pattern: new RegExp(`^/v1/documents/${DOC}/versions/${VERSION}$`),
+    path: '/v1/documents/{id}/versions/{version}',
+    methods: { GET: documentRoute('record') },
+    docs: { GET: { tag: TAG, summary: 'One version of the document', response: RecordSchema } },
+  },
+  {
+    pattern: new RegExp(`^/v1/documents/${DOC}/versions/${VERSION}/text$`),
+    path: '/v1/documents/{id}/versions/{version}/text',
+    methods: { GET: documentRoute('text') },
+    docs: { GET: { tag: TAG, summary: 'The extracted text of one version', responseType: 'text/plain', errors: [409] } },
+  },
 ];

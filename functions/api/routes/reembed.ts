@@ -1,6 +1,6 @@
 /** `POST /v1/reembed`: re-embedding of a project's documents after an embedding model change. */
 import { randomBytes } from 'node:crypto';
-import { API_ROUTES, ReembedRequestSchema, type ReembedResponse } from '../../../shared/api/contracts.js';
+import { API_ROUTES, ReembedResponseSchema, ReembedRequestSchema, type ReembedResponse } from '../../../shared/api/contracts.js';
 import type { Caller } from '../../../shared/auth/index.js';
 import { configuredEmbeddingModel } from '../../../shared/engines/embeddings/index.js';
 import { HttpError } from '../../../shared/errors/index.js';
@@ -137,5 +137,10 @@ async function startReembed(deps: ApiDeps, caller: Caller, seen: DocumentRecord,
 }
 
 export const reembedRoutes: readonly Route[] = [
-  { pattern: new RegExp(`^${API_ROUTES.reembed}$`), methods: { POST: ({ req, caller, deps }) => reembedRoute(req, caller, deps) } },
+  {
+    pattern: new RegExp(`^${API_ROUTES.reembed}$`),
+    path: API_ROUTES.reembed,
+    docs: { POST: { tag: 'documents', summary: 'Re-embeds READY documents embedded by another model than the configured one (or all, with force)', body: ReembedRequestSchema, response: ReembedResponseSchema, status: 202 } },
+    methods: { POST: ({ req, caller, deps }) => reembedRoute(req, caller, deps) },
+  },
 ];

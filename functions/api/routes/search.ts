@@ -1,6 +1,6 @@
 /** `POST /v1/search`: hybrid search over a project's current document versions. */
 import type { Firestore } from '@google-cloud/firestore';
-import { API_ROUTES, SearchRequestSchema, type SearchResponse } from '../../../shared/api/contracts.js';
+import { API_ROUTES, SearchResponseSchema, SearchRequestSchema, type SearchResponse } from '../../../shared/api/contracts.js';
 import type { Caller } from '../../../shared/auth/index.js';
 import type { SearchDeps } from '../../../shared/search/search.js';
 import { invalid, json, requireRole, type ApiDeps, type ApiRequest, type ApiResponse, type Route } from '../http.js';
@@ -45,5 +45,10 @@ async function searchRoute(req: ApiRequest, caller: Caller, deps: ApiDeps): Prom
 }
 
 export const searchRoutes: readonly Route[] = [
-  { pattern: new RegExp(`^${API_ROUTES.search}$`), methods: { POST: ({ req, caller, deps }) => searchRoute(req, caller, deps) } },
+  {
+    pattern: new RegExp(`^${API_ROUTES.search}$`),
+    path: API_ROUTES.search,
+    docs: { POST: { tag: 'search', summary: "Hybrid (keyword + vector) search over the current versions of a project's documents", body: SearchRequestSchema, response: SearchResponseSchema, status: 200 } },
+    methods: { POST: ({ req, caller, deps }) => searchRoute(req, caller, deps) },
+  },
 ];

@@ -1,7 +1,7 @@
 /** `POST /v1/uploads`: a signed upload URL for a new document or a new version of one. */
 import { createHash, randomBytes } from 'node:crypto';
 import type { z } from 'zod';
-import { API_ROUTES, CreateUploadRequestSchema, type CreateUploadResponse } from '../../../shared/api/contracts.js';
+import { API_ROUTES, CreateUploadResponseSchema, CreateUploadRequestSchema, type CreateUploadResponse } from '../../../shared/api/contracts.js';
 import type { Caller } from '../../../shared/auth/index.js';
 import { HttpError } from '../../../shared/errors/index.js';
 import type { VersionRecord } from '../../../shared/firestore/documents.js';
@@ -231,5 +231,10 @@ async function createUpload(req: ApiRequest, caller: Caller, deps: ApiDeps): Pro
 }
 
 export const uploadRoutes: readonly Route[] = [
-  { pattern: new RegExp(`^${API_ROUTES.createUpload}$`), methods: { POST: ({ req, caller, deps }) => createUpload(req, caller, deps) } },
+  {
+    pattern: new RegExp(`^${API_ROUTES.createUpload}$`),
+    path: API_ROUTES.createUpload,
+    docs: { POST: { tag: 'uploads', summary: 'A signed upload URL for a new document, or a new version of one (documentId)', body: CreateUploadRequestSchema, response: CreateUploadResponseSchema, status: 201, errors: [409, 413] } },
+    methods: { POST: ({ req, caller, deps }) => createUpload(req, caller, deps) },
+  },
 ];
