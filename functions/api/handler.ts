@@ -6,7 +6,9 @@
 import { API_ROUTES } from '../../shared/api/contracts.js';
 import { HttpError, isRetryable } from '../../shared/errors/index.js';
 import { problemBody, PROBLEM_CONTENT_TYPE } from '../../shared/http/problem.js';
+import { RateLimiter } from '../../shared/http/rate-limit.js';
 import { isUid } from '../../shared/ids.js';
+import type { Caller } from '../../shared/auth/index.js';
 import { json, type ApiDeps, type ApiRequest, type ApiResponse, type Method, type Route } from './http.js';
 import { openApiDocument } from './openapi.js';
 import { ROUTES } from './routes/index.js';
@@ -22,7 +24,35 @@ export const OPENAPI_PATH = '/v1/openapi.json';
 const openApiCache = new WeakMap<readonly Route[], Record<string, unknown>>();
 
 function errorResponse(err: HttpError, requestId?: string): ApiResponse {
-  return { status: err.status, headers: { 'content-type': PROBLEM_CONTENT_TYPE }, body: problemBody(err.status, err.code, err.message, err.details, requestId) };
+  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE };
+  const retryAfter = (err.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  if (err.status === 429 && typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter);
+  return { status: err.status, headers, body: problemBody(err.status, err.code, err.message, err.details, requestId) };
+}
+
+function rateLimited(retryAfterSeconds: number, message: string): HttpError {
+  return new HttpError(429, 'RATE_LIMITED', message, { retryAfterSeconds });
+}
+
+interface Limiters {
+  readonly principal: RateLimiter;
+  readonly authFailures: RateLimiter;
+}
+
+/** One set of limiters per distinct configuration (in practice one per instance). */
+const limiters = new Map<string, Limiters>();
+
+function limitersFor(config: ApiDeps['config']): Limiters {
+  const perMinute = config.SCRIPTORIUM_RATE_LIMIT_PER_MINUTE ?? 600;
+  const burst = config.SCRIPTORIUM_RATE_LIMIT_BURST ?? 120;
+  const failures = config.SCRIPTORIUM_AUTH_FAILURES_PER_MINUTE ?? 30;
+  const key = `${perMinute}/${burst}/${failures}`;
+  let found = limiters.get(key);
+  if (!found) {
+    found = { principal: new RateLimiter({ perMinute, burst }), authFailures: new RateLimiter({ perMinute: failures, burst: failures }) };
+    limiters.set(key, found);
+  }
+  return found;
 }
 
 function allowed(route: Route): string {
@@ -47,7 +77,19 @@ async function dispatch(req: ApiRequest, deps: ApiDeps, routes: readonly Route[]
   }
   if (!path.startsWith('/v1/')) throw new HttpError(404, 'NOT_FOUND', 'no such route');
 
-  const caller = await deps.verifier.verify(req.headers.authorization);
+  const limits = limitersFor(deps.config);
+  const address = `ip:${req.clientIp ?? 'unknown'}`;
+  // An address that keeps presenting refused credentials is refused before verifying more of them.
+  if (!limits.authFailures.peek(address)) throw rateLimited(60, 'too many refused credentials from this address; try again later');
+  let caller: Caller;
+  try {
+    caller = await deps.verifier.verify(req.headers.authorization);
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 401) limits.authFailures.take(address);
+    throw err;
+  }
+  const taken = limits.principal.take(`uid:${caller.uid}`);
+  if (!taken.allowed) throw rateLimited(taken.retryAfterSeconds, `rate limit of ${deps.config.SCRIPTORIUM_RATE_LIMIT_PER_MINUTE} requests per minute exceeded; retry after ${taken.retryAfterSeconds} s`);
   // The uid goes into Firestore paths (`members/{uid}`): a token for an unusable uid is refused here.
   if (!isUid(caller.uid)) throw new HttpError(403, 'UNSUPPORTED_PRINCIPAL', 'this account cannot use the API: its user id is not supported');
 

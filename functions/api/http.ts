@@ -25,6 +25,8 @@ export interface ApiRequest {
    * by routes that take a body, after the caller is authenticated: nothing else reads a byte of it.
    */
   readonly readBody: () => Promise<unknown>;
+  /** The client's address (the first X-Forwarded-For hop behind Google's front end, else the socket's). */
+  readonly clientIp?: string;
   /** The query string's parameters (first value of each). */
   readonly query?: Readonly<Record<string, string | undefined>>;
 }
@@ -37,7 +39,9 @@ export interface ApiResponse {
 }
 
 export interface ApiDeps {
-  readonly config: Pick<Config, 'GOOGLE_CLOUD_PROJECT' | 'SCRIPTORIUM_BUCKET' | 'SCRIPTORIUM_MAX_UPLOAD_BYTES' | 'SCRIPTORIUM_SIGNED_URL_TTL_SECONDS' | 'SCRIPTORIUM_EMBEDDING_ENGINE' | 'SCRIPTORIUM_EMBEDDING_MODEL'>;
+  /** Rate limits are optional here (defaults apply): tests build deps with only what they exercise. */
+  readonly config: Partial<Pick<Config, 'SCRIPTORIUM_RATE_LIMIT_PER_MINUTE' | 'SCRIPTORIUM_RATE_LIMIT_BURST' | 'SCRIPTORIUM_AUTH_FAILURES_PER_MINUTE'>> &
+    Pick<Config, 'GOOGLE_CLOUD_PROJECT' | 'SCRIPTORIUM_BUCKET' | 'SCRIPTORIUM_MAX_UPLOAD_BYTES' | 'SCRIPTORIUM_SIGNED_URL_TTL_SECONDS' | 'SCRIPTORIUM_EMBEDDING_ENGINE' | 'SCRIPTORIUM_EMBEDDING_MODEL'>;
   readonly verifier: TokenVerifier;
   readonly db: Firestore;
   readonly projects: ProjectRepository;

@@ -22,6 +22,16 @@ function apiDeps(): ApiDeps {
   return deps;
 }
 
+/**
+ * The caller's address. Behind Google's front end (Cloud Run, Cloud Functions) the socket is the
+ * front end's and X-Forwarded-For ends with the client's address as Google saw it; locally there is
+ * no proxy and the socket is the client.
+ */
+function clientAddress(headers: Record<string, string | undefined>, socket: string | undefined): string {
+  const forwarded = headers['x-forwarded-for']?.split(',').map((h) => h.trim()).filter((h) => h.length > 0);
+  return (process.env.K_SERVICE && forwarded && forwarded.length > 0 ? forwarded[forwarded.length - 1] : socket) ?? 'unknown';
+}
+
 ff.http('api', async (req, res) => {
   if (!passedGate(req)) {
     // The framework's body parsers ran before us (another express instance): never serve like that.
@@ -53,7 +63,7 @@ ff.http('api', async (req, res) => {
   // Only plain string parameters (Express parses `a[b]=c` into objects: those are ignored).
   const query: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.query)) if (typeof v === 'string') query[k] = v;
-  const out = await handleApi({ method: req.method, path: req.path, headers, readBody, query }, apiDeps());
+  const out = await handleApi({ method: req.method, path: req.path, headers, readBody, query, clientIp: clientAddress(headers, req.socket.remoteAddress) }, apiDeps());
   res.status(out.status);
   res.set('Cache-Control', 'no-store');
   res.set('X-Content-Type-Options', 'nosniff');

@@ -16,6 +16,12 @@ export const ConfigSchema = z.object({
   GOOGLE_CLOUD_PROJECT: z.string().min(1),
   /** Real name of the documents bucket (terraform output; locally `${project}-documents`). */
   SCRIPTORIUM_BUCKET: z.string().min(1),
+  /** Requests per minute one principal (user or API key) may make to one API instance, sustained. */
+  SCRIPTORIUM_RATE_LIMIT_PER_MINUTE: intFromEnv(600),
+  /** Requests one principal may make at once (the token bucket's size). */
+  SCRIPTORIUM_RATE_LIMIT_BURST: intFromEnv(120),
+  /** Refused credentials one client address may present per minute before it gets 429 (guessing tokens or keys). */
+  SCRIPTORIUM_AUTH_FAILURES_PER_MINUTE: intFromEnv(30),
   /** Upper bound on a declared upload size, in bytes. */
   SCRIPTORIUM_MAX_UPLOAD_BYTES: intFromEnv(100 * 1024 * 1024),
   /** Lifetime of a signed upload URL. Short: it is a bearer credential. */
