@@ -94,6 +94,8 @@ export interface OperationDoc {
   readonly tag?: string;
   /** The JSON request body's schema. */
   readonly body?: z.ZodType;
+  /** A valid request body (shown in the document; the bad-input suite breaks it one field at a time). */
+  readonly example?: Record<string, unknown>;
   /** The query parameters (an object of string-typed fields). */
   readonly query?: z.ZodObject;
   /** The success answer: its status (default 200) and JSON schema, or a non-JSON content type. */

@@ -80,7 +80,7 @@ function operation(method: Method, template: string, doc: OperationDoc, publicOp
     summary: doc.summary,
     tags: [doc.tag ?? template.split('/')[2] ?? 'api'],
     ...(params.length > 0 ? { parameters: params } : {}),
-    ...(doc.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(doc.body, 'input') } } } } : {}),
+    ...(doc.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(doc.body, 'input'), ...(doc.example ? { example: doc.example } : {}) } } } } : {}),
     responses,
     ...(publicOp ? { security: [] } : {}),
   };

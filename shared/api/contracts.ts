@@ -84,8 +84,13 @@ export type CreateUploadResponse = z.infer<typeof CreateUploadResponseSchema>;
 export const SearchRequestSchema = z
   .object({
     projectId: ProjectIdSchema,
-    /** 1–500 characters, not only whitespace. */
-    query: z.string().min(1).max(500).refine((s) => s.trim().length > 0, 'query must not be blank'),
+    /** 1–500 characters, not only whitespace, no control characters other than tab and line breaks. */
+    query: z
+      .string()
+      .min(1)
+      .max(500)
+      .refine((s) => s.trim().length > 0, 'query must not be blank')
+      .refine((s) => !/[^\P{Cc}\t\n\r]|\p{Cs}/u.test(s), 'query must not contain control characters or lone surrogates'),
     /** Results wanted: 1–50, default 10. */
     limit: z.number().int().min(1).max(50).optional(),
     documentId: DocumentIdSchema.optional(),

@@ -140,7 +140,7 @@ export const reembedRoutes: readonly Route[] = [
   {
     pattern: new RegExp(`^${API_ROUTES.reembed}$`),
     path: API_ROUTES.reembed,
-    docs: { POST: { tag: 'documents', summary: 'Re-embeds READY documents embedded by another model than the configured one (or all, with force)', body: ReembedRequestSchema, response: ReembedResponseSchema, status: 202 } },
+    docs: { POST: { tag: 'documents', summary: 'Re-embeds READY documents embedded by another model than the configured one (or all, with force)', body: ReembedRequestSchema, response: ReembedResponseSchema, status: 202, example: { projectId: 'demo', documentIds: ['doc_0123456789abcdef0123'] } } },
     methods: { POST: ({ req, caller, deps }) => reembedRoute(req, caller, deps) },
   },
 ];

@@ -48,7 +48,7 @@ export const searchRoutes: readonly Route[] = [
   {
     pattern: new RegExp(`^${API_ROUTES.search}$`),
     path: API_ROUTES.search,
-    docs: { POST: { tag: 'search', summary: "Hybrid (keyword + vector) search over the current versions of a project's documents", body: SearchRequestSchema, response: SearchResponseSchema, status: 200 } },
+    docs: { POST: { tag: 'search', summary: "Hybrid (keyword + vector) search over the current versions of a project's documents", body: SearchRequestSchema, response: SearchResponseSchema, status: 200, example: { projectId: 'demo', query: 'inheritance law', limit: 10 } } },
     methods: { POST: ({ req, caller, deps }) => searchRoute(req, caller, deps) },
   },
 ];

@@ -234,7 +234,7 @@ export const uploadRoutes: readonly Route[] = [
   {
     pattern: new RegExp(`^${API_ROUTES.createUpload}$`),
     path: API_ROUTES.createUpload,
-    docs: { POST: { tag: 'uploads', summary: 'A signed upload URL for a new document, or a new version of one (documentId)', body: CreateUploadRequestSchema, response: CreateUploadResponseSchema, status: 201, errors: [409, 413] } },
+    docs: { POST: { tag: 'uploads', summary: 'A signed upload URL for a new document, or a new version of one (documentId)', body: CreateUploadRequestSchema, response: CreateUploadResponseSchema, status: 201, errors: [409, 413], example: { projectId: 'demo', fileName: 'report.pdf', contentType: 'application/pdf', size: 48213 } } },
     methods: { POST: ({ req, caller, deps }) => createUpload(req, caller, deps) },
   },
 ];
