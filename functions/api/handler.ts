@@ -4,6 +4,7 @@
  * live in `routes/` (one module per area), listed in `routes/index.ts`.
  */
 import { API_ROUTES } from '../../shared/api/contracts.js';
+import { RATE_LIMIT_DEFAULTS } from '../../shared/config/index.js';
 import { HttpError, isRetryable } from '../../shared/errors/index.js';
 import { problemBody, PROBLEM_CONTENT_TYPE } from '../../shared/http/problem.js';
 import { RateLimiter } from '../../shared/http/rate-limit.js';
@@ -43,9 +44,9 @@ interface Limiters {
 const limiters = new Map<string, Limiters>();
 
 function limitersFor(config: ApiDeps['config']): Limiters {
-  const perMinute = config.SCRIPTORIUM_RATE_LIMIT_PER_MINUTE ?? 600;
-  const burst = config.SCRIPTORIUM_RATE_LIMIT_BURST ?? 120;
-  const failures = config.SCRIPTORIUM_AUTH_FAILURES_PER_MINUTE ?? 30;
+  const perMinute = config.SCRIPTORIUM_RATE_LIMIT_PER_MINUTE ?? RATE_LIMIT_DEFAULTS.perMinute;
+  const burst = config.SCRIPTORIUM_RATE_LIMIT_BURST ?? RATE_LIMIT_DEFAULTS.burst;
+  const failures = config.SCRIPTORIUM_AUTH_FAILURES_PER_MINUTE ?? RATE_LIMIT_DEFAULTS.authFailuresPerMinute;
   const key = `${perMinute}/${burst}/${failures}`;
   let found = limiters.get(key);
   if (!found) {

@@ -53,10 +53,9 @@ function parameters(template: string, doc: OperationDoc): Json[] {
     params.push({ name: m[1], in: 'path', required: true, schema: { type: 'string' } });
   }
   if (doc.query) {
-    const shape = doc.query.shape as Record<string, z.ZodType>;
     const json = schemaOf(doc.query, 'input') as { properties?: Record<string, Json>; required?: string[] };
-    for (const name of Object.keys(shape)) {
-      params.push({ name, in: 'query', required: json.required?.includes(name) ?? false, schema: json.properties?.[name] ?? { type: 'string' } });
+    for (const [name, schema] of Object.entries(json.properties ?? {})) {
+      params.push({ name, in: 'query', required: json.required?.includes(name) ?? false, schema });
     }
   }
   return params;

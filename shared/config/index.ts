@@ -11,17 +11,20 @@ const intFromEnv = (def: number) => z.coerce.number().int().positive().default(d
 /** An optional variable set to '' counts as unset: deploy tooling often cannot omit a key, only blank it. */
 const emptyAsUnset = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema);
 
+/** API rate-limit defaults (also what the API applies when its deps leave them out). */
+export const RATE_LIMIT_DEFAULTS = { perMinute: 600, burst: 120, authFailuresPerMinute: 30 } as const;
+
 export const ConfigSchema = z.object({
   /** The Google Cloud project (locally a `demo-` project). */
   GOOGLE_CLOUD_PROJECT: z.string().min(1),
   /** Real name of the documents bucket (terraform output; locally `${project}-documents`). */
   SCRIPTORIUM_BUCKET: z.string().min(1),
   /** Requests per minute one principal (user or API key) may make to one API instance, sustained. */
-  SCRIPTORIUM_RATE_LIMIT_PER_MINUTE: intFromEnv(600),
+  SCRIPTORIUM_RATE_LIMIT_PER_MINUTE: intFromEnv(RATE_LIMIT_DEFAULTS.perMinute),
   /** Requests one principal may make at once (the token bucket's size). */
-  SCRIPTORIUM_RATE_LIMIT_BURST: intFromEnv(120),
+  SCRIPTORIUM_RATE_LIMIT_BURST: intFromEnv(RATE_LIMIT_DEFAULTS.burst),
   /** Refused credentials one client address may present per minute before it gets 429 (guessing tokens or keys). */
-  SCRIPTORIUM_AUTH_FAILURES_PER_MINUTE: intFromEnv(30),
+  SCRIPTORIUM_AUTH_FAILURES_PER_MINUTE: intFromEnv(RATE_LIMIT_DEFAULTS.authFailuresPerMinute),
   /** Upper bound on a declared upload size, in bytes. */
   SCRIPTORIUM_MAX_UPLOAD_BYTES: intFromEnv(100 * 1024 * 1024),
   /** Lifetime of a signed upload URL. Short: it is a bearer credential. */

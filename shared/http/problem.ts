@@ -19,7 +19,7 @@ export interface Problem {
 }
 
 /** The problem type URI of a code. */
-export function problemType(code: string): string {
+function problemType(code: string): string {
   return `urn:scriptorium:problem:${code}`;
 }
 
@@ -33,12 +33,4 @@ export function problemBody(status: number, code: string, message: string, detai
     ...(details === undefined ? {} : { details }),
     ...(requestId === undefined ? {} : { requestId }),
   };
-}
-
-/** The code of a problem body (or of the older `{error: {code}}` shape other Google APIs use), if any. */
-export function problemCode(body: unknown): string | undefined {
-  if (typeof body !== 'object' || body === null) return undefined;
-  const b = body as { code?: unknown; error?: { code?: unknown } };
-  if (typeof b.code === 'string') return b.code;
-  return typeof b.error?.code === 'string' ? b.error.code : undefined;
 }

@@ -16,6 +16,7 @@ import { CliFailure, type CliContext } from '../../scripts/cli/io.js';
 import { ApiClient, type Session } from '../../scripts/cli/session.js';
 import { toDocumentView, toJobView, type JobView } from '../../scripts/cli/job-view.js';
 import type { LocalConfig } from '../../emulators/local-config.js';
+import { problemBody } from '../../shared/http/problem.js';
 
 /** A captured output stream. */
 class Capture {
@@ -115,10 +116,10 @@ before(async () => {
       if (req.method === 'POST' && url === '/api/v1/uploads') {
         const request = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
         fake.uploads.push(request);
-        if (fake.createError) return json(res, fake.createStatus, { type: `urn:scriptorium:problem:${fake.createError.code}`, title: 'Error', status: fake.createStatus, code: fake.createError.code, detail: fake.createError.message });
+        if (fake.createError) return json(res, fake.createStatus, problemBody(fake.createStatus, fake.createError.code, fake.createError.message));
         if (fake.createFailures > 0) {
           fake.createFailures -= 1;
-          return json(res, 503, { type: 'urn:scriptorium:problem:UNAVAILABLE', title: 'Error', status: 503, code: 'UNAVAILABLE', detail: 'try again' });
+          return json(res, 503, problemBody(503, 'UNAVAILABLE', 'try again'));
         }
         if (fake.createBody !== null) return json(res, 200, fake.createBody);
         const n = fake.uploads.length;
@@ -145,7 +146,7 @@ before(async () => {
       const text = /^\/api\/v1\/documents\/([^/]+)\/text$/.exec(url);
       if (req.method === 'GET' && text) {
         const value = fake.text.get(decodeURIComponent(text[1] ?? ''));
-        if (value === undefined) return json(res, 404, { type: 'urn:scriptorium:problem:NOT_FOUND', title: 'Error', status: 404, code: 'NOT_FOUND', detail: 'no such document' });
+        if (value === undefined) return json(res, 404, problemBody(404, 'NOT_FOUND', 'no such document'));
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(value);
         return;
       }
@@ -153,12 +154,12 @@ before(async () => {
       if (req.method === 'GET' && doc) {
         const id = decodeURIComponent(doc[1] ?? '');
         const record = fake.documents.get(id);
-        if (record === undefined) return json(res, 404, { type: 'urn:scriptorium:problem:NOT_FOUND', title: 'Error', status: 404, code: 'NOT_FOUND', detail: 'no such document' });
+        if (record === undefined) return json(res, 404, problemBody(404, 'NOT_FOUND', 'no such document'));
         return json(res, 200, { id, ...record });
       }
       if (url === '/api/health' || url === '/' || url === '/_health') return json(res, 200, { ok: true });
       if (url.startsWith('/emulator/')) return json(res, 200, {});
-      return json(res, 404, { type: 'urn:scriptorium:problem:NOT_FOUND', title: 'Error', status: 404, code: 'NOT_FOUND', detail: url });
+      return json(res, 404, problemBody(404, 'NOT_FOUND', url));
     });
   });
   const probe = http.createServer();

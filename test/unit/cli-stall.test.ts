@@ -19,6 +19,7 @@ import { toJobView, type JobView } from '../../scripts/cli/job-view.js';
 import { main } from '../../scripts/cli/main.js';
 import { formatStalled, renderJobProgress } from '../../scripts/cli/progress.js';
 import { ApiClient, type Session } from '../../scripts/cli/session.js';
+import { problemBody } from '../../shared/http/problem.js';
 
 const job = (data: Record<string, unknown>, id = 'j1'): JobView => toJobView(id, data);
 
@@ -235,7 +236,7 @@ before(async () => {
         });
       }
       if (req.method === 'PUT') return json(200, {});
-      return json(404, { type: 'urn:scriptorium:problem:NOT_FOUND', title: 'Not Found', status: 404, code: 'NOT_FOUND', detail: req.url ?? '' });
+      return json(404, problemBody(404, 'NOT_FOUND', req.url ?? ''));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

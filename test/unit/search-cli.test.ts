@@ -14,6 +14,7 @@ import { formatHits, markSnippet } from '../../scripts/cli/commands/search.js';
 import { ApiClient, type Session } from '../../scripts/cli/session.js';
 import type { LocalConfig } from '../../emulators/local-config.js';
 import type { SearchHit } from '../../shared/api/contracts.js';
+import { problemBody } from '../../shared/http/problem.js';
 
 class Capture {
   text = '';
@@ -122,7 +123,7 @@ describe('scriptorium search', () => {
     assert.equal((await run(['search', 'x', '--limit', '51'])).code, 2);
     assert.equal((await run(['search', 'x', '--limit', 'ten'])).code, 2);
     assert.equal((await run(['search', 'x'.repeat(501)])).code, 2);
-    answer = { status: 403, body: { type: 'urn:scriptorium:problem:PERMISSION_DENIED', title: 'Error', status: 403, code: 'PERMISSION_DENIED', detail: 'you are not a member of project p' } };
+    answer = { status: 403, body: problemBody(403, 'PERMISSION_DENIED', 'you are not a member of project p') };
     const r = await run(['search', 'x']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /not a member of project demo-project/);

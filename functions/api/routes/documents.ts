@@ -75,7 +75,7 @@ const DOC = idGroup('id', DOCUMENT_ID);
 const VERSION = '(?<version>[1-9][0-9]{0,5})';
 const TAG = 'documents';
 
-export const TranscriptQuerySchema = z.object({ format: z.enum(['txt', 'json', 'srt', 'vtt']).optional().describe('txt (default), json with segment and word timings, srt or vtt') });
+const TranscriptQuerySchema = z.object({ format: z.enum(Object.keys(TRANSCRIPT_FORMATS) as [TranscriptFormatName, ...TranscriptFormatName[]]).optional().describe('txt (default), json with segment and word timings, srt or vtt') });
 const VersionListSchema = z.object({ documentId: z.string(), currentVersion: z.number().int(), latestVersion: z.number().int(), versions: z.array(z.looseObject({ version: z.number().int(), status: z.string() })) });
 const RecordSchema = z.looseObject({ id: z.string().optional(), projectId: z.string(), status: z.string() }).describe('The document (or version) record as stored');
 
