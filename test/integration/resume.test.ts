@@ -334,3 +334,61 @@ describe('resumable transcription', () => {
     assert.equal(await checkpointCount(s.jobId), 0);
   });
 });
+
+describe('throttled OCR (google engine against the fake Document AI)', () => {
+  /** Answers RESOURCE_EXHAUSTED to the first `refusals` requests, then reads the input; records when each request arrived. */
+  function quotaThenText(refusals: number): { times: number[]; respond: typeof textFromInput } {
+    const times: number[] = [];
+    let seen = 0;
+    return {
+      times,
+      respond: async (request, index) => {
+        times.push(performance.now());
+        return seen++ < refusals ? { error: { code: 8, message: 'Quota exceeded for quota metric online requests per minute' } } : textFromInput(request, index);
+      },
+    };
+  }
+
+  it('retries RESOURCE_EXHAUSTED inside the attempt with backoff: the job completes on one attempt, at a bounded rate', async () => {
+    const pdf = await fixture('pdf/pdflatex-4-pages.pdf');
+    const q = quotaThenText(4);
+    fake.respond = q.respond;
+    const throttle = new Throttle('documentai', { concurrency: 1, ratePerSecond: 20, burst: 1 }, { baseDelayMs: 50, maxDelayMs: 400, maxRetries: 6, maxWaitMs: 10_000 });
+    const engine = createGoogleOcrEngine({ processor: FAKE_PROCESSOR, apiEndpoint: fake.endpoint, maxPagesPerRequest: 1, retries: 0, throttle });
+    const s = await seed('document.process', 'ocr', pdf, 'four.pdf', 'application/pdf', 'pdf');
+    assert.equal((await handleOcr(ocrEnvelope(s, 'application/pdf'), { ...deps(), engine })).action, 'completed');
+    const job = await jobs.get(s.jobId);
+    assert.equal(job?.attempts, 1, 'one attempt: the refusals were absorbed inside it');
+    assert.equal(throttle.counters.quotaRefusals, 4);
+    assert.equal(q.times.length, 8, '4 refusals + 4 pages');
+    // The rate the engine saw never exceeds the bucket's 20/s (1 per 50 ms), refusals included.
+    const gaps = q.times.slice(1).map((t, i) => t - (q.times[i] ?? t));
+    assert.ok(Math.min(...gaps) >= 40, `closest requests ${Math.min(...gaps).toFixed(1)} ms apart`);
+    const rate = (q.times.length - 1) / (((q.times.at(-1) ?? 0) - (q.times[0] ?? 0)) / 1000);
+    assert.ok(rate <= 21, `engine saw ${rate.toFixed(1)} req/s`);
+    log.info('throttled OCR: requests per second at the fake', { rate: Number(rate.toFixed(2)), refusals: 4 });
+  });
+
+  it('ends an attempt still refused after its retries as throttled: not counted, and the redelivery completes', async () => {
+    const pdf = await fixture('pdf/pdflatex-4-pages.pdf');
+    const q = quotaThenText(3);
+    fake.respond = q.respond;
+    // Two retries per call: the first attempt's first request is refused three times and gives up.
+    const throttle = new Throttle('documentai', { concurrency: 1, ratePerSecond: 50, burst: 1 }, { baseDelayMs: 10, maxDelayMs: 40, maxRetries: 2, maxWaitMs: 10_000 });
+    const engine = createGoogleOcrEngine({ processor: FAKE_PROCESSOR, apiEndpoint: fake.endpoint, maxPagesPerRequest: 2, retries: 0, throttle });
+    const s = await seed('document.process', 'ocr', pdf, 'four.pdf', 'application/pdf', 'pdf');
+    const envelope = ocrEnvelope(s, 'application/pdf');
+    await assert.rejects(handleOcr(envelope, { ...deps(), engine }), (err: unknown) => err instanceof TransientError && err.code === 'ENGINE_THROTTLED');
+    let job = await jobs.get(s.jobId);
+    assert.equal(job?.status, 'RUNNING');
+    assert.equal(job?.attempts, 0, 'the throttled attempt is not counted');
+    assert.equal(job?.stages.ocr?.attempts, 0);
+    assert.equal(job?.stages.ocr?.metrics.throttledAttempts, 1);
+    assert.equal(job?.stages.ocr?.lease, null, 'the lease is released for the redelivery');
+    assert.equal((await handleOcr(envelope, { ...deps(), engine })).action, 'completed');
+    job = await jobs.get(s.jobId);
+    assert.equal(job?.attempts, 1);
+    assert.equal(job?.status, 'RUNNING', 'OCR done, the next stages pending');
+    assert.equal(job?.stages.ocr?.status, 'COMPLETED');
+  });
+});
