@@ -632,6 +632,10 @@ function checkFunctions(model: TfModel, problems: Problems, functions: readonly 
     const memory = literalString(model, service, 'available_memory');
     compare(problems, f, 'available_memory', parseMemoryMb(memory), decl.memoryMb, memory, `${decl.memoryMb} MB`);
     compare(problems, f, 'timeout_seconds', literalNumber(model, service, 'timeout_seconds'), decl.timeoutSeconds);
+    // Instances and per-instance concurrency bound the load on the Google engines' quotas (see
+    // shared/engines/throttle.ts): declared in the topology, they must be what terraform deploys.
+    if (decl.maxInstances !== undefined) compare(problems, f, 'max_instance_count', literalNumber(model, service, 'max_instance_count'), decl.maxInstances);
+    if (decl.concurrency !== undefined) compare(problems, f, 'max_instance_request_concurrency', literalNumber(model, service, 'max_instance_request_concurrency') ?? 1, decl.concurrency);
     const env = service ? checkEnvironment(model, problems, f, service.environment_variables) : undefined;
     if (env) {
       checkDocumentAi(model, problems, f, env, service);

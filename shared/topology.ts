@@ -23,6 +23,14 @@ export interface FunctionDecl {
   /** Memory and timeout for production; locally informative only. */
   readonly memoryMb: number;
   readonly timeoutSeconds: number;
+  /**
+   * Instances at most (terraform `max_instance_count`) and requests per instance at once
+   * (`max_instance_request_concurrency`, 1 when absent). For the functions that call a Google engine
+   * these bound the load on the project's quota: maxInstances × the engine's per-instance rate stays
+   * under it (shared/engines/throttle.ts, checked by test/unit/throttle.test.ts).
+   */
+  readonly maxInstances?: number;
+  readonly concurrency?: number;
   /** For `scheduled`: how often it runs, a cron expression (Cloud Scheduler's; the local timer takes every-minute and every-N-minutes forms). */
   readonly schedule?: string;
 }
@@ -178,15 +186,15 @@ export const topology = {
     },
   ],
   functions: [
-    { name: 'api', entryPoint: 'api', trigger: 'http', memoryMb: 512, timeoutSeconds: 60 },
+    { name: 'api', entryPoint: 'api', trigger: 'http', memoryMb: 512, timeoutSeconds: 60, maxInstances: 10, concurrency: 40 },
     { name: 'ingest', entryPoint: 'ingest', trigger: 'pubsub', memoryMb: 512, timeoutSeconds: 60 },
-    { name: 'ocr', entryPoint: 'ocr', trigger: 'pubsub', memoryMb: 2048, timeoutSeconds: 540 },
+    { name: 'ocr', entryPoint: 'ocr', trigger: 'pubsub', memoryMb: 2048, timeoutSeconds: 540, maxInstances: 10, concurrency: 1 },
     { name: 'dead-letter', entryPoint: 'deadLetter', trigger: 'pubsub', memoryMb: 256, timeoutSeconds: 60 },
     // The local embedding model takes ~140 MiB on top of the runtime; long documents take minutes.
-    { name: 'embed', entryPoint: 'embed', trigger: 'pubsub', memoryMb: 1024, timeoutSeconds: 540 },
-    { name: 'summarize', entryPoint: 'summarize', trigger: 'pubsub', memoryMb: 512, timeoutSeconds: 540 },
+    { name: 'embed', entryPoint: 'embed', trigger: 'pubsub', memoryMb: 1024, timeoutSeconds: 540, maxInstances: 10, concurrency: 1 },
+    { name: 'summarize', entryPoint: 'summarize', trigger: 'pubsub', memoryMb: 512, timeoutSeconds: 540, maxInstances: 10, concurrency: 1 },
     // Normalized audio is ~115 MB per hour in the (memory-backed) temp directory.
-    { name: 'transcribe', entryPoint: 'transcribe', trigger: 'pubsub', memoryMb: 2048, timeoutSeconds: 540 },
+    { name: 'transcribe', entryPoint: 'transcribe', trigger: 'pubsub', memoryMb: 2048, timeoutSeconds: 540, maxInstances: 10, concurrency: 1 },
     // The stale-job reaper (shared/jobs/reaper.ts): every minute, so a dead attempt's job moves again
     // within about three minutes of its last heartbeat.
     { name: 'reaper', entryPoint: 'reaper', trigger: 'scheduled', schedule: '* * * * *', memoryMb: 256, timeoutSeconds: 120 },

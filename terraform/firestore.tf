@@ -284,3 +284,17 @@ moved {
   from = google_firestore_index.chunks_vector
   to   = google_firestore_index.chunks_vector["project"]
 }
+
+# Stage checkpoints (jobs/{id}/checkpoints/*, shared/stages/checkpoints.ts) are deleted when their
+# stage completes; a TTL policy deletes the ones of stages that never complete a week after they
+# were written (`expireAt`). Single-field indexes are of no use on it.
+resource "google_firestore_field" "checkpoints_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "checkpoints"
+  field      = "expireAt"
+
+  ttl_config {}
+
+  index_config {}
+}

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { parseMessage } from '../../shared/events/envelope.js';
 import { isOcrContentType, type OcrEngine, type OcrResult } from '../../shared/engines/ocr/types.js';
+import { ocrCheckpoints } from '../../shared/stages/resume.js';
 import { extractText, isExtractFamily } from '../../shared/engines/extract/index.js';
 import { PermanentError } from '../../shared/errors/index.js';
 import { textReadyEvent } from '../../shared/stages/text-ready.js';
@@ -33,12 +34,17 @@ function familyOf(contentType: string): string {
   return 'unknown';
 }
 
-export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine'>): StageDefinition {
+export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine' | 'jobs'>): StageDefinition {
   return {
     name: 'ocr',
     leaseMs: leaseFor('ocr'),
     announce(job) {
       return { topic: 'document-events', data: textReadyEvent(job) };
+    },
+    async afterComplete(job, log) {
+      if (job.input.generation === null) return;
+      const removed = await ocrCheckpoints(deps.jobs.ref(job.id), job.input.generation, log).clear();
+      if (removed > 0) log.info(`ocr: ${removed} page checkpoint(s) removed`);
     },
     decode(eventData) {
       const { data: req, messageId } = parseMessage('ocr-requests', eventData);
@@ -48,7 +54,7 @@ export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine'>): StageDefini
         matches: (job) => job.input.bucket === req.source.bucket && job.input.object === req.source.object,
       };
     },
-    async work({ job, signal, workDir, progress }) {
+    async work({ job, signal, workDir, progress, log }) {
       // Everything from the job record: the message's content type or object are not trusted. The
       // type ingest detected from the bytes routes the work; the declared one only for jobs from
       // before detection.
@@ -62,6 +68,7 @@ export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine'>): StageDefini
       await deps.storage.download(sourceRef, source);
 
       let result: OcrResult;
+      let resumedPages = 0;
       if (isExtractFamily(family)) {
         // Text, Markdown, HTML, DOCX: their text is read, not recognised (no OCR).
         const started = performance.now();
@@ -69,7 +76,20 @@ export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine'>): StageDefini
         result = { engine: `extract-${family}`, pageCount: 1, language: extracted.language, engineMs: performance.now() - started, pages: [{ pageNumber: 1, text: extracted.text, method: 'extract', rotation: 0 }] };
       } else {
         if (!isOcrContentType(contentType)) throw new PermanentError('UNSUPPORTED_CONTENT_TYPE', `${contentType} is not a document Scriptorium reads`);
-        result = await deps.engine.extract({ path: source, contentType }, { signal, onProgress: ({ pagesDone, pageCount }) => progress(pagesDone / pageCount, { pagesDone, pageCount }) });
+        // Pages an earlier attempt of this stage recognised (for this generation) are not recognised again.
+        const checkpoints = ocrCheckpoints(deps.jobs.ref(job.id), generation, log);
+        const donePages = await checkpoints.load();
+        resumedPages = donePages.size;
+        if (resumedPages > 0) log.info(`ocr: resuming with ${resumedPages} page(s) done by an earlier attempt`, { resumedFrom: resumedPages });
+        result = await deps.engine.extract(
+          { path: source, contentType },
+          {
+            signal,
+            donePages,
+            onPages: (pages, pageCount) => checkpoints.save(pages[0]?.page.pageNumber ?? 0, { pageCount, pages: pages.map((d) => ({ page: d.page, ...(d.languageVotes ? { languageVotes: [...d.languageVotes] } : {}) })) }),
+            onProgress: ({ pagesDone, pageCount }) => progress(pagesDone / pageCount, { pagesDone, pageCount, ...(resumedPages > 0 ? { resumedPages } : {}) }),
+          },
+        );
       }
 
       const prefix = derivedPrefix({ projectId: job.projectId, documentId, sourceGeneration: generation });
@@ -92,8 +112,10 @@ export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine'>): StageDefini
           pages: { bucket: pagesObj.bucket, object: pagesObj.object, generation: pagesObj.generation },
           pagesByMethod: methods,
           chars: text.length,
+          // Pages taken from an earlier attempt's checkpoints rather than recognised again.
+          resumedFrom: resumedPages,
         },
-        metrics: { engineMs: Math.round(result.engineMs), pages: result.pageCount, textBytes: Buffer.byteLength(text) },
+        metrics: { engineMs: Math.round(result.engineMs), pages: result.pageCount, textBytes: Buffer.byteLength(text), resumedPages },
         document: {
           pageCount: result.pageCount,
           language: result.language,

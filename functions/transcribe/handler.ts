@@ -16,6 +16,7 @@ import { textReadyEvent } from '../../shared/stages/text-ready.js';
 import { leaseFor, runStage, type StageDefinition, type StageDeps, type StageOutcome } from '../../shared/stages/runner.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
 import { derivedPrefix } from '../../shared/storage/names.js';
+import { transcribeCheckpoints } from '../../shared/stages/resume.js';
 
 export interface TranscribeDeps extends StageDeps {
   readonly storage: StorageGateway;
@@ -27,12 +28,17 @@ export interface TranscribeDeps extends StageDeps {
 
 export type TranscribeOutcome = StageOutcome;
 
-export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' | 'concurrency'>): StageDefinition {
+export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' | 'concurrency' | 'jobs'>): StageDefinition {
   return {
     name: 'transcribe',
     leaseMs: leaseFor('transcribe'),
     announce(job) {
       return { topic: 'document-events', data: textReadyEvent(job) };
+    },
+    async afterComplete(job, log) {
+      if (job.input.generation === null) return;
+      const removed = await transcribeCheckpoints(deps.jobs.ref(job.id), job.input.generation, deps.engine(), log).clear();
+      if (removed > 0) log.info(`transcribe: ${removed} segment checkpoint(s) removed`);
     },
     decode(eventData) {
       const { data: req, messageId } = parseMessage('transcribe-requests', eventData);
@@ -42,7 +48,7 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
         matches: (job) => job.kind === 'speech.transcribe' && job.input.bucket === req.source.bucket && job.input.object === req.source.object,
       };
     },
-    async work({ job, signal, workDir, progress }) {
+    async work({ job, signal, workDir, progress, log }) {
       const generation = job.input.generation;
       const documentId = job.documentId;
       if (generation === null || documentId === null) throw new PermanentError('JOB_NOT_INGESTED', `job ${job.id} has no source generation or document`);
@@ -50,6 +56,10 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
       const source = path.join(workDir, 'source');
       await deps.storage.download(sourceRef, source);
       const engine = deps.engine();
+      // Segments an earlier attempt transcribed (same generation, engine and model) are not sent again.
+      const checkpoints = transcribeCheckpoints(deps.jobs.ref(job.id), generation, engine, log);
+      const doneSegments = await checkpoints.load();
+      if (doneSegments.size > 0) log.info(`transcribe: resuming with ${doneSegments.size} segment(s) done by an earlier attempt`, { resumedFrom: doneSegments.size });
       const out = await transcribeAudio(
         engine,
         { path: source },
@@ -57,6 +67,8 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
           signal,
           workDir,
           concurrency: deps.concurrency ?? 2,
+          doneSegments,
+          onSegment: (index, segment, result) => checkpoints.save(index, { start: segment.start, end: segment.end, result: { ...result, segments: result.segments.map(({ words, ...rest }) => ({ ...rest, ...(words ? { words: words.map((w) => ({ ...w })) } : {}) })) } }),
           // Progress in audio seconds: what a listener to the job sees move.
           onProgress: (p) => progress(p.durationSeconds > 0 ? p.secondsDone / p.durationSeconds : 0, { segmentsDone: p.segmentsDone, segmentCount: p.segmentCount, secondsDone: Math.round(p.secondsDone), durationSeconds: Math.round(p.durationSeconds) }),
         },
@@ -86,8 +98,10 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
           model: engine.model,
           transcript: { json: ref(json), srt: ref(srt), vtt: ref(vtt) },
           chars: plain.length,
+          // Segments taken from an earlier attempt's checkpoints rather than transcribed again.
+          resumedFrom: out.resumedSegments,
         },
-        metrics: { engineMs: Math.round(out.engineMs), audioSeconds: Math.round(out.durationSeconds), segments: out.segmentCount, textBytes: Buffer.byteLength(plain) },
+        metrics: { engineMs: Math.round(out.engineMs), audioSeconds: Math.round(out.durationSeconds), segments: out.segmentCount, textBytes: Buffer.byteLength(plain), resumedSegments: out.resumedSegments },
         document: { pageCount: 1, language, text: { bucket: textObj.bucket, object: textObj.object, generation: textObj.generation, size: textObj.size, md5Hash: textObj.md5Hash, crc32c: textObj.crc32c } },
         message: `transcribed ${out.durationSeconds.toFixed(1)} s of audio in ${out.segmentCount} segment(s) with ${engine.name} (${engine.model}): ${out.transcript.segments.length} utterance(s), ${plain.length} characters`,
       };

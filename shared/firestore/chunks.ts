@@ -37,6 +37,8 @@ export interface ChunkContext {
   readonly contentType: string;
   readonly fileName: string;
   readonly embedding: { readonly engine: string; readonly model: string; readonly dimensions: number };
+  /** The job that embeds them (stored as `embeddedBy`): a resumed attempt of that job reuses its chunks. */
+  readonly jobId?: string;
 }
 
 export const StoredChunkSchema = z.object({
@@ -58,6 +60,7 @@ export const StoredChunkSchema = z.object({
   termCount: z.number().int(),
   embeddingModel: z.string(),
   embeddingDimensions: z.number().int(),
+  embeddedBy: z.string().optional(),
   timeStart: z.number().optional(),
   timeEnd: z.number().optional(),
 });
@@ -74,6 +77,13 @@ export class ChunkRepository {
    * new count (left by an earlier run with another model or chunking). Returns the count written.
    */
   async replace(ctx: ChunkContext, chunks: readonly NewChunk[], onBatch?: (written: number) => Promise<void> | void): Promise<number> {
+    const written = await this.write(ctx, chunks, onBatch);
+    await this.removeBeyond(ctx, chunks.length);
+    return written;
+  }
+
+  /** Writes (sets) these chunks of a version, whatever their indexes; returns the count written. */
+  async write(ctx: ChunkContext, chunks: readonly NewChunk[], onBatch?: (written: number) => Promise<void> | void): Promise<number> {
     const col = this.db.collection(CHUNKS);
     let written = 0;
     for (let i = 0; i < chunks.length; i += BATCH) {
@@ -104,6 +114,7 @@ export class ChunkRepository {
           embedding: FieldValue.vector([...c.vector]),
           embeddingModel: ctx.embedding.model,
           embeddingDimensions: ctx.embedding.dimensions,
+          ...(ctx.jobId ? { embeddedBy: ctx.jobId } : {}),
           updatedAt: FieldValue.serverTimestamp(),
         });
       }
@@ -111,13 +122,18 @@ export class ChunkRepository {
       written += Math.min(BATCH, chunks.length - i);
       await onBatch?.(written);
     }
-    const stale = await col.where('documentId', '==', ctx.documentId).where('version', '==', ctx.version).where('index', '>=', chunks.length).get();
+    return written;
+  }
+
+  /** Deletes the version's chunks from index `count` on (left by an earlier run with another model or chunking). */
+  async removeBeyond(ctx: Pick<ChunkContext, 'documentId' | 'version'>, count: number): Promise<void> {
+    const col = this.db.collection(CHUNKS);
+    const stale = await col.where('documentId', '==', ctx.documentId).where('version', '==', ctx.version).where('index', '>=', count).get();
     for (let i = 0; i < stale.docs.length; i += BATCH) {
       const batch = this.db.batch();
       for (const d of stale.docs.slice(i, i + BATCH)) batch.delete(d.ref);
       await batch.commit();
     }
-    return written;
   }
 
   async list(documentId: string, version: number): Promise<StoredChunk[]> {

@@ -37,6 +37,7 @@ import { activeStages, isStageTerminal, isTerminal, pipelineFor, pipelineProgres
 import { announceOutcome, DOCUMENT_MISSING, failJob, isDocumentGone } from '../jobs/outcomes.js';
 import type { Logger } from '../logger/index.js';
 import { topology } from '../topology.js';
+import { isThrottled, MAX_THROTTLED_ATTEMPTS } from '../engines/throttle.js';
 
 /** What a delivery asks for. Only identifies the work; it is checked against the job record. */
 export interface StageRequest {
@@ -102,6 +103,11 @@ export interface StageDefinition {
   /** Decodes a delivery (PermanentError when it breaks its contract); `ignore` for events not meant for this stage. */
   decode(eventData: unknown): Decoded;
   work(ctx: StageContext): Promise<StageOutput>;
+  /**
+   * Housekeeping once the stage's completion is committed (e.g. deleting its checkpoints). Failures
+   * are only logged: the completion stands, and what is left expires on its own.
+   */
+  afterComplete?(job: Job, log: Logger): Promise<void>;
 }
 
 export interface StageDeps {
@@ -315,6 +321,13 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
       log.warn('retiring the chunks of earlier versions failed (search skips them anyway)', { err });
     }
   }
+  if (def.afterComplete) {
+    try {
+      await def.afterComplete(done.job, log);
+    } catch (err) {
+      log.warn(`${name}: housekeeping after completion failed`, { err });
+    }
+  }
   if (isTerminal(done.job.status)) await announceOutcome(deps, done.job);
   else await announceStage(def, deps, done.job);
   log.info(`${name} completed`, { metrics: output.metrics });
@@ -337,6 +350,24 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
       return out.applied ? { action: 'cancelled', jobId } : { action: 'skipped', reason: `the job ended otherwise while ${name} ran`, jobId };
     }
     const error = toJobError(err);
+    // The engine refused for quota even after its own backoff (shared/engines/throttle.ts): the
+    // attempt ends as transient but is not a failed one (both attempt counts go back down), up to
+    // MAX_THROTTLED_ATTEMPTS per stage; beyond that it counts like any other transient failure.
+    const throttled = isThrottled(err) ? (claimed.stages[name]?.metrics.throttledAttempts ?? 0) + 1 : 0;
+    if (throttled > 0 && throttled <= MAX_THROTTLED_ATTEMPTS) {
+      await deps.jobs.update(jobId, (job) =>
+        ours(job)
+          ? {
+              error,
+              attempts: Math.max(0, job.attempts - 1),
+              stages: [{ name, error, lease: null, attempts: Math.max(0, (job.stages[name]?.attempts ?? 1) - 1), metrics: { throttledAttempts: throttled } }],
+              log: { level: 'WARNING', message: `${name} throttled by its engine (${throttled} of ${MAX_THROTTLED_ATTEMPTS} uncounted); will retry: ${error.message}` },
+            }
+          : null,
+      );
+      log.warn(`${name} throttled; attempt not counted`, { throttledAttempts: throttled });
+      throw err instanceof TransientError ? err : new TransientError(error.code, error.message, err);
+    }
     if (!isRetryable(err) || attempts >= max) {
       const final: JobError = isRetryable(err) ? { code: error.code, message: `${error.message} (gave up after ${attempts} attempts)`, retryable: false } : error;
       // A document that is not this job's (or is gone) is left alone: only the job fails.

@@ -40,6 +40,7 @@ import type { EmbedContentResponse, GoogleGenAI, GoogleGenAIOptions } from '@goo
 
 import { ConfigError } from '../../config/index.js';
 import { PermanentError, ScriptoriumError, TransientError } from '../../errors/index.js';
+import { engineThrottle, type Throttle } from '../throttle.js';
 import { abortable, abortError, checkAborted, errorText, lazyLoad, quietConsole, unitVector, wellFormed } from './common.js';
 import { EMBEDDING_ERROR_CODES } from './types.js';
 import type { EmbedOptions, EmbeddingEngine } from './types.js';
@@ -90,6 +91,8 @@ export interface GoogleEmbeddingEngineOptions {
   readonly retries?: number;
   /** First backoff before such a retry; doubled each time, with jitter (default 1000 ms). */
   readonly retryDelayMs?: number;
+  /** The limiter every request goes through (default the process's `vertex-embeddings` one: shared/engines/throttle.ts). */
+  readonly throttle?: Throttle;
 }
 
 const DEFAULTS = {
@@ -119,6 +122,7 @@ interface Settings {
   readonly requestTimeoutMs: number;
   readonly retries: number;
   readonly retryDelayMs: number;
+  readonly throttle: Throttle | undefined;
 }
 
 /**
@@ -198,6 +202,7 @@ function resolveSettings(options: GoogleEmbeddingEngineOptions): Settings {
     requestTimeoutMs: positive(options.requestTimeoutMs, DEFAULTS.requestTimeoutMs),
     retries: Math.max(0, Math.floor(options.retries ?? DEFAULTS.retries)),
     retryDelayMs: Math.max(0, options.retryDelayMs ?? DEFAULTS.retryDelayMs),
+    throttle: options.throttle,
   };
 }
 
@@ -329,10 +334,11 @@ async function embedBatch(job: Job, batch: readonly number[]): Promise<void> {
 
 async function requestWithRetries(job: Job, contents: string[]): Promise<EmbedContentResponse> {
   const { settings, signal } = job;
+  const throttle = settings.throttle ?? engineThrottle('vertex-embeddings');
   for (let attempt = 0; ; attempt++) {
     checkAborted(signal);
     try {
-      return await requestOnce(job, contents);
+      return await throttle.run(() => requestOnce(job, contents), signal);
     } catch (err) {
       const status = apiStatus(err);
       if (attempt >= settings.retries || (status !== 429 && status !== 503)) throw err;

@@ -1,6 +1,6 @@
 /** Pieces both OCR engines share: progress reporting, abort handling. */
 import { TransientError } from '../../errors/index.js';
-import { OCR_ERROR_CODES, type OcrOptions, type OcrProgress } from './types.js';
+import { OCR_ERROR_CODES, type DonePage, type OcrOptions, type OcrProgress } from './types.js';
 
 /** Carries an error thrown by the caller's onProgress through an engine's classification untouched. */
 export class CallerError extends Error {
@@ -16,6 +16,28 @@ export async function report(job: Pick<OcrOptions, 'onProgress'>, progress: OcrP
   } catch (err) {
     throw new CallerError(err);
   }
+}
+
+/** Hands newly recognised pages to the caller's checkpoint callback; its failures pass through untouched. */
+export async function checkpoint(job: Pick<OcrOptions, 'onPages'>, pages: readonly DonePage[], pageCount: number): Promise<void> {
+  if (!job.onPages || pages.length === 0) return;
+  try {
+    await job.onPages(pages, pageCount);
+  } catch (err) {
+    throw new CallerError(err);
+  }
+}
+
+/** The done pages first..last, in order, or undefined when any of them is missing. */
+export function donePagesIn(done: OcrOptions['donePages'], first: number, last: number): DonePage[] | undefined {
+  if (!done) return undefined;
+  const out: DonePage[] = [];
+  for (let n = first; n <= last; n++) {
+    const d = done.get(n);
+    if (!d) return undefined;
+    out.push(d);
+  }
+  return out;
 }
 
 export function checkAborted(signal: AbortSignal | undefined): void {

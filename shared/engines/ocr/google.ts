@@ -49,8 +49,9 @@ import { DOCUMENTAI_PROCESSOR_NAME } from '../../config/index.js';
 import { PermanentError, ScriptoriumError, TransientError } from '../../errors/index.js';
 import { detectLanguage } from '../language.js';
 import { OCR_ERROR_CODES, isOcrContentType } from './types.js';
-import { abortError, CallerError, checkAborted, report } from './common.js';
-import type { OcrEngine, OcrInput, OcrOptions, OcrPage, OcrResult } from './types.js';
+import { abortError, CallerError, checkAborted, checkpoint, donePagesIn, report } from './common.js';
+import { engineThrottle, type Throttle } from '../throttle.js';
+import type { DonePage, OcrEngine, OcrInput, OcrOptions, OcrPage, OcrResult } from './types.js';
 
 type IDocument = protos.google.cloud.documentai.v1.IDocument;
 type IPage = protos.google.cloud.documentai.v1.Document.IPage;
@@ -95,6 +96,8 @@ export interface GoogleOcrEngineOptions {
   readonly retryDelayMs?: number;
   /** Let the service use a PDF's text layer where it has one (`enableNativePdfParsing`, default true). */
   readonly nativePdfParsing?: boolean;
+  /** The limiter every request goes through (default the process's `documentai` one: shared/engines/throttle.ts). */
+  readonly throttle?: Throttle;
 }
 
 /** The `google` engine; `close()` releases the gRPC channel of a client the engine created. */
@@ -157,6 +160,7 @@ export function createGoogleOcrEngine(options: GoogleOcrEngineOptions): GoogleOc
     retries: Math.max(0, Math.floor(options.retries ?? DEFAULTS.retries)),
     retryDelayMs: Math.max(0, options.retryDelayMs ?? DEFAULTS.retryDelayMs),
     nativePdfParsing: options.nativePdfParsing ?? true,
+    throttle: options.throttle,
   };
   // Built on first use: constructing a client is cheap, but a process whose engine never runs
   // (another stage's function) should not even resolve credentials.
@@ -188,6 +192,8 @@ export function createGoogleOcrEngine(options: GoogleOcrEngineOptions): GoogleOc
           contentType: input.contentType,
           signal,
           onProgress: callOptions.onProgress,
+          onPages: callOptions.onPages,
+          donePages: callOptions.donePages,
           languageHints: languageHints(input.languages),
         };
         const { pages, votes } = input.contentType === 'application/pdf' ? await extractPdf(job, size) : await extractImage(job, size);
@@ -223,6 +229,7 @@ interface Settings {
   readonly retries: number;
   readonly retryDelayMs: number;
   readonly nativePdfParsing: boolean;
+  readonly throttle: Throttle | undefined;
 }
 
 /** One extract() call. */
@@ -233,6 +240,8 @@ interface Job {
   readonly contentType: string;
   readonly signal: AbortSignal | undefined;
   readonly onProgress: OcrOptions['onProgress'];
+  readonly onPages: OcrOptions['onPages'];
+  readonly donePages: OcrOptions['donePages'];
   readonly languageHints: readonly string[];
 }
 
@@ -240,6 +249,8 @@ interface Job {
 interface LanguageVote {
   readonly code: string;
   readonly weight: number;
+  /** The page (in the whole document) the vote comes from, so checkpoints keep each page's votes. */
+  readonly page: number;
 }
 
 interface Extracted {
@@ -297,11 +308,18 @@ async function extractImage(job: Job, size: number): Promise<Extracted> {
   if (size > job.settings.maxRequestBytes) {
     throw new PermanentError(tooLarge, `the image is ${mb(size)}; Document AI online processing takes at most ${mb(job.settings.maxRequestBytes)}`);
   }
+  // One request for the whole image: its pages were checkpointed together, so any done page means all are.
+  const resumed = job.donePages && job.donePages.size > 0 ? donePagesIn(job.donePages, 1, job.donePages.size) : undefined;
+  if (resumed) {
+    await report(job, { pagesDone: resumed.length, pageCount: resumed.length });
+    return fromDone(resumed);
+  }
   const document = await processDocument(job, await readInput(job.path));
   const mapped = mapDocument(document, 0, undefined);
   if (mapped.pages.length > job.settings.maxPages) {
     throw new PermanentError(tooManyPages, `the image has ${mapped.pages.length} pages; the limit is ${job.settings.maxPages}`);
   }
+  await checkpoint(job, toDone(mapped), mapped.pages.length);
   await report(job, { pagesDone: mapped.pages.length, pageCount: mapped.pages.length });
   return mapped;
 }
@@ -323,7 +341,13 @@ async function extractPdf(job: Job, size: number): Promise<Extracted> {
   const pages: OcrPage[] = [];
   const votes: LanguageVote[] = [];
   if (pageCount <= settings.maxPagesPerRequest && size <= settings.maxRequestBytes) {
+    const resumed = donePagesIn(job.donePages, 1, pageCount);
+    if (resumed) {
+      await report(job, { pagesDone: pageCount, pageCount });
+      return fromDone(resumed);
+    }
     const mapped = mapDocument(await processDocument(job, bytes), 0, pageCount);
+    await checkpoint(job, toDone(mapped), pageCount);
     await report(job, { pagesDone: pageCount, pageCount });
     return mapped;
   }
@@ -333,6 +357,16 @@ async function extractPdf(job: Job, size: number): Promise<Extracted> {
   }
   for (let range = queue.shift(); range !== undefined; range = queue.shift()) {
     checkAborted(job.signal);
+    // Pages an earlier attempt recognised are not sent again. The ranges are the ones an
+    // uninterrupted run sends (the same split, halved the same way), so the text is the same.
+    const resumed = donePagesIn(job.donePages, range.first, range.last);
+    if (resumed) {
+      const r = fromDone(resumed);
+      pages.push(...r.pages);
+      votes.push(...r.votes);
+      await report(job, { pagesDone: range.last, pageCount });
+      continue;
+    }
     const content = await pdfChunk(job, pdf, range);
     if (content.length > settings.maxRequestBytes) {
       const count = range.last - range.first + 1;
@@ -348,6 +382,7 @@ async function extractPdf(job: Job, size: number): Promise<Extracted> {
     const mapped = mapDocument(await processDocument(job, content), range.first - 1, range.last - range.first + 1);
     pages.push(...mapped.pages);
     votes.push(...mapped.votes);
+    await checkpoint(job, toDone(mapped), pageCount);
     await report(job, { pagesDone: range.last, pageCount });
   }
   return { pages, votes };
@@ -512,10 +547,12 @@ async function processDocument(job: Job, content: Buffer): Promise<IDocument | n
     fieldMask: { paths: FIELD_MASK },
     ...(Object.keys(processOptions).length > 0 ? { processOptions } : {}),
   };
+  const throttle = settings.throttle ?? engineThrottle('documentai');
   for (let attempt = 0; ; attempt++) {
     checkAborted(signal);
     try {
-      return await processOnce(job, request);
+      // Quota refusals are the limiter's (backoff with jitter, then ENGINE_THROTTLED); UNAVAILABLE is retried here.
+      return await throttle.run(() => processOnce(job, request), signal);
     } catch (err) {
       const code = grpcCode(err);
       if (attempt >= settings.retries || code === undefined || !RETRY_HERE.has(code)) throw err;
@@ -541,6 +578,27 @@ async function processOnce(job: Job, request: IProcessRequest): Promise<IDocumen
 }
 
 
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints: a page with its language votes (the document's language is voted over every page).
+
+/** A response's pages as checkpoints: each page with the votes its text carried. */
+function toDone(mapped: Extracted): DonePage[] {
+  const byPage = new Map<number, { code: string; weight: number }[]>();
+  for (const v of mapped.votes) {
+    const list = byPage.get(v.page) ?? [];
+    list.push({ code: v.code, weight: v.weight });
+    byPage.set(v.page, list);
+  }
+  return mapped.pages.map((page) => ({ page, ...(byPage.has(page.pageNumber) ? { languageVotes: byPage.get(page.pageNumber) } : {}) }));
+}
+
+function fromDone(done: readonly DonePage[]): Extracted {
+  return {
+    pages: done.map((d) => d.page),
+    votes: done.flatMap((d) => (d.languageVotes ?? []).map((v) => ({ code: v.code, weight: v.weight, page: d.page.pageNumber }))),
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // The response
@@ -570,7 +628,7 @@ function mapDocument(document: IDocument | null | undefined, offset: number, exp
     const letters = countNonSpace(pageText);
     for (const language of page.detectedLanguages ?? []) {
       const code = language.languageCode?.split(/[-_]/)[0]?.toLowerCase();
-      if (code) votes.push({ code, weight: letters * (language.confidence || 1) });
+      if (code) votes.push({ code, weight: letters * (language.confidence || 1), page: offset + number });
     }
   });
   // An image always has a page, even one the service found nothing on.

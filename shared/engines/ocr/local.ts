@@ -35,7 +35,7 @@ import { RunError, runProcess } from '../exec.js';
 import type { RunResult } from '../exec.js';
 import { detectLanguage } from '../language.js';
 import { OCR_ERROR_CODES, isOcrContentType } from './types.js';
-import { abortError, CallerError, checkAborted, report } from './common.js';
+import { abortError, CallerError, checkAborted, checkpoint, report } from './common.js';
 import type { OcrEngine, OcrInput, OcrOptions, OcrPage, OcrResult } from './types.js';
 
 /** Settings of {@link createLocalOcrEngine}. */
@@ -210,6 +210,8 @@ export function createLocalOcrEngine(options: LocalOcrEngineOptions = {}): OcrEn
           path: input.path,
           signal,
           onProgress: callOptions.onProgress,
+          onPages: callOptions.onPages,
+          donePages: callOptions.donePages,
           languages: pageLanguages(input.languages, settings, listLanguages, signal),
         };
         const pages = kind === 'pdf' ? await extractPdf(job) : await extractImage(job, kind);
@@ -246,6 +248,9 @@ interface Job {
   readonly path: string;
   readonly signal: AbortSignal | undefined;
   readonly onProgress: OcrOptions['onProgress'];
+  readonly onPages: OcrOptions['onPages'];
+  /** Pages an earlier attempt recognised: returned as they are, not recognised again. */
+  readonly donePages: OcrOptions['donePages'];
   /** The `-l` value for one page image; resolved lazily: a PDF with text layers never needs tesseract. */
   readonly languages: (image: string, pageNumber: number, dpi?: number) => Promise<string>;
 }
@@ -320,6 +325,15 @@ async function extractPdf(job: Job): Promise<OcrPage[]> {
   const pages: OcrPage[] = [];
   for (let n = 1; n <= pageCount; n++) {
     checkAborted(signal);
+    const resumed = job.donePages?.get(n);
+    if (resumed) {
+      // Done by an earlier attempt. A text-layer chunk already read covers this page too: keep the
+      // chunk aligned with the page numbers.
+      layers.shift();
+      pages.push(resumed.page);
+      await report(job, { pagesDone: n, pageCount });
+      continue;
+    }
     const size = sizes[n - 1] ?? { widthPt: 0, heightPt: 0 };
     if (layers.length === 0) layers = await pdfTextLayers(job, n, Math.min(pageCount, n + TEXT_CHUNK_PAGES - 1));
     const layer = layers.shift() ?? '';
@@ -338,6 +352,7 @@ async function extractPdf(job: Job): Promise<OcrPage[]> {
       if (chars === 0 || countNonSpace(ocr.text) > Math.max(chars * 1.5, chars + 16)) page = ocrPage(n, ocr);
     }
     pages.push(page);
+    await checkpoint(job, [{ page }], pageCount);
     await report(job, { pagesDone: n, pageCount });
   }
   return pages;
@@ -783,7 +798,9 @@ async function extractImage(job: Job, format: ImageFormat): Promise<OcrPage[]> {
     throw new PermanentError(tooManyPages, `the TIFF has more pages than the limit of ${job.settings.maxPages}`);
   }
   if (!ifds || pageCount === 1) {
-    const page = await ocrImage(job, job.path, format, 1);
+    const resumed = job.donePages?.get(1);
+    const page = resumed?.page ?? (await ocrImage(job, job.path, format, 1));
+    if (!resumed) await checkpoint(job, [{ page }], 1);
     await report(job, { pagesDone: 1, pageCount: 1 });
     return [page];
   }
@@ -796,15 +813,24 @@ async function extractImage(job: Job, format: ImageFormat): Promise<OcrPage[]> {
   try {
     for (let i = 0; i < pageCount; i++) {
       checkAborted(job.signal);
+      const resumed = job.donePages?.get(i + 1);
+      if (resumed) {
+        pages.push(resumed.page);
+        await report(job, { pagesDone: i + 1, pageCount });
+        continue;
+      }
       const offset = ifds.offsets[i] ?? 0;
       const linkPos = ifds.nextLinkPositions[i] ?? 0;
       await writeOffset(handle, ifds, ifds.firstLinkPosition, offset);
       await writeOffset(handle, ifds, linkPos, 0);
+      let page: OcrPage;
       try {
-        pages.push(await ocrImage(job, copy, 'tiff', i + 1));
+        page = await ocrImage(job, copy, 'tiff', i + 1);
       } finally {
         await writeOffset(handle, ifds, linkPos, ifds.offsets[i + 1] ?? 0);
       }
+      pages.push(page);
+      await checkpoint(job, [{ page }], pageCount);
       await report(job, { pagesDone: i + 1, pageCount });
     }
   } finally {

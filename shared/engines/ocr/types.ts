@@ -40,10 +40,27 @@ export interface OcrProgress {
   readonly pageCount: number;
 }
 
+/** A recognised page as a checkpoint keeps it: the page, and what the engine needs of it for the whole document (language votes). */
+export interface DonePage {
+  readonly page: OcrPage;
+  /** The engine's language votes for this page (BCP-47 primary subtag, weight), when it has any. */
+  readonly languageVotes?: readonly { readonly code: string; readonly weight: number }[];
+}
+
 export interface OcrOptions {
   /** Called after each page; awaited, so a slow writer slows the engine rather than piling up. */
   readonly onProgress?: (progress: OcrProgress) => Promise<void> | void;
   readonly signal?: AbortSignal;
+  /**
+   * Pages an earlier attempt recognised (by page number): the engine does not recognise them again
+   * but returns them as they are, so the result is the one an uninterrupted run gives.
+   */
+  readonly donePages?: ReadonlyMap<number, DonePage>;
+  /**
+   * Called with the pages of each newly recognised unit (one page, or one request's pages) before
+   * its progress; awaited (the caller checkpoints them). A throw stops the work and is rethrown as is.
+   */
+  readonly onPages?: (pages: readonly DonePage[], pageCount: number) => Promise<void> | void;
 }
 
 export interface OcrResult {

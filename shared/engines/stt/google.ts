@@ -38,6 +38,7 @@ import { abortInterceptor } from '../grpc-abort.js';
 import type { CallOptions, ClientOptions } from 'google-gax';
 
 import { PermanentError, ScriptoriumError, TransientError } from '../../errors/index.js';
+import { engineThrottle, type Throttle } from '../throttle.js';
 import { readNormalizedWav } from '../../media/wav.js';
 import type { TranscriptSegment, TranscriptWord } from '../../media/transcript.js';
 import { abortError, checkAborted, errorText, normalizeLanguageTag, requestedLanguage } from './common.js';
@@ -85,6 +86,8 @@ export interface GoogleSttEngineOptions {
   readonly retries?: number;
   /** First backoff before such a retry; doubled each time, with jitter (default 1000 ms). */
   readonly retryDelayMs?: number;
+  /** The limiter every request goes through (default the process's `speech` one: shared/engines/throttle.ts). */
+  readonly throttle?: Throttle;
   /** Punctuation in transcripts (default true). */
   readonly automaticPunctuation?: boolean;
   /** Word confidences (default true; some models, e.g. chirp, refuse them). */
@@ -176,6 +179,7 @@ export function createGoogleSttEngine(options: GoogleSttEngineOptions): GoogleSt
     requestTimeoutMs: positive(options.requestTimeoutMs, DEFAULTS.requestTimeoutMs),
     retries: Math.max(0, Math.floor(options.retries ?? DEFAULTS.retries)),
     retryDelayMs: Math.max(0, options.retryDelayMs ?? DEFAULTS.retryDelayMs),
+    throttle: options.throttle,
   };
   const defaultLanguage = requestedLanguage(options.language, DEFAULTS.language);
   const maxInputSeconds = Math.min(DEFAULTS.maxInputSeconds, positive(options.maxInputSeconds, DEFAULTS.maxInputSeconds));
@@ -295,6 +299,7 @@ interface Settings extends RequestSettings {
   readonly requestTimeoutMs: number;
   readonly retries: number;
   readonly retryDelayMs: number;
+  readonly throttle: Throttle | undefined;
 }
 
 interface CallContext {
@@ -355,7 +360,7 @@ async function withRetries<T>(ctx: CallContext, send: () => Promise<T>): Promise
   for (let attempt = 0; ; attempt++) {
     checkAborted(ctx.signal);
     try {
-      return await send();
+      return await (ctx.settings.throttle ?? engineThrottle('speech')).run(send, ctx.signal);
     } catch (err) {
       const code = grpcCode(err);
       if (attempt >= ctx.settings.retries || code === undefined || !RETRY_HERE.has(code)) throw err;

@@ -53,6 +53,13 @@ export interface TranscribeAudioOptions {
   readonly silence?: Pick<SilenceOptions, 'noiseDb' | 'minSilenceSeconds'>;
   /** Parent of the temp directory for the normalized audio and segments (default the OS temp dir). Always removed. */
   readonly workDir?: string;
+  /**
+   * Segments an earlier attempt transcribed, by index, with where they lay in the recording: one
+   * whose cut is the same (start and end within a millisecond) is not sent to the engine again.
+   */
+  readonly doneSegments?: ReadonlyMap<number, { readonly start: number; readonly end: number; readonly result: SttResult }>;
+  /** Called with each newly transcribed segment before its progress; awaited (the caller checkpoints it). A throw stops the work and is rethrown as is. */
+  readonly onSegment?: (index: number, segment: { readonly start: number; readonly end: number }, result: SttResult) => Promise<void> | void;
 }
 
 /** What {@link transcribeAudio} did. */
@@ -70,6 +77,8 @@ export interface TranscribeAudioResult {
   readonly totalMs: number;
   /** Audio seconds the service billed, when it says. */
   readonly billedSeconds?: number;
+  /** Segments taken from `doneSegments` instead of the engine. */
+  readonly resumedSegments: number;
 }
 
 /** Carries an error thrown by the caller's onProgress past the engine's classification untouched. */
@@ -110,7 +119,7 @@ export async function transcribeAudio(engine: SpeechToTextEngine, input: Transcr
     const segments = split.segments;
     await callProgress(options, { segmentsDone: 0, segmentCount: segments.length, secondsDone: 0, durationSeconds: duration });
 
-    const results = await transcribeSegments(engine, segments, language, options, duration);
+    const { results, resumed } = await transcribeSegments(engine, segments, language, options, duration);
     const detected = results.find((r) => r.language !== language)?.language;
     const transcript = assembleTranscript(
       results.map((r, i) => ({ offsetSeconds: segments[i]?.start ?? 0, segments: r.segments })),
@@ -126,6 +135,7 @@ export async function transcribeAudio(engine: SpeechToTextEngine, input: Transcr
       engineMs: results.reduce((sum, r) => sum + r.engineMs, 0),
       totalMs: Math.round(performance.now() - started),
       ...(billed !== undefined ? { billedSeconds: billed } : {}),
+      resumedSegments: resumed,
     };
   } catch (err) {
     if (err instanceof CallerError) throw err.error;
@@ -136,7 +146,7 @@ export async function transcribeAudio(engine: SpeechToTextEngine, input: Transcr
 }
 
 /** A pool of `concurrency` workers; the first failure aborts the others and is the one thrown. */
-async function transcribeSegments(engine: SpeechToTextEngine, segments: readonly AudioSegment[], language: string, options: TranscribeAudioOptions, duration: number): Promise<SttResult[]> {
+async function transcribeSegments(engine: SpeechToTextEngine, segments: readonly AudioSegment[], language: string, options: TranscribeAudioOptions, duration: number): Promise<{ results: SttResult[]; resumed: number }> {
   const results: SttResult[] = new Array<SttResult>(segments.length);
   const stop = new AbortController();
   const outer = options.signal;
@@ -145,6 +155,7 @@ async function transcribeSegments(engine: SpeechToTextEngine, segments: readonly
   else outer?.addEventListener('abort', onOuterAbort, { once: true });
   let next = 0;
   let done = 0;
+  let resumed = 0;
   let secondsDone = 0;
   const worker = async (): Promise<void> => {
     while (next < segments.length) {
@@ -152,7 +163,15 @@ async function transcribeSegments(engine: SpeechToTextEngine, segments: readonly
       const index = next++;
       const segment = segments[index];
       if (!segment) continue;
-      results[index] = await engine.transcribe({ path: segment.path, language }, { signal: stop.signal });
+      const earlier = options.doneSegments?.get(index);
+      if (earlier && Math.abs(earlier.start - segment.start) < 0.001 && Math.abs(earlier.end - segment.end) < 0.001) {
+        results[index] = earlier.result;
+        resumed++;
+      } else {
+        const result = await engine.transcribe({ path: segment.path, language }, { signal: stop.signal });
+        results[index] = result;
+        await callSegment(options, index, segment, result);
+      }
       done++;
       secondsDone += segment.end - segment.start;
       await callProgress(options, { segmentsDone: done, segmentCount: segments.length, secondsDone: Math.min(duration, secondsDone), durationSeconds: duration });
@@ -171,7 +190,16 @@ async function transcribeSegments(engine: SpeechToTextEngine, segments: readonly
   } finally {
     outer?.removeEventListener('abort', onOuterAbort);
   }
-  return results;
+  return { results, resumed };
+}
+
+async function callSegment(options: TranscribeAudioOptions, index: number, segment: AudioSegment, result: SttResult): Promise<void> {
+  if (!options.onSegment) return;
+  try {
+    await options.onSegment(index, { start: segment.start, end: segment.end }, result);
+  } catch (err) {
+    throw new CallerError(err);
+  }
 }
 
 async function callProgress(options: TranscribeAudioOptions, progress: TranscribeProgress): Promise<void> {

@@ -43,6 +43,7 @@ import { ApiError, GoogleGenAI } from '@google/genai';
 import type { GenerateContentConfig, GenerateContentResponse, GoogleGenAIOptions, ThinkingLevel } from '@google/genai';
 
 import { PermanentError, ScriptoriumError, TransientError } from '../../errors/index.js';
+import { engineThrottle, type Throttle } from '../throttle.js';
 import { splitSentences } from '../../text/sentences.js';
 import { CallerError, abortError, checkAborted, progressReporter } from './common.js';
 import { SUMMARY_ERROR_CODES, summaryBounds } from './types.js';
@@ -84,6 +85,8 @@ export interface GoogleSummaryEngineOptions {
   readonly retries?: number;
   /** First backoff before such a retry; doubled each time, with jitter (default 1000 ms). */
   readonly retryDelayMs?: number;
+  /** The limiter every request goes through (default the process's `gemini` one: shared/engines/throttle.ts). */
+  readonly throttle?: Throttle;
   /** Credentials (google-auth-library options). Default: Application Default Credentials. */
   readonly googleAuthOptions?: GoogleGenAIOptions['googleAuthOptions'];
   /** A ready client (shared, or pointed somewhere special); overrides project/location/baseUrl/auth. */
@@ -132,6 +135,7 @@ export function createGoogleSummaryEngine(options: GoogleSummaryEngineOptions): 
     thinkingLevel: options.thinkingLevel,
     retries: Math.max(0, Math.floor(options.retries ?? DEFAULTS.retries)),
     retryDelayMs: Math.max(0, options.retryDelayMs ?? DEFAULTS.retryDelayMs),
+    throttle: options.throttle,
     where: `model ${model} in project ${options.project}, location ${options.location || DEFAULT_GEMINI_LOCATION}`,
   };
   const requestTimeoutMs = positive(options.requestTimeoutMs, DEFAULTS.requestTimeoutMs);
@@ -185,6 +189,7 @@ interface Settings {
   readonly thinkingLevel: GoogleSummaryEngineOptions['thinkingLevel'];
   readonly retries: number;
   readonly retryDelayMs: number;
+  readonly throttle: Throttle | undefined;
   /** For error messages. */
   readonly where: string;
 }
@@ -369,7 +374,7 @@ async function generate(job: Job, systemInstruction: string, text: string): Prom
     checkAborted(signal);
     try {
       job.usage.requests++;
-      const response = await job.client.models.generateContent({ model: settings.model, contents: [{ role: 'user', parts: [{ text }] }], config });
+      const response = await (settings.throttle ?? engineThrottle('gemini')).run(() => job.client.models.generateContent({ model: settings.model, contents: [{ role: 'user', parts: [{ text }] }], config }), signal);
       return readAnswer(job, response);
     } catch (err) {
       if (attempt >= settings.retries || !retryHere(err, signal)) throw err;

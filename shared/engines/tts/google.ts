@@ -35,6 +35,7 @@ import { abortInterceptor } from '../grpc-abort.js';
 import type { CallOptions, ClientOptions } from 'google-gax';
 
 import { PermanentError, ScriptoriumError, TransientError } from '../../errors/index.js';
+import { engineThrottle, type Throttle } from '../throttle.js';
 import { audioFacts } from './audio.js';
 import { abortError, abortable, checkAborted, errorText, formatOf, sampleRateOf, speakingRateOf } from './common.js';
 import { parseSsml, ssmlToSpeechParts } from './ssml.js';
@@ -67,6 +68,8 @@ export interface GoogleTextToSpeechOptions {
   readonly retries?: number;
   /** First backoff before such a retry; doubled each time, with jitter (default 1000 ms). */
   readonly retryDelayMs?: number;
+  /** The limiter every request goes through (default the process's `tts` one: shared/engines/throttle.ts). */
+  readonly throttle?: Throttle;
 }
 
 const ENCODING: Readonly<Record<AudioFormat, 'LINEAR16' | 'MP3' | 'OGG_OPUS'>> = { wav: 'LINEAR16', mp3: 'MP3', ogg: 'OGG_OPUS' };
@@ -96,6 +99,7 @@ export function createGoogleTextToSpeechEngine(options: GoogleTextToSpeechOption
     requestTimeoutMs: positive(options.requestTimeoutMs, 60_000),
     retries: Math.max(0, Math.floor(options.retries ?? 2)),
     retryDelayMs: Math.max(0, options.retryDelayMs ?? 1000),
+    throttle: options.throttle,
     defaultLanguageCode: options.defaultLanguageCode ?? DEFAULT_GOOGLE_TTS_LANGUAGE,
   };
   let client = options.client;
@@ -120,7 +124,7 @@ export function createGoogleTextToSpeechEngine(options: GoogleTextToSpeechOption
         ...(signal ? { otherArgs: { options: { interceptors: [abortInterceptor(signal)] } } } : {}),
       };
       try {
-        return await abortable(send(callOptions), signal);
+        return await (settings.throttle ?? engineThrottle('tts')).run(() => abortable(send(callOptions), signal), signal);
       } catch (err) {
         const code = grpcCode(err);
         if (attempt >= settings.retries || code === undefined || !RETRY_HERE.has(code)) throw err;
