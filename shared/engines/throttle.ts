@@ -123,7 +123,9 @@ export class ThrottledError extends TransientError {
     readonly refusals: number,
     cause?: unknown,
   ) {
-    super(ENGINE_THROTTLED, `${engine} refused ${refusals} request(s) for quota (429 / RESOURCE_EXHAUSTED); backing off`, cause);
+    // The service's own words name the quota that ran out: keep them for the job's log.
+    const said = cause instanceof Error && cause.message ? `: ${cause.message}` : '';
+    super(ENGINE_THROTTLED, `${engine} refused ${refusals} request(s) for quota (429 / RESOURCE_EXHAUSTED); backing off${said}`, cause);
     this.name = 'ThrottledError';
   }
 }

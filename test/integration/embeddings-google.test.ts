@@ -15,6 +15,7 @@ import { createEmbeddingEngine } from '../../shared/engines/embeddings/index.js'
 import type { EmbeddingEngine } from '../../shared/engines/embeddings/types.js';
 import { FAKE_VERTEX_LOCATION, FAKE_VERTEX_PROJECT, embedAll, fakeVector, respondNever, respondWithError, startFakeVertex } from '../helpers/fake-vertex.js';
 import type { FakeVertex, Responder } from '../helpers/fake-vertex.js';
+import { fastThrottle } from '../helpers/throttle.js';
 
 let fake: FakeVertex;
 
@@ -35,7 +36,7 @@ beforeEach(() => {
 const sent = (): typeof fake.requests => fake.requests.slice(seen);
 
 function engine(options: Partial<GoogleEmbeddingEngineOptions> = {}): EmbeddingEngine {
-  return createGoogleEmbeddingEngine({ project: FAKE_VERTEX_PROJECT, location: FAKE_VERTEX_LOCATION, endpoint: fake.baseUrl, retryDelayMs: 5, ...options });
+  return createGoogleEmbeddingEngine({ project: FAKE_VERTEX_PROJECT, location: FAKE_VERTEX_LOCATION, endpoint: fake.baseUrl, retryDelayMs: 5, throttle: fastThrottle(), ...options });
 }
 
 function norm(v: readonly number[]): number {
@@ -282,12 +283,12 @@ describe('limits on one text', () => {
 describe('errors', () => {
   const cases: { name: string; httpStatus: number; status: string; message: string; permanent: boolean; expected: string; attempts: number }[] = [
     {
-      name: '429 RESOURCE_EXHAUSTED (retried here)',
+      name: '429 RESOURCE_EXHAUSTED (retried by the throttle, then not counted as a failed attempt)',
       httpStatus: 429,
       status: 'RESOURCE_EXHAUSTED',
       message: 'Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: textembedding-gecko. Please submit a quota increase request.',
       permanent: false,
-      expected: 'ENGINE_UNAVAILABLE',
+      expected: 'ENGINE_THROTTLED',
       attempts: 3,
     },
     { name: '503 UNAVAILABLE (retried here)', httpStatus: 503, status: 'UNAVAILABLE', message: 'The service is currently unavailable.', permanent: false, expected: 'ENGINE_UNAVAILABLE', attempts: 3 },

@@ -27,6 +27,7 @@ import { FAKE_PROCESSOR, respondNever, respondWithError, respondWithPages, start
 import type { FakeDocumentAi, Responder } from '../helpers/fake-documentai.js';
 import { wordRecall } from '../helpers/text-metrics.js';
 import { FIXTURES, REPO_ROOT as ROOT } from '../helpers/paths.js';
+import { fastThrottle } from '../helpers/throttle.js';
 
 const FOUR_PAGES = join(FIXTURES, 'pdf/pdflatex-4-pages.pdf');
 const ONE_PAGE = join(FIXTURES, 'pdf/minimal-document.pdf');
@@ -57,7 +58,7 @@ beforeEach(() => {
 const sent = (): typeof fake.requests => fake.requests.slice(seen);
 
 function engine(options: Partial<GoogleOcrEngineOptions> = {}): GoogleOcrEngine {
-  const e = createGoogleOcrEngine({ processor: FAKE_PROCESSOR, apiEndpoint: fake.endpoint, retryDelayMs: 5, ...options });
+  const e = createGoogleOcrEngine({ processor: FAKE_PROCESSOR, apiEndpoint: fake.endpoint, retryDelayMs: 5, throttle: fastThrottle(), ...options });
   engines.push(e);
   return e;
 }
@@ -391,7 +392,7 @@ describe('errors', () => {
     { name: 'NOT_FOUND', code: status.NOT_FOUND, message: 'Processor not found.', permanent: true, expected: 'ENGINE_MISCONFIGURED', attempts: 1 },
     { name: 'PERMISSION_DENIED', code: status.PERMISSION_DENIED, message: "Permission 'documentai.processors.processOnline' denied.", permanent: true, expected: 'ENGINE_MISCONFIGURED', attempts: 1 },
     { name: 'UNAVAILABLE (retried here)', code: status.UNAVAILABLE, message: 'The service is currently unavailable.', permanent: false, expected: 'ENGINE_UNAVAILABLE', attempts: 3 },
-    { name: 'RESOURCE_EXHAUSTED (retried here)', code: status.RESOURCE_EXHAUSTED, message: 'Quota exceeded.', permanent: false, expected: 'ENGINE_UNAVAILABLE', attempts: 3 },
+    { name: 'RESOURCE_EXHAUSTED (retried by the throttle, then not counted as a failed attempt)', code: status.RESOURCE_EXHAUSTED, message: 'Quota exceeded.', permanent: false, expected: 'ENGINE_THROTTLED', attempts: 3 },
     { name: 'DEADLINE_EXCEEDED (left to the pipeline)', code: status.DEADLINE_EXCEEDED, message: 'Deadline exceeded.', permanent: false, expected: 'ENGINE_UNAVAILABLE', attempts: 1 },
     { name: 'INTERNAL', code: status.INTERNAL, message: 'Internal error.', permanent: false, expected: 'ENGINE_FAILED', attempts: 1 },
   ];

@@ -26,6 +26,7 @@ import { toPlainText } from '../../shared/media/transcript.js';
 import { FAKE_PROJECT, duration, recognizeWithPocketsphinx, respondNever, respondWithError, respondWithResults, startFakeSpeech } from '../helpers/fake-speech.js';
 import type { FakeSpeech, Responder } from '../helpers/fake-speech.js';
 import { fixturePath } from '../helpers/paths.js';
+import { fastThrottle } from '../helpers/throttle.js';
 
 const clipWav = (n: string): string => fixturePath(`audio/sense_and_sensibility_01_austen_64kb-${n}.wav`);
 const clipText = (n: string): string => readFileSync(fixturePath(`audio/sense_and_sensibility_01_austen_64kb-${n}.txt`), 'utf8');
@@ -55,7 +56,7 @@ beforeEach(() => {
 const sent = (): typeof fake.requests => fake.requests.slice(seen);
 
 function engine(options: Partial<GoogleSttEngineOptions> = {}): GoogleSttEngine {
-  const e = createGoogleSttEngine({ project: FAKE_PROJECT, apiEndpoint: fake.endpoint, retryDelayMs: 5, ...options });
+  const e = createGoogleSttEngine({ project: FAKE_PROJECT, apiEndpoint: fake.endpoint, retryDelayMs: 5, throttle: fastThrottle(), ...options });
   engines.push(e);
   return e;
 }

@@ -21,6 +21,7 @@ import { splitSentences } from '../../shared/text/sentences.js';
 import { FAKE_GEMINI_PROJECT, documentOf, fakeGoogleAuth, firstSentences, respondWith, respondWithError, startFakeGemini } from '../helpers/fake-gemini.js';
 import type { FakeGemini, GeminiReply, GeminiRequest, GeminiResponder } from '../helpers/fake-gemini.js';
 import { fixturePath } from '../helpers/paths.js';
+import { fastThrottle } from '../helpers/throttle.js';
 
 const DATELINE = readFileSync(fixturePath('ocr/8087_054.3B.txt'), 'utf8');
 /** The UN's Arabic text of the UDHR, article 1. */
@@ -44,7 +45,7 @@ beforeEach(() => {
 const sent = (): GeminiRequest[] => fake.requests.slice(seen);
 
 function engine(options: Partial<GoogleSummaryEngineOptions> = {}): SummaryEngine {
-  return createGoogleSummaryEngine({ project: FAKE_GEMINI_PROJECT, baseUrl: fake.baseUrl, googleAuthOptions: fakeGoogleAuth(), retryDelayMs: 5, ...options });
+  return createGoogleSummaryEngine({ project: FAKE_GEMINI_PROJECT, baseUrl: fake.baseUrl, googleAuthOptions: fakeGoogleAuth(), retryDelayMs: 5, throttle: fastThrottle(), ...options });
 }
 
 async function summarize(e: SummaryEngine, input: SummaryInput) {
@@ -225,12 +226,12 @@ describe('map-reduce', () => {
 describe('errors', () => {
   const cases: { name: string; reply: GeminiReply; permanent: boolean; code: string; attempts: number; match: RegExp }[] = [
     {
-      name: '429 RESOURCE_EXHAUSTED (retried here)',
+      name: '429 RESOURCE_EXHAUSTED (retried by the throttle, then not counted as a failed attempt)',
       reply: { error: { code: 429, message: 'Resource exhausted. Please try again later. Please refer to https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more details.' } },
       permanent: false,
-      code: 'ENGINE_UNAVAILABLE',
+      code: 'ENGINE_THROTTLED',
       attempts: 3,
-      match: /429 RESOURCE_EXHAUSTED: Resource exhausted/u,
+      match: /quota \(429 \/ RESOURCE_EXHAUSTED\).*Resource exhausted/u,
     },
     { name: '503 UNAVAILABLE (retried here)', reply: { error: { code: 503, message: 'The model is overloaded. Please try again later.' } }, permanent: false, code: 'ENGINE_UNAVAILABLE', attempts: 3, match: /overloaded/u },
     { name: '504 DEADLINE_EXCEEDED', reply: { error: { code: 504, message: 'Deadline exceeded.' } }, permanent: false, code: 'ENGINE_UNAVAILABLE', attempts: 1, match: /Deadline exceeded/u },

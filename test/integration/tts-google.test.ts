@@ -26,6 +26,7 @@ import { synthesizeLong } from '../../shared/engines/tts/long.js';
 import type { TextToSpeechEngine } from '../../shared/engines/tts/types.js';
 import { FAKE_VOICES, TOO_LONG_MESSAGE, respondNever, respondWithError, respondWithSpeech, startFakeTts } from '../helpers/fake-tts.js';
 import type { FakeTts, RecordedListVoices, RecordedSynthesis, Responder } from '../helpers/fake-tts.js';
+import { fastThrottle } from '../helpers/throttle.js';
 
 const run = promisify(execFile);
 
@@ -51,7 +52,7 @@ beforeEach(() => {
 const sent = (): RecordedSynthesis[] => fake.requests.slice(seen).filter((r): r is RecordedSynthesis => r.kind === 'synthesize');
 
 function engine(options: Partial<GoogleTextToSpeechOptions> = {}): TextToSpeechEngine {
-  const e = createGoogleTextToSpeechEngine({ apiEndpoint: fake.endpoint, retryDelayMs: 5, ...options });
+  const e = createGoogleTextToSpeechEngine({ apiEndpoint: fake.endpoint, retryDelayMs: 5, throttle: fastThrottle(), ...options });
   engines.push(e);
   return e;
 }
@@ -158,7 +159,7 @@ describe('errors', () => {
   const cases: [string, Responder, (err: unknown) => boolean, number][] = [
     ['over the limit (the service says so)', respondWithError(status.INVALID_ARGUMENT, TOO_LONG_MESSAGE), (err) => err instanceof PermanentError && err.code === 'INPUT_TOO_LARGE', 1],
     ['sentences too long', respondWithError(status.INVALID_ARGUMENT, 'This request contains sentences that are too long.'), (err) => err instanceof PermanentError && err.code === 'INPUT_TOO_LARGE', 1],
-    ['quota, every time: retried, then transient', respondWithError(status.RESOURCE_EXHAUSTED, 'Quota exceeded for quota metric'), (err) => err instanceof TransientError && err.code === 'ENGINE_UNAVAILABLE', 3],
+    ['quota, every time: retried by the throttle, then ENGINE_THROTTLED', respondWithError(status.RESOURCE_EXHAUSTED, 'Quota exceeded for quota metric'), (err) => err instanceof TransientError && err.code === 'ENGINE_THROTTLED', 3],
     ['unavailable, every time', respondWithError(status.UNAVAILABLE, 'The service is currently unavailable.'), (err) => err instanceof TransientError && err.code === 'ENGINE_UNAVAILABLE', 3],
     ['deadline exceeded: transient, not retried here', respondWithError(status.DEADLINE_EXCEEDED, 'Deadline exceeded'), (err) => err instanceof TransientError && err.code === 'ENGINE_UNAVAILABLE', 1],
     ['permission denied', respondWithError(status.PERMISSION_DENIED, 'Cloud Text-to-Speech API has not been used in project 1 before or it is disabled.'), (err) => err instanceof PermanentError && err.code === 'ENGINE_MISCONFIGURED', 1],

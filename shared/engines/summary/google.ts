@@ -373,8 +373,12 @@ async function generate(job: Job, systemInstruction: string, text: string): Prom
   for (let attempt = 0; ; attempt++) {
     checkAborted(signal);
     try {
-      job.usage.requests++;
-      const response = await (settings.throttle ?? engineThrottle('gemini')).run(() => job.client.models.generateContent({ model: settings.model, contents: [{ role: 'user', parts: [{ text }] }], config }), signal);
+      // Counted inside the throttle's send: a request the throttle re-sends after a 429 is a request too.
+      const send = (): Promise<GenerateContentResponse> => {
+        job.usage.requests++;
+        return job.client.models.generateContent({ model: settings.model, contents: [{ role: 'user', parts: [{ text }] }], config });
+      };
+      const response = await (settings.throttle ?? engineThrottle('gemini')).run(send, signal);
       return readAnswer(job, response);
     } catch (err) {
       if (attempt >= settings.retries || !retryHere(err, signal)) throw err;
