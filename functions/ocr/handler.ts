@@ -14,6 +14,7 @@ import { leaseFor, runStage, type StageDefinition, type StageDeps, type StageOut
 import { normalizeType } from '../../shared/content/sniff.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
 import { derivedPrefix } from '../../shared/storage/names.js';
+import { meteredStorage } from '../../shared/cost/meter.js';
 
 export interface OcrDeps extends StageDeps {
   readonly storage: StorageGateway;
@@ -48,7 +49,8 @@ export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine'>): StageDefini
         matches: (job) => job.input.bucket === req.source.bucket && job.input.object === req.source.object,
       };
     },
-    async work({ job, signal, workDir, progress }) {
+    async work({ job, signal, workDir, progress, usage }) {
+      const storage = meteredStorage(deps.storage, usage);
       // Everything from the job record: the message's content type or object are not trusted. The
       // type ingest detected from the bytes routes the work; the declared one only for jobs from
       // before detection.
@@ -59,7 +61,7 @@ export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine'>): StageDefini
       if (generation === null || documentId === null) throw new PermanentError('JOB_NOT_INGESTED', `job ${job.id} has no source generation or document`);
       const sourceRef = { bucket: job.input.bucket, object: job.input.object, generation };
       const source = path.join(workDir, 'source');
-      await deps.storage.download(sourceRef, source);
+      await storage.download(sourceRef, source);
 
       let result: OcrResult;
       if (isExtractFamily(family)) {
@@ -69,13 +71,29 @@ export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine'>): StageDefini
         result = { engine: `extract-${family}`, pageCount: 1, language: extracted.language, engineMs: performance.now() - started, pages: [{ pageNumber: 1, text: extracted.text, method: 'extract', rotation: 0 }] };
       } else {
         if (!isOcrContentType(contentType)) throw new PermanentError('UNSUPPORTED_CONTENT_TYPE', `${contentType} is not a document Scriptorium reads`);
-        result = await deps.engine.extract({ path: source, contentType }, { signal, onProgress: ({ pagesDone, pageCount }) => progress(pagesDone / pageCount, { pagesDone, pageCount }) });
+        // Document AI bills every page it processed, also when a later page fails the attempt: pages
+        // are counted as the engine reports them done (the local engine's count the same).
+        let pagesCounted = 0;
+        const countPages = (done: number): void => {
+          usage.add('ocrPages', done - pagesCounted);
+          pagesCounted = Math.max(pagesCounted, done);
+        };
+        result = await deps.engine.extract(
+          { path: source, contentType },
+          {
+            signal,
+            onProgress: ({ pagesDone, pageCount }) => {
+            countPages(pagesDone);
+            return progress(pagesDone / pageCount, { pagesDone, pageCount });
+          },
+        });
+        countPages(result.pageCount);
       }
 
       const prefix = derivedPrefix({ projectId: job.projectId, documentId, sourceGeneration: generation });
       const text = result.pages.map((p) => p.text).join('\f');
-      const textObj = await deps.storage.writeDerived({ bucket: sourceRef.bucket, object: `${prefix}text.txt`, contentType: 'text/plain; charset=utf-8', body: text, metadata: { jobId: job.id } });
-      const pagesObj = await deps.storage.writeDerived({
+      const textObj = await storage.writeDerived({ bucket: sourceRef.bucket, object: `${prefix}text.txt`, contentType: 'text/plain; charset=utf-8', body: text, metadata: { jobId: job.id } });
+      const pagesObj = await storage.writeDerived({
         bucket: sourceRef.bucket,
         object: `${prefix}pages.json`,
         contentType: 'application/json',
