@@ -16,6 +16,7 @@ import { termFrequencies } from '../../shared/text/terms.js';
 import { documentTermsLanguage } from '../../shared/search/query.js';
 import { parseTranscriptJson, segmentOffsets, timeSpanOf } from '../../shared/media/transcript.js';
 import type { Job } from '../../shared/jobs/model.js';
+import { meteredEmbeddings, meteredStorage } from '../../shared/cost/meter.js';
 
 export interface EmbedDeps extends StageDeps {
   readonly chunks: ChunkRepository;
@@ -38,14 +39,15 @@ export function embedStage(deps: Pick<EmbedDeps, 'storage' | 'engine' | 'chunks'
     name: 'embed',
     leaseMs: leaseFor('embed'),
     decode: (eventData) => decodeTextReady('embed', eventData),
-    async work({ job, document, signal, progress, log }) {
-      const engine = deps.engine();
-      const text = await readDocumentText(deps.storage, document);
+    async work({ job, document, signal, progress, log, usage }) {
+      const engine = meteredEmbeddings(deps.engine(), usage);
+      const storage = meteredStorage(deps.storage, usage);
+      const text = await readDocumentText(storage, document);
       const maxTokens = Math.min(CHUNK_MAX_TOKENS, engine.maxInputTokens);
       const chunks = chunkDocument(text, { maxTokens, overlapTokens: Math.min(CHUNK_OVERLAP_TOKENS, Math.floor(maxTokens / 4)) });
       const embedding = { engine: engine.name, model: engine.model, dimensions: engine.dimensions };
       // A recording's chunks point at the time in it: its text is the transcript, one line per utterance.
-      const offsets = await transcriptOffsets(deps.storage, job);
+      const offsets = await transcriptOffsets(storage, job);
       // Terms are made as queries' terms are (see documentTermsLanguage), so the two always match.
       const language = documentTermsLanguage(document.language, text);
       const ctx = { projectId: job.projectId, documentId: document.id, version: job.input.version, contentType: document.contentType, fileName: document.fileName, embedding, jobId: job.id };

@@ -15,6 +15,7 @@ import { leaseFor, runStage, type StageDefinition, type StageDeps, type StageOut
 import { normalizeType } from '../../shared/content/sniff.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
 import { derivedPrefix } from '../../shared/storage/names.js';
+import { meteredStorage } from '../../shared/cost/meter.js';
 
 export interface OcrDeps extends StageDeps {
   readonly storage: StorageGateway;
@@ -54,7 +55,8 @@ export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine' | 'jobs'>): St
         matches: (job) => job.input.bucket === req.source.bucket && job.input.object === req.source.object,
       };
     },
-    async work({ job, signal, workDir, progress, log }) {
+    async work({ job, signal, workDir, progress, log, usage }) {
+      const storage = meteredStorage(deps.storage, usage);
       // Everything from the job record: the message's content type or object are not trusted. The
       // type ingest detected from the bytes routes the work; the declared one only for jobs from
       // before detection.
@@ -65,7 +67,7 @@ export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine' | 'jobs'>): St
       if (generation === null || documentId === null) throw new PermanentError('JOB_NOT_INGESTED', `job ${job.id} has no source generation or document`);
       const sourceRef = { bucket: job.input.bucket, object: job.input.object, generation };
       const source = path.join(workDir, 'source');
-      await deps.storage.download(sourceRef, source);
+      await storage.download(sourceRef, source);
 
       let result: OcrResult;
       let resumedPages = 0;
@@ -81,21 +83,33 @@ export function ocrStage(deps: Pick<OcrDeps, 'storage' | 'engine' | 'jobs'>): St
         const donePages = await checkpoints.load();
         resumedPages = donePages.size;
         if (resumedPages > 0) log.info(`ocr: resuming with ${resumedPages} page(s) done by an earlier attempt`, { resumedFrom: resumedPages });
+        // Document AI bills every page it processed, also when a later page fails the attempt: pages
+        // are counted as the engine reports them done (the local engine's count the same). Pages
+        // resumed from checkpoints were billed to the attempt that recognised them.
+        let pagesCounted = resumedPages;
+        const countPages = (done: number): void => {
+          usage.add('ocrPages', Math.max(0, done - pagesCounted));
+          pagesCounted = Math.max(pagesCounted, done);
+        };
         result = await deps.engine.extract(
           { path: source, contentType },
           {
             signal,
             donePages,
             onPages: (pages, pageCount) => checkpoints.save(pages[0]?.page.pageNumber ?? 0, { pageCount, pages: pages.map((d) => ({ page: d.page, ...(d.languageVotes ? { languageVotes: [...d.languageVotes] } : {}) })) }),
-            onProgress: ({ pagesDone, pageCount }) => progress(pagesDone / pageCount, { pagesDone, pageCount, ...(resumedPages > 0 ? { resumedPages } : {}) }),
+            onProgress: ({ pagesDone, pageCount }) => {
+              countPages(pagesDone);
+              return progress(pagesDone / pageCount, { pagesDone, pageCount, ...(resumedPages > 0 ? { resumedPages } : {}) });
+            },
           },
         );
+        countPages(result.pageCount);
       }
 
       const prefix = derivedPrefix({ projectId: job.projectId, documentId, sourceGeneration: generation });
       const text = result.pages.map((p) => p.text).join('\f');
-      const textObj = await deps.storage.writeDerived({ bucket: sourceRef.bucket, object: `${prefix}text.txt`, contentType: 'text/plain; charset=utf-8', body: text, metadata: { jobId: job.id } });
-      const pagesObj = await deps.storage.writeDerived({
+      const textObj = await storage.writeDerived({ bucket: sourceRef.bucket, object: `${prefix}text.txt`, contentType: 'text/plain; charset=utf-8', body: text, metadata: { jobId: job.id } });
+      const pagesObj = await storage.writeDerived({
         bucket: sourceRef.bucket,
         object: `${prefix}pages.json`,
         contentType: 'application/json',

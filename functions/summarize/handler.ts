@@ -9,6 +9,7 @@ import { leaseFor, runStage, type StageDefinition, type StageDeps, type StageOut
 import { decodeTextReady, readDocumentText } from '../../shared/stages/text-ready.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
 import { derivedPrefix } from '../../shared/storage/names.js';
+import { meteredStorage, meteredSummary } from '../../shared/cost/meter.js';
 
 export interface SummarizeDeps extends StageDeps {
   readonly storage: StorageGateway;
@@ -24,16 +25,17 @@ export function summarizeStage(deps: Pick<SummarizeDeps, 'storage' | 'engine'>):
     name: 'summarize',
     leaseMs: leaseFor('summarize'),
     decode: (eventData) => decodeTextReady('summarize', eventData),
-    async work({ job, document, signal, progress }) {
-      const engine = deps.engine();
-      const text = await readDocumentText(deps.storage, document);
+    async work({ job, document, signal, progress, usage }) {
+      const engine = meteredSummary(deps.engine(), usage);
+      const storage = meteredStorage(deps.storage, usage);
+      const text = await readDocumentText(storage, document);
       const started = performance.now();
       const out = await engine.summarize({ text, language: document.language, maxSentences: SUMMARY_MAX_SENTENCES, maxChars: SUMMARY_MAX_CHARS }, { signal, onProgress: (f) => progress(f) });
       const engineMs = Math.round(performance.now() - started);
       const generation = job.input.generation ?? 'unknown';
       const prefix = derivedPrefix({ projectId: job.projectId, documentId: document.id, sourceGeneration: generation });
       // Create-only like every derived object: a retried attempt reuses the first summary written.
-      const obj = await deps.storage.writeDerived({
+      const obj = await storage.writeDerived({
         bucket: job.input.bucket,
         object: `${prefix}summary.json`,
         contentType: 'application/json',

@@ -17,6 +17,7 @@ import { leaseFor, runStage, type StageDefinition, type StageDeps, type StageOut
 import type { StorageGateway } from '../../shared/storage/index.js';
 import { derivedPrefix } from '../../shared/storage/names.js';
 import { transcribeCheckpoints } from '../../shared/stages/resume.js';
+import { meteredStorage, meteredStt } from '../../shared/cost/meter.js';
 
 export interface TranscribeDeps extends StageDeps {
   readonly storage: StorageGateway;
@@ -48,14 +49,16 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
         matches: (job) => job.kind === 'speech.transcribe' && job.input.bucket === req.source.bucket && job.input.object === req.source.object,
       };
     },
-    async work({ job, signal, workDir, progress, log }) {
+    async work({ job, signal, workDir, progress, log, usage }) {
+      const storage = meteredStorage(deps.storage, usage);
       const generation = job.input.generation;
       const documentId = job.documentId;
       if (generation === null || documentId === null) throw new PermanentError('JOB_NOT_INGESTED', `job ${job.id} has no source generation or document`);
       const sourceRef = { bucket: job.input.bucket, object: job.input.object, generation };
       const source = path.join(workDir, 'source');
-      await deps.storage.download(sourceRef, source);
-      const engine = deps.engine();
+      await storage.download(sourceRef, source);
+      // Each segment the engine transcribed is billed, also when a later one fails the attempt.
+      const engine = meteredStt(deps.engine(), usage);
       // Segments an earlier attempt transcribed (same generation, engine and model) are not sent again.
       const checkpoints = transcribeCheckpoints(deps.jobs.ref(job.id), generation, engine, log);
       const doneSegments = await checkpoints.load();
@@ -76,12 +79,12 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
       const prefix = derivedPrefix({ projectId: job.projectId, documentId, sourceGeneration: generation });
       const write = async (name: string, format: TranscriptFormat) => {
         const { body, contentType } = formatTranscript(out.transcript, format);
-        const obj = await deps.storage.writeDerived({ bucket: sourceRef.bucket, object: `${prefix}${name}`, contentType, body, metadata: { jobId: job.id } });
+        const obj = await storage.writeDerived({ bucket: sourceRef.bucket, object: `${prefix}${name}`, contentType, body, metadata: { jobId: job.id } });
         return { bucket: obj.bucket, object: obj.object, generation: obj.generation, size: obj.size, md5Hash: obj.md5Hash, crc32c: obj.crc32c };
       };
       // The plain transcript is the document's text (one line per segment), as OCR's text is.
       const plain = toPlainText(out.transcript);
-      const textObj = await deps.storage.writeDerived({ bucket: sourceRef.bucket, object: `${prefix}text.txt`, contentType: 'text/plain; charset=utf-8', body: plain, metadata: { jobId: job.id } });
+      const textObj = await storage.writeDerived({ bucket: sourceRef.bucket, object: `${prefix}text.txt`, contentType: 'text/plain; charset=utf-8', body: plain, metadata: { jobId: job.id } });
       const [json, srt, vtt] = await Promise.all([write('transcript.json', 'json'), write('transcript.srt', 'srt'), write('transcript.vtt', 'vtt')]);
       const ref = (o: { bucket: string; object: string; generation: string }) => ({ bucket: o.bucket, object: o.object, generation: o.generation });
       // ISO 639-3 on the document record, as OCR reports languages.

@@ -5,6 +5,8 @@
  * differently (or a newer field set), rather than refuse to print it. `raw` keeps everything.
  */
 import { JOB_STATUSES, TERMINAL_STATUSES, type JobStatus } from '../../shared/jobs/model.js';
+import { formatUsage } from '../../shared/cost/format.js';
+import { UsageRecordSchema } from '../../shared/cost/usage.js';
 
 function isTimestampLike(value: object): value is { toDate(): unknown; seconds: number } {
   return 'toDate' in value && typeof value.toDate === 'function' && 'seconds' in value && typeof value.seconds === 'number';
@@ -139,5 +141,12 @@ export function formatJob(job: JobView): string {
     ['started', job.startedAt],
     ['updated', job.updatedAt],
     ['finished', job.finishedAt],
-  ]);
+  ]) + formatJobUsage(job);
+}
+
+/** The job's metered usage and estimated cost, when it has any (lenient: a malformed record is not shown). */
+export function formatJobUsage(job: JobView): string {
+  const usage = UsageRecordSchema.safeParse(job.raw.usage);
+  if (!usage.success || job.raw.usage === undefined) return '';
+  return `usage (estimated at list prices, ${usage.data.priceTable ?? 'unknown price table'}):\n${formatUsage(usage.data, '  ')}`;
 }

@@ -11,13 +11,14 @@ import { textCommand } from './commands/text.js';
 import { transcriptCommand } from './commands/transcript.js';
 import { uploadCommand } from './commands/upload.js';
 import { uploadUrlCommand } from './commands/upload-url.js';
+import { usageCommand } from './commands/usage.js';
 import { versionsCommand } from './commands/versions.js';
 import { EXIT, UsageError, CliFailure, type CliContext, type Command } from './io.js';
 import { ApiError } from './session.js';
 
 /** Every command, by name. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand].map((c) => [c.name, c]),
+  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand, usageCommand].map((c) => [c.name, c]),
 );
 
 /** The top-level `--help`. */

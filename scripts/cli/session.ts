@@ -23,6 +23,7 @@ import {
   type SearchResponse,
 } from '../../shared/api/contracts.js';
 import { CliFailure } from './io.js';
+import { ProjectUsageResponseSchema, usageRoute, type ProjectUsageResponse, type UsageQuery } from '../../shared/api/usage.js';
 import { COLLECTIONS } from '../../shared/firestore/paths.js';
 import { toDocumentView, toJobView, type DocumentView, type JobView } from './job-view.js';
 
@@ -218,6 +219,12 @@ export class ApiClient {
   async transcript(documentId: string, format: 'txt' | 'json' | 'srt' | 'vtt'): Promise<string> {
     const res = await this.send('GET', API_ROUTES.transcript(documentId, format), { accept: '*/*' });
     return res.text();
+  }
+
+  /** `GET /v1/projects/:id/usage`: the project's metered usage and estimated cost over a range of days. Read-only. */
+  async projectUsage(projectId: string, query: UsageQuery): Promise<ProjectUsageResponse> {
+    const res = await this.send('GET', usageRoute(projectId, query), {});
+    return this.parse(res, ProjectUsageResponseSchema);
   }
 
   /** `GET /v1/documents/:id/text`: the extracted text. */

@@ -3,6 +3,7 @@
  * with a message naming every bad variable. `redactedConfig()` is what may be logged.
  */
 import { z } from 'zod';
+import { parsePriceTable } from '../cost/prices.js';
 
 /** Full resource name of a Document AI processor (or processor version). */
 export const DOCUMENTAI_PROCESSOR_NAME = /^projects\/[^/]+\/locations\/[^/]+\/processors\/[^/]+(?:\/processorVersions\/[^/]+)?$/;
@@ -93,12 +94,24 @@ export const ConfigSchema = z.object({
   SCRIPTORIUM_TTS_LANGUAGE: z.string().regex(/^[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*$/, 'expected a BCP-47 language tag such as en-US').default('en-US'),
   /** Text-to-Speech endpoint override, `host` or `host:port`; a loopback host is the tests' server (plaintext, no credentials). */
   SCRIPTORIUM_TTS_ENDPOINT: emptyAsUnset(z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/, 'expected host or host:port').optional()),
+  /**
+   * Price table for estimated job costs (shared/cost): a path to a JSON file or the JSON itself;
+   * the lines it lists replace the bundled list prices (shared/cost/prices.json). Checked below.
+   */
+  SCRIPTORIUM_PRICE_TABLE: emptyAsUnset(z.string().optional()),
   /** Log level floor. */
   SCRIPTORIUM_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR']).default('INFO'),
 }).superRefine(
   (c, ctx) => {
     if (c.SCRIPTORIUM_OCR_ENGINE === 'google' && !c.SCRIPTORIUM_DOCUMENTAI_PROCESSOR) {
       ctx.addIssue({ code: 'custom', path: ['SCRIPTORIUM_DOCUMENTAI_PROCESSOR'], message: 'required when SCRIPTORIUM_OCR_ENGINE is google' });
+    }
+    if (typeof c.SCRIPTORIUM_PRICE_TABLE === 'string') {
+      try {
+        parsePriceTable(c.SCRIPTORIUM_PRICE_TABLE);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['SCRIPTORIUM_PRICE_TABLE'], message: err instanceof Error ? err.message : String(err) });
+      }
     }
   },
   // Run even when other variables are bad, so one parse names every problem. The callback then

@@ -3,11 +3,13 @@
  * With FIRESTORE_EMULATOR_HOST set the library talks to the emulator.
  */
 import { Firestore, Timestamp } from '@google-cloud/firestore';
+import { meterFirestore } from '../cost/meter.js';
 
 let instance: Firestore | undefined;
 
 export function firestore(projectId?: string): Firestore {
-  instance ??= new Firestore({ projectId: projectId ?? process.env.GOOGLE_CLOUD_PROJECT, ignoreUndefinedProperties: true });
+  // Metered: operations made inside a stage attempt count on its usage (shared/cost/meter.ts).
+  instance ??= meterFirestore(new Firestore({ projectId: projectId ?? process.env.GOOGLE_CLOUD_PROJECT, ignoreUndefinedProperties: true }));
   return instance;
 }
 

@@ -7,6 +7,7 @@ import { FieldValue, type DocumentReference, type Firestore, type Transaction } 
 import { PermanentError, type JobError } from '../errors/index.js';
 import { canTransition, isStageTerminal, isTerminal, JobSchema, logSlot, type Job, type JobStatus, type Lease, type StageState, type StageStatus } from '../jobs/model.js';
 import { paths } from './paths.js';
+import { recordUsage, type UsageCharge } from '../cost/record.js';
 import { toPlain } from './client.js';
 
 export interface JobLogEntry {
@@ -49,6 +50,8 @@ export interface JobChange {
   readonly log?: JobLogEntry;
   /** Further writes in the same transaction (e.g. the document record). */
   readonly also?: (tx: Transaction) => void;
+  /** An attempt's usage, added (priced) to the job, the stage and the project's day in this transaction (shared/cost/record.ts). */
+  readonly usage?: UsageCharge;
 }
 
 export interface UpdateOutcome {
@@ -187,6 +190,12 @@ export class JobRepository {
       // Per-job metering of Firestore writes (a cost driver): this job, its log entry, and whatever `also` writes.
       const counter = { writes: 1 + (change.log ? 1 : 0) };
       change.also?.(countingTransaction(tx, counter));
+      const usage = change.usage ? recordUsage(tx, this.db, job, change.usage, counter.writes, snap.readTime.toDate(), patch) : null;
+      if (usage) {
+        counter.writes += usage.writes;
+        const st = stagesAfter[change.usage?.stage ?? ''];
+        if (st) stagesAfter[change.usage?.stage ?? ''] = { ...st, usage: usage.stage };
+      }
       patch['metrics.firestoreWrites'] = FieldValue.increment(counter.writes);
       tx.update(this.ref(jobId), patch);
       // The job as it now stands (server timestamps approximated by this clock).
@@ -204,6 +213,7 @@ export class JobRepository {
         stages: stagesAfter,
         input: { ...job.input, ...change.input },
         metrics: { ...job.metrics, ...change.metrics, firestoreWrites: (job.metrics.firestoreWrites ?? 0) + counter.writes },
+        ...(usage ? { usage: usage.job } : {}),
         logCount: typeof patch.logCount === 'number' ? patch.logCount : job.logCount,
         updatedAt: stamp,
         startedAt: job.startedAt ?? (status === 'RUNNING' ? stamp : null),

@@ -7,6 +7,7 @@
  * of a job, cost metering) are part of the shape from the start, so readers never see them appear.
  */
 import { z } from 'zod';
+import { UsageRecordSchema } from '../cost/usage.js';
 
 export const JOB_STATUSES = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -80,6 +81,8 @@ export const StageStateSchema = z.object({
   announced: z.boolean().default(false),
   /** When the stale-job reaper last re-dispatched the stage (it waits before doing it again). */
   reapedAt: z.string().nullable().default(null),
+  /** What the stage's attempts consumed in billed units, and its estimated cost (shared/cost); absent until an attempt ends. */
+  usage: UsageRecordSchema.optional(),
 });
 export type StageState = z.infer<typeof StageStateSchema>;
 
@@ -141,6 +144,8 @@ export const JobSchema = z.object({
   retryOf: z.string().nullable(),
   /** Per-job metering: engine milliseconds, pages, bytes. */
   metrics: z.record(z.string(), z.number()),
+  /** Billed units and estimated cost over every stage attempt (shared/cost); absent until one ends. */
+  usage: UsageRecordSchema.optional(),
   /** Number of log entries ever written (the subcollection keeps the last LOG_CAPACITY). */
   logCount: z.number().int().min(0),
 });

@@ -9,6 +9,7 @@ import { countedWrite, type JobChange, type JobRepository, type UpdateOutcome } 
 import type { Publisher } from '../events/publisher.js';
 import type { JobError } from '../errors/index.js';
 import { isTerminal, type Job } from './model.js';
+import type { UsageCharge } from '../cost/record.js';
 import { z } from 'zod';
 
 export interface OutcomeDeps {
@@ -31,19 +32,22 @@ export async function failJob(
   error: JobError,
   guard: (job: Job, readTime: Date) => boolean = () => true,
   stage?: string,
+  /** The failing attempt's usage (shared/cost), recorded with the failure. */
+  usage?: () => UsageCharge,
 ): Promise<UpdateOutcome> {
-  const change: JobChange = {
+  const change = (): JobChange => ({
     status: 'FAILED',
     error,
     ...(stage ? { stage, stages: [{ name: stage, status: 'FAILED', error }] } : {}),
     log: { level: 'ERROR', message: `${stage ? `${stage}: ` : ''}${error.code}: ${error.message}` },
-  };
+    ...(usage ? { usage: usage() } : {}),
+  });
   try {
     // The job's own version fails (and the document with it only while that version is current).
-    return await deps.jobs.update(jobId, (job, readTime) => (guard(job, readTime) ? { ...change, ...(documentId ? { also: (tx) => deps.documents.updateForJob(tx, job, { status: 'FAILED' }) } : {}) } : null));
+    return await deps.jobs.update(jobId, (job, readTime) => (guard(job, readTime) ? { ...change(), ...(documentId ? { also: (tx) => deps.documents.updateForJob(tx, job, { status: 'FAILED' }) } : {}) } : null));
   } catch (err) {
     if (!isDocumentGone(err) || !documentId) throw err;
-    return deps.jobs.update(jobId, (job, readTime) => (guard(job, readTime) ? change : null));
+    return deps.jobs.update(jobId, (job, readTime) => (guard(job, readTime) ? change() : null));
   }
 }
 

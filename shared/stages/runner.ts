@@ -38,6 +38,11 @@ import { announceOutcome, DOCUMENT_MISSING, failJob, isDocumentGone } from '../j
 import type { Logger } from '../logger/index.js';
 import { topology } from '../topology.js';
 import { isThrottled, MAX_THROTTLED_ATTEMPTS } from '../engines/throttle.js';
+import { UsageMeter } from '../cost/meter.js';
+import { functionUsage } from '../cost/functions.js';
+import { currentPriceTable, type PriceTable } from '../cost/prices.js';
+import type { UsageCharge } from '../cost/record.js';
+import { addUnits } from '../cost/usage.js';
 
 /** What a delivery asks for. Only identifies the work; it is checked against the job record. */
 export interface StageRequest {
@@ -71,6 +76,12 @@ export interface StageContext {
    * the job was cancelled or another attempt took the stage over, `signal` is aborted.
    */
   progress(this: void, fraction: number, metrics?: Record<string, number>): Promise<void>;
+  /**
+   * The attempt's usage meter (shared/cost): the work adds what its engine calls consumed (wrap
+   * engines with meteredStt/meteredEmbeddings/...); Firestore operations and function time are
+   * counted by the runner. Written with the transition that ends the attempt, whatever its outcome.
+   */
+  readonly usage: UsageMeter;
 }
 
 export interface StageOutput {
@@ -122,6 +133,8 @@ export interface StageDeps {
   readonly leaseMs?: number;
   /** How often a running attempt renews its lease when no progress write did (default a quarter of the lease). */
   readonly heartbeatMs?: number;
+  /** Prices for the usage estimate (default SCRIPTORIUM_PRICE_TABLE over shared/cost/prices.json). */
+  readonly prices?: PriceTable;
 }
 
 export type StageOutcome =
@@ -155,6 +168,12 @@ export function leaseFor(functionName: string): number {
 export const DOCUMENT_MISMATCH = 'DOCUMENT_MISMATCH';
 
 export async function runStage(def: StageDefinition, eventData: unknown, deps: StageDeps): Promise<StageOutcome> {
+  // Everything the attempt does (claim, progress, work, completion) counts on its meter.
+  const meter = new UsageMeter();
+  return meter.run(() => runMetered(def, eventData, deps, meter));
+}
+
+async function runMetered(def: StageDefinition, eventData: unknown, deps: StageDeps, meter: UsageMeter): Promise<StageOutcome> {
   const decoded = def.decode(eventData);
   if ('ignore' in decoded) return { action: 'skipped', reason: decoded.ignore, jobId: '' };
   const { request: req } = decoded;
@@ -168,6 +187,8 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
   const describes = (job: Job): boolean => job.documentId === req.documentId && job.projectId === req.projectId && (decoded.matches?.(job) ?? true);
   const ours = (job: Job): boolean => job.stages[name]?.lease?.id === attemptId;
   const markDocument = (job: Job, status: DocumentRecord['status']) => (tx: Transaction) => deps.documents.updateForJob(tx, job, { status });
+  /** The attempt's usage so far, with its function time, for the transition that ends it (at most once: it is lease-guarded). */
+  const charge = (): UsageCharge => ({ stage: name, units: addUnits(meter.snapshot(), functionUsage(name, meter.elapsedMs())), prices: deps.prices ?? currentPriceTable() });
   /** The document record vanished: fail the job alone (nothing else can end it) and announce. */
   const documentGone = async (): Promise<StageOutcome> => {
     const out = await failJob(deps, jobId, null, DOCUMENT_MISSING, undefined, name);
@@ -252,7 +273,7 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
       throw new PermanentError(DOCUMENT_MISMATCH, 'the document record does not belong to this job');
     }
     const document = versionView(record, version);
-    output = await def.work({ job: claimed, document, attempt, signal: controller.signal, workDir, log, progress: progressReporter(deps, name, jobId, ours, controller, log, lease) });
+    output = await def.work({ job: claimed, document, attempt, signal: controller.signal, workDir, log, progress: progressReporter(deps, name, jobId, ours, controller, log, lease), usage: meter });
   } catch (err) {
     return await attemptFailed(err, attempt);
   } finally {
@@ -287,6 +308,7 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
           error: null,
           stages: [{ name, status: 'COMPLETED', result: output.result, ...(output.metrics ? { metrics: output.metrics } : {}) }, ...next.map((n) => ({ name: n, status: 'PENDING' as const }))],
           ...(output.metrics ? { metrics: output.metrics } : {}),
+          usage: charge(),
           log: { level: 'INFO', message: output.message + (promote?.promote ? `; version ${job.input.version} is now current (was ${promote.from})` : '') },
           also: (tx) => {
             deps.documents.updateForJob(tx, job, patch);
@@ -340,7 +362,7 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
       let out: UpdateOutcome;
       try {
         out = await deps.jobs.update(jobId, (job) =>
-          ours(job) && job.cancelRequested ? { status: 'CANCELLED', stages: [{ name, status: 'CANCELLED' }], log: { level: 'INFO', message: `cancelled during ${name}` }, also: markDocument(job, 'CANCELLED') } : null,
+          ours(job) && job.cancelRequested ? { status: 'CANCELLED', stages: [{ name, status: 'CANCELLED' }], usage: charge(), log: { level: 'INFO', message: `cancelled during ${name}` }, also: markDocument(job, 'CANCELLED') } : null,
         );
       } catch (e) {
         if (isDocumentGone(e)) return documentGone();
@@ -361,6 +383,8 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
               error,
               attempts: Math.max(0, job.attempts - 1),
               stages: [{ name, error, lease: null, attempts: Math.max(0, (job.stages[name]?.attempts ?? 1) - 1), metrics: { throttledAttempts: throttled } }],
+              // Not a failed attempt, but what it consumed before the refusal is billed all the same.
+              usage: charge(),
               log: { level: 'WARNING', message: `${name} throttled by its engine (${throttled} of ${MAX_THROTTLED_ATTEMPTS} uncounted); will retry: ${error.message}` },
             }
           : null,
@@ -372,13 +396,13 @@ export async function runStage(def: StageDefinition, eventData: unknown, deps: S
       const final: JobError = isRetryable(err) ? { code: error.code, message: `${error.message} (gave up after ${attempts} attempts)`, retryable: false } : error;
       // A document that is not this job's (or is gone) is left alone: only the job fails.
       const documentId = error.code === DOCUMENT_MISMATCH || error.code === DOCUMENT_MISSING.code ? null : req.documentId;
-      const out = await failJob(deps, jobId, documentId, final, ours, name);
+      const out = await failJob(deps, jobId, documentId, final, ours, name, charge);
       if (out.applied) await announceOutcome(deps, out.job);
       log.warn(`${name} failed`, { error: final });
       return out.applied ? { action: 'failed', jobId, error: final } : { action: 'skipped', reason: `job is ${out.job.status}; another attempt holds ${name} or it ended`, jobId };
     }
     // Transient: note it on the stage (still RUNNING), release the lease, and let Pub/Sub redeliver with backoff.
-    await deps.jobs.update(jobId, (job) => (ours(job) ? { error, stages: [{ name, error, lease: null }], log: { level: 'WARNING', message: `${name} attempt ${attempts} failed, will retry: ${error.code}: ${error.message}` } } : null));
+    await deps.jobs.update(jobId, (job) => (ours(job) ? { error, stages: [{ name, error, lease: null }], usage: charge(), log: { level: 'WARNING', message: `${name} attempt ${attempts} failed, will retry: ${error.code}: ${error.message}` } } : null));
     throw err instanceof TransientError ? err : new TransientError(error.code, error.message, err);
   }
 }

@@ -71,6 +71,21 @@ describe('Firestore security rules', () => {
     await assert.rejects(setDoc(doc(db, 'projects', cfg.projectId, 'members', 'intruder'), { role: 'admin' }), denied);
   });
 
+  it("let members read their project's usage days; deny strangers and every client write", async () => {
+    // A day of usage as the functions write it (server credentials).
+    const day = '2000-01-01';
+    await testFirestore(cfg).doc(`projects/${cfg.projectId}/usage/${day}`).set({ projectId: cfg.projectId, day, units: { ocrPages: 1 }, costUsd: { ocrPages: 0.0015 }, totalUsd: 0.0015, attempts: 1, priceTable: 't' });
+    const member = await clientAs(cfg.demoUser.email, cfg.demoUser.password);
+    assert.equal((await getDoc(doc(member, 'projects', cfg.projectId, 'usage', day))).get('totalUsd'), 0.0015);
+    assert.ok((await getDocs(collection(member, 'projects', cfg.projectId, 'usage'))).size >= 1);
+    await assert.rejects(setDoc(doc(member, 'projects', cfg.projectId, 'usage', day), { totalUsd: 0 }, { merge: true }), denied);
+    const email = `usage-outsider-${Date.now()}@example.com`;
+    await signUp(cfg, email, 'outsider-pw');
+    const outsider = await clientAs(email, 'outsider-pw');
+    await assert.rejects(getDoc(doc(outsider, 'projects', cfg.projectId, 'usage', day)), denied);
+    await testFirestore(cfg).doc(`projects/${cfg.projectId}/usage/${day}`).delete();
+  });
+
   it('let members read and query their project\'s chunks; deny others, and deny a query that could return another project\'s', async () => {
     // A chunk as the embedding stage writes it (server credentials).
     const id = `${upload.documentId}_v1_c00000`;

@@ -8,6 +8,7 @@ import { jobRoutes } from './jobs.js';
 import { reembedRoutes } from './reembed.js';
 import { searchRoutes } from './search.js';
 import { uploadRoutes } from './uploads.js';
+import { usageRoutes } from './usage.js';
 
 export const ROUTES: readonly Route[] = [
   ...uploadRoutes,
@@ -15,4 +16,5 @@ export const ROUTES: readonly Route[] = [
   ...reembedRoutes,
   ...jobRoutes,
   ...documentRoutes,
+  ...usageRoutes,
 ];
