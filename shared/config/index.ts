@@ -3,6 +3,7 @@
  * with a message naming every bad variable. `redactedConfig()` is what may be logged.
  */
 import { z } from 'zod';
+import { isLocalPlatform, parseFaultSpec } from '../faults.js';
 
 /** Full resource name of a Document AI processor (or processor version). */
 export const DOCUMENTAI_PROCESSOR_NAME = /^projects\/[^/]+\/locations\/[^/]+\/processors\/[^/]+(?:\/processorVersions\/[^/]+)?$/;
@@ -84,12 +85,28 @@ export const ConfigSchema = z.object({
   SCRIPTORIUM_TTS_LANGUAGE: z.string().regex(/^[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*$/, 'expected a BCP-47 language tag such as en-US').default('en-US'),
   /** Text-to-Speech endpoint override, `host` or `host:port`; a loopback host is the tests' server (plaintext, no credentials). */
   SCRIPTORIUM_TTS_ENDPOINT: emptyAsUnset(z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/, 'expected host or host:port').optional()),
+  /**
+   * Fault injection (shared/faults.ts), local platform only: a JSON spec, or a file holding one that is
+   * read again when it changes. Refused unless every service is an emulator in a `demo-` project.
+   */
+  SCRIPTORIUM_FAULTS: emptyAsUnset(z.string().optional()),
+  SCRIPTORIUM_FAULTS_FILE: emptyAsUnset(z.string().optional()),
   /** Log level floor. */
   SCRIPTORIUM_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR']).default('INFO'),
 }).superRefine(
   (c, ctx) => {
     if (c.SCRIPTORIUM_OCR_ENGINE === 'google' && !c.SCRIPTORIUM_DOCUMENTAI_PROCESSOR) {
       ctx.addIssue({ code: 'custom', path: ['SCRIPTORIUM_DOCUMENTAI_PROCESSOR'], message: 'required when SCRIPTORIUM_OCR_ENGINE is google' });
+    }
+    if ((c.SCRIPTORIUM_FAULTS || c.SCRIPTORIUM_FAULTS_FILE) && !isLocalPlatform(c)) {
+      ctx.addIssue({ code: 'custom', path: [c.SCRIPTORIUM_FAULTS ? 'SCRIPTORIUM_FAULTS' : 'SCRIPTORIUM_FAULTS_FILE'], message: 'fault injection is for the local platform only (emulator hosts set, a demo- project)' });
+    }
+    if (typeof c.SCRIPTORIUM_FAULTS === 'string' && c.SCRIPTORIUM_FAULTS !== '') {
+      try {
+        parseFaultSpec(c.SCRIPTORIUM_FAULTS);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['SCRIPTORIUM_FAULTS'], message: (err as Error).message });
+      }
     }
   },
   // Run even when other variables are bad, so one parse names every problem. The callback then
