@@ -134,8 +134,8 @@ export async function unsettledJobs(cfg: LocalConfig): Promise<string[]> {
   for (const d of snap.docs) {
     const status = d.get('status') as Job['status'];
     const stages = (d.get('stages') ?? {}) as Record<string, { status: string; lease: unknown }>;
-    const busy = Object.entries(stages).filter(([, s]) => s.status === 'RUNNING' || s.status === 'PENDING' || (s.lease !== null && s.lease !== undefined));
-    if (!isTerminal(status) || (status === 'COMPLETED' && busy.length > 0)) out.push(`${d.id}: ${status} ${busy.map(([n, s]) => `${n}=${s.status}`).join(' ')}`);
+    const busy = Object.entries(stages).filter(([, s]) => s.status === 'RUNNING' || (s.status === 'PENDING' && status === 'COMPLETED') || (s.lease !== null && s.lease !== undefined));
+    if (!isTerminal(status) || busy.length > 0) out.push(`${d.id}: ${status} ${busy.map(([n, s]) => `${n}=${s.status}`).join(' ')}`);
   }
   return out;
 }
