@@ -31,6 +31,8 @@ export const LocalConfigSchema = z.object({
    * `scriptorium health`. Absent in configs written before supervision existed.
    */
   supervisorStateFile: z.string().optional(),
+  /** The file the functions read injected faults from (shared/faults.ts); test profile only. */
+  faultsFile: z.string().optional(),
   startedAt: z.string(),
 });
 export type LocalConfig = z.infer<typeof LocalConfigSchema>;

@@ -465,6 +465,13 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
   const passthrough: NodeJS.ProcessEnv = {};
   for (const k of INHERITED_ENV) if (process.env[k] !== undefined) passthrough[k] = process.env[k];
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith('SCRIPTORIUM_') && v !== undefined) passthrough[k] = v;
+  // Fault injection (shared/faults.ts): the test profile's functions read their faults from this
+  // file, which only tests write; absent, nothing is injected. A leftover of an earlier run is removed.
+  const faultsFile = passthrough.SCRIPTORIUM_FAULTS_FILE ?? (profile === 'test' ? path.join(p.stateDir, 'faults.json') : undefined);
+  if (faultsFile !== undefined) {
+    passthrough.SCRIPTORIUM_FAULTS_FILE = faultsFile;
+    rmSync(faultsFile, { force: true });
+  }
   topology.functions.forEach((fn, i) => {
     components[fn.name] = {
       spawn: {
@@ -623,6 +630,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
       logsDir: p.logsDir,
       pgids: record.pgids,
       supervisorStateFile: p.supervisorState,
+      ...(faultsFile !== undefined ? { faultsFile } : {}),
       startedAt: new Date(t0).toISOString(),
     } satisfies LocalConfig);
     writeJsonAtomic(p.configFile, config);

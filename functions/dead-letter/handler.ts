@@ -10,7 +10,8 @@ import { TransientError, type JobError } from '../../shared/errors/index.js';
 import type { DocumentRepository } from '../../shared/firestore/documents.js';
 import type { JobRepository } from '../../shared/firestore/jobs.js';
 import type { Publisher } from '../../shared/events/publisher.js';
-import { isTerminal, type Job } from '../../shared/jobs/model.js';
+import { isStageTerminal, isTerminal, type Job } from '../../shared/jobs/model.js';
+import { DEFAULT_REAPER_SETTINGS } from '../../shared/jobs/reaper.js';
 import { announceOutcome, failJob } from '../../shared/jobs/outcomes.js';
 import type { Logger } from '../../shared/logger/index.js';
 import { parseUploadObjectName } from '../../shared/storage/names.js';
@@ -20,6 +21,8 @@ export interface DeadLetterDeps {
   readonly documents: DocumentRepository;
   readonly publisher: Publisher;
   readonly log: Logger;
+  /** The stage attempt cap (SCRIPTORIUM_MAX_ATTEMPTS); default 5. */
+  readonly config?: { readonly SCRIPTORIUM_MAX_ATTEMPTS: number };
 }
 
 export type DeadLetterOutcome = { readonly action: 'failed-job'; readonly jobId: string } | { readonly action: 'recorded'; readonly reason: string };
@@ -74,7 +77,29 @@ export async function handleDeadLetter(eventData: unknown, deps: DeadLetterDeps)
   // An attempt whose lease is live may still be working (or may be the one that just died): wait for
   // the lease to end, by Firestore's clock, and decide then. The retry keeps this message alive.
   const liveLease = (job: Job, readTime: Date) => Object.values(job.stages).find((s) => s.lease && Date.parse(s.lease.expiresAt) > readTime.getTime())?.lease ?? null;
-  const out = await failJob(deps, target.jobId, target.documentId, error, (job, readTime) => liveLease(job, readTime) === null, target.stage);
+  // A stage whose attempt died holding it (its lease lapsed) or that the reaper has just re-dispatched
+  // still has attempts left: the message died nacked behind that attempt's lease (ATTEMPT_IN_PROGRESS),
+  // not by failing. The reaper publishes its request again (at once for a lapsed lease), so failing
+  // the job here would end a job that can still complete (a function killed mid-OCR did exactly that).
+  // Bounded: a lapsed lease means a counted attempt, and the attempt cap ends the job in the stage.
+  const max = deps.config?.SCRIPTORIUM_MAX_ATTEMPTS ?? 5;
+  const reaperOwns = (job: Job, readTime: Date): boolean => {
+    const st = target.stage ? job.stages[target.stage] : undefined;
+    if (!st || isStageTerminal(st.status) || st.attempts >= max) return false;
+    const t = readTime.getTime();
+    const lapsed = st.lease !== null && Date.parse(st.lease.expiresAt) <= t;
+    const reaped = st.reapedAt !== null && t - Date.parse(st.reapedAt) < DEFAULT_REAPER_SETTINGS.staleMs;
+    return lapsed || reaped;
+  };
+  let leftToReaper = false;
+  const out = await failJob(deps, target.jobId, target.documentId, error, (job, readTime) => {
+    leftToReaper = liveLease(job, readTime) === null && reaperOwns(job, readTime);
+    return liveLease(job, readTime) === null && !leftToReaper;
+  }, target.stage);
+  if (!out.applied && leftToReaper && !isTerminal(out.job.status)) {
+    deps.log.warn('dead-lettered request of a stage whose attempt died: left to the reaper, which re-dispatches it', { messageId, source, jobId: target.jobId, stage: target.stage });
+    return { action: 'recorded', reason: `${target.stage ?? 'stage'} left to the reaper (attempt died holding it)` };
+  }
   if (!out.applied && !isTerminal(out.job.status)) {
     const until = liveLease(out.job, new Date(0))?.expiresAt ?? '?';
     throw new TransientError('ATTEMPT_IN_PROGRESS', `job ${target.jobId} is held by a live attempt until ${until}; retrying after it ends`);

@@ -4,6 +4,7 @@ import { MAX_PUSH_BODY_BYTES } from '../../shared/events/envelope.js';
 import { installRequestGate } from '../../shared/http/gate.js';
 import { createSummaryEngine } from '../../shared/engines/summary/index.js';
 import type { SummaryEngine } from '../../shared/engines/summary/types.js';
+import { withEngineFaults } from '../../shared/faults.js';
 import { getRuntime } from '../../shared/runtime/index.js';
 import { runEventHandler } from '../../shared/runtime/event.js';
 import { handleSummarize } from './handler.js';
@@ -18,13 +19,13 @@ ff.cloudEvent('summarize', (event: ff.CloudEvent<unknown>) =>
     const rt = getRuntime();
     const c = rt.config;
     const summaryEngine = (): SummaryEngine =>
-      (engine ??= createSummaryEngine({
+      (engine ??= withEngineFaults('summary', createSummaryEngine({
         SCRIPTORIUM_SUMMARY_ENGINE: c.SCRIPTORIUM_SUMMARY_ENGINE,
         GOOGLE_CLOUD_PROJECT: c.GOOGLE_CLOUD_PROJECT,
         SCRIPTORIUM_SUMMARY_MODEL: c.SCRIPTORIUM_SUMMARY_MODEL,
         SCRIPTORIUM_SUMMARY_LOCATION: c.SCRIPTORIUM_VERTEX_LOCATION,
         SCRIPTORIUM_SUMMARY_ENDPOINT: c.SCRIPTORIUM_VERTEX_ENDPOINT,
-      }));
+      }), rt.faults));
     return handleSummarize(data, { ...rt, engine: summaryEngine });
   }),
 );

@@ -3,6 +3,7 @@ import * as ff from '@google-cloud/functions-framework';
 import { MAX_PUSH_BODY_BYTES } from '../../shared/events/envelope.js';
 import { installRequestGate } from '../../shared/http/gate.js';
 import { createSpeechToTextEngine, type SpeechToTextEngine } from '../../shared/engines/stt/index.js';
+import { withEngineFaults } from '../../shared/faults.js';
 import { getRuntime } from '../../shared/runtime/index.js';
 import { runEventHandler } from '../../shared/runtime/event.js';
 import { handleTranscribe } from './handler.js';
@@ -15,6 +16,6 @@ let engine: SpeechToTextEngine | undefined;
 ff.cloudEvent('transcribe', (event: ff.CloudEvent<unknown>) =>
   runEventHandler('transcribe', event, (data) => {
     const rt = getRuntime();
-    return handleTranscribe(data, { ...rt, engine: () => (engine ??= createSpeechToTextEngine(rt.config)) });
+    return handleTranscribe(data, { ...rt, engine: () => (engine ??= withEngineFaults('stt', createSpeechToTextEngine(rt.config), rt.faults)) });
   }),
 );

@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { parsePriceTable } from '../cost/prices.js';
+import { parseEngineLimits } from '../engines/throttle.js';
+import { isLocalPlatform, parseFaultSpec } from '../faults.js';
 
 /** Full resource name of a Document AI processor (or processor version). */
 export const DOCUMENTAI_PROCESSOR_NAME = /^projects\/[^/]+\/locations\/[^/]+\/processors\/[^/]+(?:\/processorVersions\/[^/]+)?$/;
@@ -99,6 +101,18 @@ export const ConfigSchema = z.object({
    * the lines it lists replace the bundled list prices (shared/cost/prices.json). Checked below.
    */
   SCRIPTORIUM_PRICE_TABLE: emptyAsUnset(z.string().optional()),
+  /**
+   * Per-engine limits within one instance (shared/engines/throttle.ts), JSON such as
+   * `{"documentai":{"ratePerSecond":2,"concurrency":1}}`, for a project whose quota differs from
+   * Google's defaults. Checked below so a bad value stops the function at start, not at its first call.
+   */
+  SCRIPTORIUM_ENGINE_LIMITS: emptyAsUnset(z.string().optional()),
+  /**
+   * Fault injection (shared/faults.ts), local platform only: a JSON spec, or a file holding one that is
+   * read again when it changes. Refused unless every service is an emulator in a `demo-` project.
+   */
+  SCRIPTORIUM_FAULTS: emptyAsUnset(z.string().optional()),
+  SCRIPTORIUM_FAULTS_FILE: emptyAsUnset(z.string().optional()),
   /** Log level floor. */
   SCRIPTORIUM_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR']).default('INFO'),
 }).superRefine(
@@ -111,6 +125,23 @@ export const ConfigSchema = z.object({
         parsePriceTable(c.SCRIPTORIUM_PRICE_TABLE);
       } catch (err) {
         ctx.addIssue({ code: 'custom', path: ['SCRIPTORIUM_PRICE_TABLE'], message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    if (typeof c.SCRIPTORIUM_ENGINE_LIMITS === 'string') {
+      try {
+        parseEngineLimits(c.SCRIPTORIUM_ENGINE_LIMITS);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['SCRIPTORIUM_ENGINE_LIMITS'], message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    if ((c.SCRIPTORIUM_FAULTS || c.SCRIPTORIUM_FAULTS_FILE) && !isLocalPlatform(c)) {
+      ctx.addIssue({ code: 'custom', path: [c.SCRIPTORIUM_FAULTS ? 'SCRIPTORIUM_FAULTS' : 'SCRIPTORIUM_FAULTS_FILE'], message: 'fault injection is for the local platform only (emulator hosts set, a demo- project)' });
+    }
+    if (typeof c.SCRIPTORIUM_FAULTS === 'string' && c.SCRIPTORIUM_FAULTS !== '') {
+      try {
+        parseFaultSpec(c.SCRIPTORIUM_FAULTS);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['SCRIPTORIUM_FAULTS'], message: (err as Error).message });
       }
     }
   },

@@ -73,4 +73,11 @@ describe('parseConfig', () => {
     assert.equal(view.SCRIPTORIUM_SIGNING_KEY_FILE, '[set]');
     assert.ok(!JSON.stringify(view).includes('/secret/key.json'));
   });
+
+  it('checks the engine limits at start and names what is wrong', () => {
+    assert.throws(() => parseConfig({ ...base, SCRIPTORIUM_ENGINE_LIMITS: '{"documentai":{"concurrency":0}}' }), /SCRIPTORIUM_ENGINE_LIMITS/);
+    assert.throws(() => parseConfig({ ...base, SCRIPTORIUM_ENGINE_LIMITS: '{"nosuchengine":{}}' }), /SCRIPTORIUM_ENGINE_LIMITS/);
+    assert.throws(() => parseConfig({ ...base, SCRIPTORIUM_ENGINE_LIMITS: 'not json' }), /SCRIPTORIUM_ENGINE_LIMITS/);
+    assert.equal(parseConfig({ ...base, SCRIPTORIUM_ENGINE_LIMITS: '{"documentai":{"ratePerSecond":2,"concurrency":1}}' }).SCRIPTORIUM_ENGINE_LIMITS, '{"documentai":{"ratePerSecond":2,"concurrency":1}}');
+  });
 });
