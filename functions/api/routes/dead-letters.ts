@@ -126,7 +126,7 @@ async function replay({ caller, deps, params }: RouteContext): Promise<ReturnTyp
   }
   let messageId: string;
   try {
-    messageId = await deps.publisher.publish(topic as TopicName, payload as never, { ...record.attributes, replayOf: record.id });
+    messageId = await deps.publisher.publish(topic as TopicName, payload, { ...record.attributes, replayOf: record.id });
   } catch (err) {
     await repo.release(record.id, claimId);
     if (!isRetryable(err) && err instanceof Error && 'code' in err && err.code === 'MESSAGE_CONTRACT_VIOLATION') throw new HttpError(409, 'NOT_REPLAYABLE', `dead letter ${record.id} no longer fits the contract of ${topic}`);
