@@ -107,6 +107,8 @@ export const topology = {
     { name: 'transcribe-requests' },
     { name: 'document-events' },
     { name: 'dead-letter' },
+    // Where the dead-letter subscription itself gives up (its bounded retry): kept, never processed.
+    { name: 'dead-letter-unprocessed' },
   ],
   subscriptions: [
     {
@@ -144,10 +146,23 @@ export const topology = {
       pushFunction: 'dead-letter',
       ackDeadlineSeconds: 60,
       retryPolicy: retry,
+      // Bounded: the dead-letter function only retries while a live attempt holds the job (minutes);
+      // a message it still cannot handle after 10 deliveries goes to dead-letter-unprocessed, where
+      // the backlog alert (terraform/alerts.tf) sees it, instead of being redelivered for a week.
+      deadLetter: { topic: 'dead-letter-unprocessed', maxDeliveryAttempts: 10 },
       messageRetentionSeconds: week,
     },
     {
-      // Kept for replay (a later issue): every dead-lettered message stays here for a week.
+      // Messages the dead-letter function could not record: kept a week for an operator (pull).
+      name: 'dead-letter-unprocessed-archive',
+      topic: 'dead-letter-unprocessed',
+      ackDeadlineSeconds: 60,
+      retryPolicy: retry,
+      messageRetentionSeconds: week,
+    },
+    {
+      // Every dead-lettered message stays here for a week; the dead-letter function also records each
+      // one in Firestore (`deadLetters/{messageId}`), which is what listing and replay read.
       name: 'dead-letter-archive',
       topic: 'dead-letter',
       ackDeadlineSeconds: 60,

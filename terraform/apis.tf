@@ -14,6 +14,7 @@ locals {
     "iamcredentials.googleapis.com",  # signBlob: the api function signs upload URLs without a key
     "identitytoolkit.googleapis.com", # Identity Platform (Firebase Authentication)
     "logging.googleapis.com",
+    "monitoring.googleapis.com", # alert policies on the log-based metrics, alerts.tf
     "pubsub.googleapis.com",
     "run.googleapis.com", # gen2 functions are Cloud Run services
     "serviceusage.googleapis.com",

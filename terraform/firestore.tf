@@ -298,3 +298,93 @@ resource "google_firestore_field" "checkpoints_ttl" {
 
   index_config {}
 }
+
+# Job control (functions/api/routes/job-control.ts): GET /v1/jobs filters one project's jobs on
+# status and/or kind (equality), optionally a createdAt range, newest first. Each combination of
+# equality filters is its own composite index; the unfiltered listing is jobs_by_project_created.
+locals {
+  job_list_filters = {
+    status      = ["status"]
+    kind        = ["kind"]
+    status_kind = ["status", "kind"]
+  }
+}
+
+resource "google_firestore_index" "jobs_by_project_filter_created" {
+  for_each = local.job_list_filters
+
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "jobs"
+
+  fields {
+    field_path = "projectId"
+    order      = "ASCENDING"
+  }
+
+  dynamic "fields" {
+    for_each = each.value
+    content {
+      field_path = fields.value
+      order      = "ASCENDING"
+    }
+  }
+
+  fields {
+    field_path = "createdAt"
+    order      = "DESCENDING"
+  }
+}
+
+# The reaper counts jobs RUNNING since before a threshold (status == RUNNING, createdAt < T) for the
+# old-jobs alert (alerts.tf).
+resource "google_firestore_index" "jobs_by_status_created" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "jobs"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "createdAt"
+    order      = "ASCENDING"
+  }
+}
+
+# Dead-letter records (shared/dead-letters/records.ts, GET /v1/dead-letters): newest first,
+# optionally filtered on projectId, jobId and/or status (equality); one index per combination.
+locals {
+  dead_letter_filters = {
+    project        = ["projectId"]
+    job            = ["jobId"]
+    status         = ["status"]
+    project_job    = ["projectId", "jobId"]
+    project_status = ["projectId", "status"]
+    job_status     = ["jobId", "status"]
+    all            = ["projectId", "jobId", "status"]
+  }
+}
+
+resource "google_firestore_index" "dead_letters_by_filter" {
+  for_each = local.dead_letter_filters
+
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "deadLetters"
+
+  dynamic "fields" {
+    for_each = each.value
+    content {
+      field_path = fields.value
+      order      = "ASCENDING"
+    }
+  }
+
+  fields {
+    field_path = "deadLetteredAt"
+    order      = "DESCENDING"
+  }
+}

@@ -27,6 +27,12 @@ resource "google_pubsub_topic" "dead_letter" {
   depends_on = [google_project_service.enabled]
 }
 
+# Where the dead-letter subscription itself gives up (its bounded retry): kept, never processed.
+resource "google_pubsub_topic" "dead_letter_unprocessed" {
+  name       = "dead-letter-unprocessed"
+  depends_on = [google_project_service.enabled]
+}
+
 resource "google_pubsub_subscription" "ingest_object_events" {
   name                       = "ingest-object-events"
   topic                      = google_pubsub_topic.object_events.id
@@ -120,6 +126,9 @@ resource "google_pubsub_subscription" "transcribe_transcribe_requests" {
   }
 }
 
+# Bounded retry: the dead-letter function only asks for redelivery while a live attempt holds the
+# job; a message it still cannot handle after 10 deliveries goes to dead-letter-unprocessed (alerted
+# on in alerts.tf) instead of being redelivered for the whole retention week.
 resource "google_pubsub_subscription" "dead_letter_dead_letter" {
   name                       = "dead-letter-dead-letter"
   topic                      = google_pubsub_topic.dead_letter.id
@@ -129,6 +138,11 @@ resource "google_pubsub_subscription" "dead_letter_dead_letter" {
   retry_policy {
     minimum_backoff = "10s"
     maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter_unprocessed.id
+    max_delivery_attempts = 10
   }
 
   push_config {
@@ -148,6 +162,23 @@ resource "google_pubsub_subscription" "dead_letter_dead_letter" {
 resource "google_pubsub_subscription" "dead_letter_archive" {
   name                       = "dead-letter-archive"
   topic                      = google_pubsub_topic.dead_letter.id
+  ack_deadline_seconds       = 60
+  message_retention_duration = "604800s"
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# Messages the dead-letter function could not record, kept a week for an operator (pull).
+resource "google_pubsub_subscription" "dead_letter_unprocessed_archive" {
+  name                       = "dead-letter-unprocessed-archive"
+  topic                      = google_pubsub_topic.dead_letter_unprocessed.id
   ack_deadline_seconds       = 60
   message_retention_duration = "604800s"
 
@@ -247,6 +278,18 @@ resource "google_pubsub_topic_iam_member" "pubsub_agent_publishes_dead_letter" {
   topic  = google_pubsub_topic.dead_letter.id
   role   = "roles/pubsub.publisher"
   member = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+resource "google_pubsub_topic_iam_member" "pubsub_agent_publishes_dead_letter_unprocessed" {
+  topic  = google_pubsub_topic.dead_letter_unprocessed.id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_dead_letter_dead_letter" {
+  subscription = google_pubsub_subscription.dead_letter_dead_letter.id
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
 }
 
 resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_ingest_object_events" {

@@ -99,8 +99,29 @@ export async function handleReap(deps: ReaperDeps): Promise<ReaperReport> {
     }
   }
   const report = { examined: ids.length, expired, redispatched, announced, failures };
-  if (expired + redispatched + announced + failures > 0) deps.log.warn('reaper acted', { ...report });
+  if (expired + redispatched + announced + failures > 0) deps.log.warn('reaper acted', { reaper: true, ...report });
+  await reportOldJobs(deps, now);
   return report;
+}
+
+/** Jobs still RUNNING this long after their creation are worth a look (terraform/alerts.tf alerts on the log line). */
+export const OLD_JOB_MS = 60 * 60_000;
+
+/**
+ * One structured line per run while any job has been RUNNING for over {@link OLD_JOB_MS} (a count
+ * aggregation: one index read per 1000 jobs, served by jobs_by_status_created in production). Only
+ * informative: a failure is logged, never fails the run.
+ */
+async function reportOldJobs(deps: ReaperDeps, now: Date): Promise<void> {
+  try {
+    const before = Timestamp.fromMillis(now.getTime() - OLD_JOB_MS);
+    let q = deps.db.collection(COLLECTIONS.jobs).where('status', '==', 'RUNNING').where('createdAt', '<', before);
+    if (deps.projectId !== undefined) q = q.where('projectId', '==', deps.projectId);
+    const n = (await q.count().get()).data().count;
+    if (n > 0) deps.log.warn('jobs running longer than the threshold', { oldJobs: n, thresholdMinutes: OLD_JOB_MS / 60_000 });
+  } catch (err) {
+    deps.log.warn('reaper: could not count old jobs', { err });
+  }
 }
 
 async function reapOne(jobId: string, deps: ReaperDeps, settings: ReaperSettings): Promise<string> {

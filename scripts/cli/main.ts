@@ -3,7 +3,9 @@
  * 2 usage). `scripts/scriptorium.mjs` calls {@link runCli}; tests call {@link main} with fake streams.
  */
 import { healthCommand } from './commands/health.js';
+import { deadLettersCommand } from './commands/dead-letters.js';
 import { jobCommand } from './commands/job.js';
+import { cancelCommand, jobsCommand, retryCommand } from './commands/jobs.js';
 import { reembedCommand } from './commands/reembed.js';
 import { searchCommand } from './commands/search.js';
 import { summaryCommand } from './commands/summary.js';
@@ -18,7 +20,7 @@ import { ApiError } from './session.js';
 
 /** Every command, by name. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand, usageCommand].map((c) => [c.name, c]),
+  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand, jobsCommand, cancelCommand, retryCommand, deadLettersCommand, usageCommand].map((c) => [c.name, c]),
 );
 
 /** The top-level `--help`. */

@@ -233,6 +233,15 @@ export class ApiClient {
     return res.text();
   }
 
+  /**
+   * Any other JSON route (job control, dead letters): `route` with its query string, the answer
+   * checked against `schema`. Not retried: the caller knows whether its request is idempotent.
+   */
+  async request<S extends z.ZodType>(method: 'GET' | 'POST', route: string, schema: S, body?: unknown): Promise<z.infer<S>> {
+    const res = await this.send(method, route, body === undefined ? {} : { body: JSON.stringify(body) });
+    return this.parse(res, schema);
+  }
+
   private async send(method: string, route: string, opts: { body?: string; accept?: string }): Promise<Response> {
     const url = `${this.baseUrl.replace(/\/+$/, '')}${route}`;
     const headers: Record<string, string> = {

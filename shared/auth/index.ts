@@ -10,6 +10,8 @@ import { HttpError } from '../errors/index.js';
 export interface Caller {
   readonly uid: string;
   readonly email: string | null;
+  /** Global role from the ID token's `role` custom claim (`admin` = platform admin), when set. */
+  readonly role?: string;
 }
 
 export interface TokenVerifier {
@@ -30,7 +32,7 @@ export function createFirebaseVerifier(projectId: string): TokenVerifier {
       if (!match?.[1]) throw new HttpError(401, 'UNAUTHENTICATED', 'missing bearer token: send Authorization: Bearer <Firebase ID token>');
       try {
         const token = await getAuth(adminApp(projectId)).verifyIdToken(match[1], true);
-        return { uid: token.uid, email: token.email ?? null };
+        return { uid: token.uid, email: token.email ?? null, ...(typeof token.role === 'string' ? { role: token.role } : {}) };
       } catch (cause) {
         const code = typeof cause === 'object' && cause !== null && 'code' in cause ? String(cause.code) : '';
         if (code.includes('revoked') || code.includes('expired') || code.includes('argument') || code.includes('invalid') || code.includes('user-not-found') || code.includes('user-disabled')) {

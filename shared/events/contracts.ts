@@ -119,6 +119,7 @@ export const contracts = {
   'transcribe-requests': { data: TranscribeRequestedV1, attributes: z.record(z.string(), z.string()) },
   'document-events': { data: DocumentEventV1, attributes: z.record(z.string(), z.string()) },
   'dead-letter': { data: DeadLetteredMessage, attributes: z.record(z.string(), z.string()) },
+  'dead-letter-unprocessed': { data: DeadLetteredMessage, attributes: z.record(z.string(), z.string()) },
 } as const satisfies Record<TopicName, { data: z.ZodType; attributes: z.ZodType }>;
 
 export type Contracts = typeof contracts;

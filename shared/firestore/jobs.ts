@@ -44,6 +44,8 @@ export interface JobChange {
   readonly result?: Record<string, unknown>;
   readonly input?: Partial<Job['input']>;
   readonly dispatchedStage?: string | null;
+  /** Set by a cancel request (the running attempt stops between steps; claims cancel instead of starting). */
+  readonly cancelRequested?: true;
   /** Stage changes: a stage's status never moves once terminal (the whole change is then refused). */
   readonly stages?: readonly StagePatch[];
   readonly metrics?: Record<string, number>;
@@ -152,6 +154,7 @@ export class JobRepository {
       if (change.error !== undefined) patch.error = change.error;
       if (change.result !== undefined) patch.result = change.result;
       if (change.dispatchedStage !== undefined) patch.dispatchedStage = change.dispatchedStage;
+      if (change.cancelRequested) patch.cancelRequested = true;
       const stagesAfter: Record<string, StageState> = { ...job.stages };
       for (const sp of change.stages ?? []) stagesAfter[sp.name] = applyStagePatch(patch, job.stages[sp.name], sp, now, new Date().toISOString());
       // A terminal job holds no lease and runs nothing more: whoever ends it ends every attempt too,
@@ -210,6 +213,7 @@ export class JobRepository {
         error: change.error !== undefined ? change.error : job.error,
         result: change.result ?? job.result,
         dispatchedStage: change.dispatchedStage !== undefined ? change.dispatchedStage : job.dispatchedStage,
+        cancelRequested: change.cancelRequested ?? job.cancelRequested,
         stages: stagesAfter,
         input: { ...job.input, ...change.input },
         metrics: { ...job.metrics, ...change.metrics, firestoreWrites: (job.metrics.firestoreWrites ?? 0) + counter.writes },

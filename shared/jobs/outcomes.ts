@@ -11,6 +11,7 @@ import type { JobError } from '../errors/index.js';
 import { isTerminal, type Job } from './model.js';
 import type { UsageCharge } from '../cost/record.js';
 import { z } from 'zod';
+import { logger } from '../logger/index.js';
 
 export interface OutcomeDeps {
   readonly jobs: JobRepository;
@@ -82,5 +83,7 @@ export async function announceOutcome(deps: OutcomeDeps, job: Job): Promise<bool
   }
   // CANCELLED has no event type yet (cancellation arrives with its own issue): marked, not published.
   await deps.jobs.ref(job.id).update({ announced: true, 'metrics.firestoreWrites': countedWrite() });
+  // Once per job (its announcement): the log-based failure-rate metrics count these (terraform/alerts.tf).
+  logger.info('job ended', { jobEnded: true, jobId: job.id, kind: job.kind, projectId: job.projectId, status: job.status, errorCode: job.error?.code ?? null });
   return true;
 }

@@ -3,7 +3,9 @@
  * line here. Order matters only where patterns overlap (the first match wins).
  */
 import type { Route } from '../http.js';
+import { deadLetterRoutes } from './dead-letters.js';
 import { documentRoutes } from './documents.js';
+import { jobControlRoutes } from './job-control.js';
 import { jobRoutes } from './jobs.js';
 import { reembedRoutes } from './reembed.js';
 import { searchRoutes } from './search.js';
@@ -15,6 +17,8 @@ export const ROUTES: readonly Route[] = [
   ...searchRoutes,
   ...reembedRoutes,
   ...jobRoutes,
+  ...jobControlRoutes,
+  ...deadLetterRoutes,
   ...documentRoutes,
   ...usageRoutes,
 ];
