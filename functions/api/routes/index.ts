@@ -3,11 +3,14 @@
  * line here. Order matters only where patterns overlap (the first match wins).
  */
 import type { Route } from '../http.js';
+import { apiKeyRoutes } from './api-keys.js';
+import { auditRoutes } from './audit.js';
 import { documentRoutes } from './documents.js';
 import { jobRoutes } from './jobs.js';
 import { reembedRoutes } from './reembed.js';
 import { searchRoutes } from './search.js';
 import { uploadRoutes } from './uploads.js';
+import { userRoutes } from './users.js';
 
 export const ROUTES: readonly Route[] = [
   ...uploadRoutes,
@@ -15,4 +18,7 @@ export const ROUTES: readonly Route[] = [
   ...reembedRoutes,
   ...jobRoutes,
   ...documentRoutes,
+  ...userRoutes,
+  ...apiKeyRoutes,
+  ...auditRoutes,
 ];

@@ -45,5 +45,5 @@ async function searchRoute(req: ApiRequest, caller: Caller, deps: ApiDeps): Prom
 }
 
 export const searchRoutes: readonly Route[] = [
-  { pattern: new RegExp(`^${API_ROUTES.search}$`), methods: { POST: ({ req, caller, deps }) => searchRoute(req, caller, deps) } },
+  { pattern: new RegExp(`^${API_ROUTES.search}$`), methods: { POST: ({ req, caller, deps }) => searchRoute(req, caller, deps) }, access: { POST: 'read' } },
 ];
