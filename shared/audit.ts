@@ -92,9 +92,16 @@ export async function audit(deps: AuditDeps, event: AuditEvent): Promise<string>
 
 /** One page of the log, newest first, optionally for one project; `after` is the last id of the previous page. */
 export async function listAudit(db: Firestore, opts: { projectId?: string; limit: number; after?: string }): Promise<{ entries: AuditEntry[]; next: string | null }> {
-  let q = db.collection(AUDIT_COLLECTION).orderBy('__name__', 'desc').limit(opts.limit + 1);
-  if (opts.projectId) q = db.collection(AUDIT_COLLECTION).where('projectId', '==', opts.projectId).orderBy('__name__', 'desc').limit(opts.limit + 1);
-  if (opts.after) q = q.startAfter(opts.after);
+  const log = db.collection(AUDIT_COLLECTION);
+  // Newest first by time (ids, which sort by time too, break ties); Firestore cannot scan
+  // document keys backwards on their own. With a project: the (projectId, at desc) index.
+  let q = (opts.projectId ? log.where('projectId', '==', opts.projectId) : log).orderBy('at', 'desc').orderBy('__name__', 'desc').limit(opts.limit + 1);
+  if (opts.after) {
+    const cursor = await log.doc(opts.after).get();
+    // A token naming no entry (forged, or the entry is gone) starts nowhere rather than over.
+    if (!cursor.exists) return { entries: [], next: null };
+    q = q.startAfter(cursor);
+  }
   const snap = await q.get();
   const entries = snap.docs.slice(0, opts.limit).flatMap((d) => {
     const parsed = AuditEntrySchema.safeParse({ ...(toPlain(d.data()) as object), id: d.id });

@@ -39,8 +39,9 @@ export function atLeast(role: Role, min: Role): boolean {
  * The role a principal acts with in one project, or null (no access):
  * - an API key: only in its own project, as an editor with the `write` scope, a viewer without;
  * - a global admin: admin of every existing project, member or not;
- * - anyone else: their member role, capped by their global role (a global viewer is read-only
- *   everywhere, even where a project made them editor); not a member: no access.
+ * - anyone else: their member role; a global viewer's is capped at viewer (read-only everywhere,
+ *   even where a project made them editor or admin); a global editor keeps theirs, so the editor
+ *   who creates a project can be its admin. Not a member: no access.
  * `globalRole` undefined is a caller built before global roles existed (tests of other areas):
  * then the member role alone decides, as it did.
  */
@@ -56,7 +57,7 @@ export function effectiveRole(
   }
   if (principal.globalRole === 'admin') return projectExists ? 'admin' : null;
   if (memberRole === null) return null;
-  return principal.globalRole ? lesserRole(memberRole, principal.globalRole) : memberRole;
+  return principal.globalRole === 'viewer' ? lesserRole(memberRole, 'viewer') : memberRole;
 }
 
 /** Whether a route is a read or a change. */
