@@ -82,7 +82,7 @@ before(async () => {
   const projects = new ProjectRepository(testFirestore(cfg));
   await projects.ensureProject(P, 'Identity matrix', { uid: cfg.demoUser.uid, email: cfg.demoUser.email });
   await projects.ensureProject(Q, 'Identity other', { uid: cfg.demoUser.uid, email: cfg.demoUser.email });
-  const [outsiderAdmin, editor, viewer, capped, nonMember, disabled, throwaway] = await Promise.all([
+  const [outsiderAdmin, editor, viewer, capped, nonMember, disabled, throwaway, editorAdmin, editorViewer] = await Promise.all([
     user('outsider-admin', 'admin'),
     user('editor', 'editor'),
     user('viewer', 'viewer'),
@@ -90,9 +90,11 @@ before(async () => {
     user('non-member', 'editor'),
     user('disabled', 'editor'),
     user('throwaway', 'viewer'),
+    user('editor-member-admin', 'editor'),
+    user('editor-member-viewer', 'editor'),
   ]);
   throwawayUid = throwaway.uid;
-  await Promise.all([member(P, editor.uid, 'editor'), member(P, viewer.uid, 'viewer'), member(P, capped.uid, 'editor'), member(P, disabled.uid, 'editor')]);
+  await Promise.all([member(P, editor.uid, 'editor'), member(P, viewer.uid, 'viewer'), member(P, capped.uid, 'editor'), member(P, disabled.uid, 'editor'), member(P, editorAdmin.uid, 'admin'), member(P, editorViewer.uid, 'viewer')]);
   const keyRead = await createKey(editor.token, P, ['read']);
   const keyWrite = await createKey(editor.token, P, ['read', 'write']);
   const keyOther = await createKey(admin, Q, ['read', 'write']);
@@ -111,6 +113,8 @@ before(async () => {
     editor: { bearer: editor.token },
     viewer: { bearer: viewer.token },
     cappedViewer: { bearer: capped.token },
+    editorMemberAdmin: { bearer: editorAdmin.token },
+    editorMemberViewer: { bearer: editorViewer.token },
     nonMember: { bearer: nonMember.token },
     keyRead: { xApiKey: keyRead.key },
     keyWrite: { bearer: keyWrite.key },
@@ -153,7 +157,10 @@ const MATRIX: readonly Cell[] = [
 ];
 
 describe('identity: the authorization matrix, cell by cell', () => {
-  for (const cell of MATRIX) {
+  // A global editor who is a project admin acts as a project editor does here (users and the audit
+  // log need a global admin); one who is a project viewer, as a viewer.
+  const rows = MATRIX.map((c) => ({ ...c, expect: { ...c.expect, editorMemberAdmin: c.expect.editor ?? 0, editorMemberViewer: c.expect.viewer ?? 0 } }));
+  for (const cell of rows) {
     it(`${cell.name}: each principal gets its expected answer`, async () => {
       const seen: Record<string, number> = {};
       for (const principal of Object.keys(cell.expect)) {
@@ -363,7 +370,11 @@ describe('identity: API keys', () => {
     const admin = await signIn(cfg);
     const ed = await user('key-editor', 'editor');
     const vw = await user('key-viewer', 'viewer');
-    await Promise.all([member(P, ed.uid, 'editor'), member(P, vw.uid, 'viewer')]);
+    const pa = await user('key-project-admin', 'editor');
+    await Promise.all([member(P, ed.uid, 'editor'), member(P, vw.uid, 'viewer'), member(P, pa.uid, 'admin')]);
+    const edSecond = await createKey(ed.token, P, ['read']);
+    // A project admin (global editor) revokes anyone's key in the project.
+    assert.equal((await call({ bearer: pa.token }, 'DELETE', `/v1/projects/${P}/api-keys/${edSecond.id}`)).status, 200);
     const own = await createKey(ed.token, P, ['read']);
     const admins = await createKey(admin, P, ['read']);
     const other = await createKey(admin, Q, ['read']);
@@ -403,6 +414,31 @@ describe('identity: audit log', () => {
     assert.equal(paged.entries.length, 1);
     const next = await call(admin, 'GET', `/v1/audit?limit=1&pageToken=${paged.nextPageToken}`);
     assert.equal(next.status, 200);
+  });
+});
+
+describe('identity: security rules', () => {
+  it('let a user read their own users record only; nobody reads apiKeys or the audit log', async () => {
+    const [{ initializeApp, deleteApp }, authSdk, fs] = await Promise.all([import('firebase/app'), import('firebase/auth'), import('firebase/firestore')]);
+    const app = initializeApp({ projectId: cfg.gcpProjectId, apiKey: 'local', authDomain: 'localhost' }, `identity-rules-${suffix()}`);
+    try {
+      const auth = authSdk.getAuth(app);
+      authSdk.connectAuthEmulator(auth, `http://${cfg.authEmulatorHost}`, { disableWarnings: true });
+      await authSdk.signInWithEmailAndPassword(auth, cfg.demoUser.email, cfg.demoUser.password);
+      const db = fs.getFirestore(app);
+      const [host, port] = cfg.firestoreEmulatorHost.split(':');
+      fs.connectFirestoreEmulator(db, host ?? '127.0.0.1', Number(port));
+      const denied = (err: unknown): boolean => typeof err === 'object' && err !== null && 'code' in err && err.code === 'permission-denied';
+      assert.equal((await fs.getDoc(fs.doc(db, 'users', cfg.demoUser.uid))).get('role'), 'admin');
+      await assert.rejects(fs.getDoc(fs.doc(db, 'users', throwawayUid)), denied);
+      await assert.rejects(fs.setDoc(fs.doc(db, 'users', cfg.demoUser.uid), { role: 'admin' }), denied);
+      const { id } = await createKey(await signIn(cfg), P, ['read']);
+      // Even a global admin: keys and the log are server-only.
+      await assert.rejects(fs.getDoc(fs.doc(db, 'apiKeys', id)), denied);
+      await assert.rejects(fs.getDocs(fs.query(fs.collection(db, 'auditLog'), fs.limit(1))), denied);
+    } finally {
+      await deleteApp(app);
+    }
   });
 });
 
