@@ -324,7 +324,8 @@ describe('identity: API keys', () => {
     const key = created.json as { id: string; key: string; prefix: string; expiresAt: string };
     assert.match(key.key, /^scr_[0-9a-f]{20}_[A-Za-z0-9_-]{43}$/);
     assert.ok(key.key.startsWith(key.prefix));
-    const secret = key.key.split('_')[2] ?? '';
+    // The secret is base64url, which may itself contain `_`: everything after the prefix and its `_`.
+    const secret = key.key.slice(key.prefix.length + 1);
     const stored = (await testFirestore(cfg).doc(`apiKeys/${key.id}`).get()).data() ?? {};
     assert.equal(stored.hash, createHash('sha256').update(secret).digest('hex'));
     assert.ok(!JSON.stringify(stored).includes(secret));
