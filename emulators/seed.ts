@@ -4,6 +4,8 @@
  * stack) reuses the user and refreshes the project.
  */
 import { Firestore } from '@google-cloud/firestore';
+import { FieldValue } from '@google-cloud/firestore';
+import { USERS_COLLECTION } from '../shared/auth/users.js';
 import { ProjectRepository } from '../shared/firestore/projects.js';
 
 /** The seeded Scriptorium project id (the CLI's default `--project`). */
@@ -16,6 +18,12 @@ export const DEMO_USER_UID = 'demo-user';
 export const DEMO_USER_EMAIL = 'demo@scriptorium.local';
 /** Local-only password (the Auth emulator holds no real accounts). */
 export const DEMO_USER_PASSWORD = 'scriptorium-demo';
+/**
+ * The demo user is a global admin (the `role` claim and `users/{uid}`): it provisions every other
+ * user through the API, as an operator does in production.
+ */
+export const DEMO_USER_ROLE = 'admin';
+const DEMO_CLAIMS = JSON.stringify({ role: DEMO_USER_ROLE });
 
 /** Where to seed. */
 export interface SeedTarget {
@@ -59,7 +67,7 @@ export async function ensureDemoUser(target: SeedTarget): Promise<DemoUser> {
   const found = await authAdmin<LookupResponse>(target, 'accounts:lookup', { email: [DEMO_USER_EMAIL] });
   const existing = found.users?.[0];
   if (existing) {
-    await authAdmin(target, 'accounts:update', { localId: existing.localId, password: DEMO_USER_PASSWORD, emailVerified: true });
+    await authAdmin(target, 'accounts:update', { localId: existing.localId, password: DEMO_USER_PASSWORD, emailVerified: true, customAttributes: DEMO_CLAIMS, disableUser: false });
     return { uid: existing.localId, email: DEMO_USER_EMAIL, password: DEMO_USER_PASSWORD };
   }
   const created = await authAdmin<{ localId: string }>(target, 'accounts', {
@@ -69,6 +77,7 @@ export async function ensureDemoUser(target: SeedTarget): Promise<DemoUser> {
     emailVerified: true,
     displayName: 'Demo User',
   });
+  await authAdmin(target, 'accounts:update', { localId: created.localId, customAttributes: DEMO_CLAIMS });
   return { uid: created.localId, email: DEMO_USER_EMAIL, password: DEMO_USER_PASSWORD };
 }
 
@@ -84,6 +93,8 @@ export async function seedDemoProject(target: Pick<SeedTarget, 'gcpProjectId' | 
   const db = emulatorFirestore(target.gcpProjectId, target.firestoreEmulatorHost);
   try {
     await new ProjectRepository(db).ensureProject(DEMO_PROJECT_ID, DEMO_PROJECT_NAME, { uid: user.uid, email: user.email });
+    // Provisioned as a global admin (the API refuses accounts without a users/{uid} record).
+    await db.collection(USERS_COLLECTION).doc(user.uid).set({ email: user.email, role: DEMO_USER_ROLE, disabled: false, createdBy: null, createdAt: FieldValue.serverTimestamp(), updatedAt: FieldValue.serverTimestamp() }, { merge: true });
   } finally {
     await db.terminate();
   }

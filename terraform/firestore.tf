@@ -71,6 +71,29 @@ resource "google_firestore_index" "documents_by_project_created" {
   }
 }
 
+# The audit log (GET /v1/audit?projectId=P): one project's entries, newest first (equality plus
+# order on other fields). The unfiltered read orders on `at` and the key only: single-field indexes.
+resource "google_firestore_index" "audit_by_project_at" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "auditLog"
+
+  fields {
+    field_path = "projectId"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "at"
+    order      = "DESCENDING"
+  }
+
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
 # The stale-job reaper (functions/reaper/handler.ts) runs three queries a minute, each an equality
 # plus a range on another field, which needs a composite index (single-field indexes cannot be merged
 # for a range): running jobs untouched since T, oldest first (status == RUNNING, updatedAt < T,

@@ -50,10 +50,12 @@ resource "google_storage_bucket_iam_member" "api_documents_viewer" {
   member = google_service_account.runtime["api"].member
 }
 
-# api: verifyIdToken(token, checkRevoked = true) looks the user up in Identity Platform.
+# api: every request looks the user up in Identity Platform (disabled? sessions revoked?), and the
+# users admin API (functions/api/routes/users.ts) creates accounts, sets the role claim, disables
+# them and revokes their sessions: firebaseauth.admin (viewer only reads).
 resource "google_project_iam_member" "api_reads_auth_users" {
   project = var.project_id
-  role    = "roles/firebaseauth.viewer"
+  role    = "roles/firebaseauth.admin"
   member  = google_service_account.runtime["api"].member
 }
 

@@ -232,3 +232,14 @@ variable "authorized_domains" {
   type        = list(string)
   default     = []
 }
+
+variable "admin_mfa" {
+  description = "TOTP multi-factor authentication in Identity Platform: \"off\", or \"optional\" (users, admins first, may enrol a TOTP authenticator app)."
+  type        = string
+  default     = "off"
+
+  validation {
+    condition     = contains(["off", "optional"], var.admin_mfa)
+    error_message = "admin_mfa must be \"off\" or \"optional\"."
+  }
+}

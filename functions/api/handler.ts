@@ -8,9 +8,10 @@ import { RATE_LIMIT_DEFAULTS } from '../../shared/config/index.js';
 import { HttpError, isRetryable } from '../../shared/errors/index.js';
 import { problemBody, PROBLEM_CONTENT_TYPE } from '../../shared/http/problem.js';
 import { RateLimiter } from '../../shared/http/rate-limit.js';
+import { accessRefusal, defaultAccess } from '../../shared/auth/roles.js';
 import { isUid } from '../../shared/ids.js';
-import type { Caller } from '../../shared/auth/index.js';
-import { json, type ApiDeps, type ApiRequest, type ApiResponse, type Method, type Route } from './http.js';
+import type { Principal } from '../../shared/auth/index.js';
+import { json, projectsFor, type ApiDeps, type ApiRequest, type ApiResponse, type Method, type Route } from './http.js';
 import { openApiDocument } from './openapi.js';
 import { ROUTES } from './routes/index.js';
 
@@ -82,9 +83,9 @@ async function dispatch(req: ApiRequest, deps: ApiDeps, routes: readonly Route[]
   const address = `ip:${req.clientIp ?? 'unknown'}`;
   // An address that keeps presenting refused credentials is refused before verifying more of them.
   if (!limits.authFailures.peek(address)) throw rateLimited(60, 'too many refused credentials from this address; try again later');
-  let caller: Caller;
+  let caller: Principal;
   try {
-    caller = await deps.verifier.verify(req.headers.authorization);
+    caller = await deps.verifier.verify(req.headers.authorization, req.headers['x-api-key']);
   } catch (err) {
     if (err instanceof HttpError && err.status === 401) limits.authFailures.take(address);
     throw err;
@@ -93,6 +94,8 @@ async function dispatch(req: ApiRequest, deps: ApiDeps, routes: readonly Route[]
   if (!taken.allowed) throw rateLimited(taken.retryAfterSeconds, `rate limit of ${deps.config.SCRIPTORIUM_RATE_LIMIT_PER_MINUTE} requests per minute exceeded; retry after ${taken.retryAfterSeconds} s`);
   // The uid goes into Firestore paths (`members/{uid}`): a token for an unusable uid is refused here.
   if (!isUid(caller.uid)) throw new HttpError(403, 'UNSUPPORTED_PRINCIPAL', 'this account cannot use the API: its user id is not supported');
+  // Every route sees projects through the caller: its roleOf answers the caller's effective role.
+  const scoped: ApiDeps = { ...deps, projects: projectsFor(deps.projects, caller) };
 
   // Ids are checked by the patterns before they reach a Firestore path; unknown, malformed and
   // not-yours all read as 404, so ids cannot be probed for existence or for their project.
@@ -101,9 +104,12 @@ async function dispatch(req: ApiRequest, deps: ApiDeps, routes: readonly Route[]
     if (!m) continue;
     const handler = route.methods[method as Method];
     if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use ${allowed(route)}`);
+    // A read-only key or a global viewer never reaches a handler that changes something.
+    const refusal = accessRefusal(caller, route.access?.[method as Method] ?? defaultAccess(method));
+    if (refusal) throw new HttpError(403, caller.apiKey ? 'INSUFFICIENT_SCOPE' : 'PERMISSION_DENIED', refusal);
     const params: Record<string, string> = {};
     for (const [k, v] of Object.entries(m.groups ?? {})) if (v !== undefined) params[k] = v;
-    return handler({ req, caller, deps, params });
+    return handler({ req, caller, deps: scoped, params });
   }
   throw new HttpError(404, 'NOT_FOUND', 'no such route');
 }

@@ -4,7 +4,9 @@
  */
 import type { Firestore } from '@google-cloud/firestore';
 import { z } from 'zod';
+import type { Accounts } from '../../shared/auth/accounts.js';
 import type { TokenVerifier, Caller } from '../../shared/auth/index.js';
+import { effectiveRole, type Access } from '../../shared/auth/roles.js';
 import type { Config } from '../../shared/config/index.js';
 import { HttpError } from '../../shared/errors/index.js';
 import type { DocumentRepository } from '../../shared/firestore/documents.js';
@@ -57,6 +59,8 @@ export interface ApiDeps {
    * first search, with the engine the config names; its module and model load only then.
    */
   readonly search?: SearchDeps;
+  /** Firebase Auth accounts for the users admin API (absent: built from the config on first use). */
+  readonly accounts?: Accounts;
 }
 
 /** Roles that may create and change things in a project. */
@@ -86,6 +90,11 @@ export interface Route {
   readonly path?: string;
   /** Per method: what the OpenAPI document says about the operation (schemas are the zod ones the route validates with). */
   readonly docs?: Partial<Record<Method, OperationDoc>>;
+  /**
+   * Per method, whether the operation reads or changes (default: GET reads, every other method
+   * changes). A read-only API key and a global viewer are refused every change before the handler runs.
+   */
+  readonly access?: Partial<Record<Method, Access>>;
 }
 
 /** One operation's documentation, built from the same zod schemas the route uses. */
@@ -111,12 +120,51 @@ export function idGroup(name: string, grammar: RegExp): string {
   return `(?<${name}>${grammar.source.slice(1, -1)})`;
 }
 
+const RAW_PROJECTS = Symbol('raw project repository');
+
+/**
+ * The project repository as one principal sees it: `roleOf(p, principal.uid)` answers the role the
+ * principal acts with (global admin, API key, capped member role: see `effectiveRole`), so every
+ * route that asks the repository (`deps.projects.roleOf(doc.projectId, caller.uid)`) gets the same
+ * answer as {@link requireRole}. Other uids, and every other method, go to the repository as is.
+ */
+export function projectsFor(projects: ProjectRepository, caller: Caller): ProjectRepository {
+  const raw = rawProjects(projects);
+  return new Proxy(raw, {
+    get(target, prop, receiver) {
+      if (prop === RAW_PROJECTS) return raw;
+      if (prop === 'roleOf') return (projectId: string, uid: string) => (uid === caller.uid ? roleIn(raw, caller, projectId) : raw.roleOf(projectId, uid));
+      const value: unknown = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+function rawProjects(projects: ProjectRepository): ProjectRepository {
+  return (projects as unknown as Record<symbol, ProjectRepository | undefined>)[RAW_PROJECTS] ?? projects;
+}
+
+/** The role `caller` acts with in a project, or null (no access, or no such project). */
+export async function roleIn(projects: ProjectRepository, caller: Caller, projectId: string): Promise<Role | null> {
+  const raw = rawProjects(projects);
+  // A key or a global admin needs the project to exist; a member's record implies it (the
+  // member read alone answers the common case in one read).
+  if (caller.apiKey) return effectiveRole(caller, projectId, null, caller.apiKey.projectId === projectId && (await raw.exists(projectId)));
+  if (caller.globalRole === 'admin') return effectiveRole(caller, projectId, null, await raw.exists(projectId));
+  return effectiveRole(caller, projectId, await raw.roleOf(projectId, caller.uid), true);
+}
+
 export async function requireRole(deps: ApiDeps, caller: Caller, projectId: string, allowed?: readonly Role[]): Promise<Role> {
-  const role = await deps.projects.roleOf(projectId, caller.uid);
+  const role = await roleIn(deps.projects, caller, projectId);
   // Not a member and no such project look the same from outside: no probing for project ids.
   if (role === null) throw new HttpError(403, 'PERMISSION_DENIED', `you are not a member of project ${projectId}`);
   if (allowed && !allowed.includes(role)) throw new HttpError(403, 'PERMISSION_DENIED', `role ${role} may not do this in project ${projectId}`);
   return role;
+}
+
+/** Refuses anyone but a global administrator signed in as a user (API keys never administer). */
+export function requireGlobalAdmin(caller: Caller): void {
+  if (caller.authenticatedVia === 'apiKey' || caller.apiKey || caller.globalRole !== 'admin') throw new HttpError(403, 'PERMISSION_DENIED', 'only administrators may do this');
 }
 
 export function invalid(what: string, error: z.ZodError): HttpError {

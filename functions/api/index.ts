@@ -17,7 +17,7 @@ let verifier: TokenVerifier | undefined;
 function apiDeps(): ApiDeps {
   if (deps) return deps;
   const rt = getRuntime();
-  verifier ??= createFirebaseVerifier(rt.config.GOOGLE_CLOUD_PROJECT);
+  verifier ??= createFirebaseVerifier(rt.config.GOOGLE_CLOUD_PROJECT, { db: rt.db, log: rt.log });
   deps = { ...rt, verifier };
   return deps;
 }
@@ -45,8 +45,8 @@ ff.http('api', async (req, res) => {
   // CORS: browsers call the API directly; authorisation is the bearer token, not cookies.
   res.set('Access-Control-Allow-Origin', '*');
   if (req.method === 'OPTIONS') {
-    res.set('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
-    res.set('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+    res.set('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE, OPTIONS');
+    res.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, X-Api-Key');
     res.set('Access-Control-Max-Age', '3600');
     // A preflight has no body to read; if one was sent anyway it is not drained.
     res.set('Connection', 'close');

@@ -6,21 +6,24 @@ import { healthCommand } from './commands/health.js';
 import { deadLettersCommand } from './commands/dead-letters.js';
 import { jobCommand } from './commands/job.js';
 import { cancelCommand, jobsCommand, retryCommand } from './commands/jobs.js';
+import { keysCommand } from './commands/keys.js';
 import { reembedCommand } from './commands/reembed.js';
 import { searchCommand } from './commands/search.js';
 import { summaryCommand } from './commands/summary.js';
 import { textCommand } from './commands/text.js';
+import { tokenCommand } from './commands/token.js';
 import { transcriptCommand } from './commands/transcript.js';
 import { uploadCommand } from './commands/upload.js';
 import { uploadUrlCommand } from './commands/upload-url.js';
 import { usageCommand } from './commands/usage.js';
+import { usersCommand } from './commands/users.js';
 import { versionsCommand } from './commands/versions.js';
 import { EXIT, UsageError, CliFailure, type CliContext, type Command } from './io.js';
 import { ApiError } from './session.js';
 
 /** Every command, by name. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand, jobsCommand, cancelCommand, retryCommand, deadLettersCommand, usageCommand].map((c) => [c.name, c]),
+  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand, jobsCommand, cancelCommand, retryCommand, deadLettersCommand, usageCommand, usersCommand, keysCommand, tokenCommand].map((c) => [c.name, c]),
 );
 
 /** The top-level `--help`. */

@@ -234,10 +234,11 @@ export class ApiClient {
   }
 
   /**
-   * Any other JSON route (job control, dead letters): `route` with its query string, the answer
-   * checked against `schema`. Not retried: the caller knows whether its request is idempotent.
+   * Any other JSON route (job control, dead letters, users, API keys): `route` with its query
+   * string, the answer checked against `schema`. Not retried: the caller knows whether its request
+   * is idempotent.
    */
-  async request<S extends z.ZodType>(method: 'GET' | 'POST', route: string, schema: S, body?: unknown): Promise<z.infer<S>> {
+  async request<S extends z.ZodType>(method: string, route: string, schema: S, body?: unknown): Promise<z.infer<S>> {
     const res = await this.send(method, route, body === undefined ? {} : { body: JSON.stringify(body) });
     return this.parse(res, schema);
   }

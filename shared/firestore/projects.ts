@@ -19,6 +19,11 @@ export class ProjectRepository {
     return parsed.success ? parsed.data.role : null;
   }
 
+  /** Whether the project exists (global admins and API keys act only in existing projects). */
+  async exists(projectId: string): Promise<boolean> {
+    return (await this.db.doc(paths.project(projectId)).get()).exists;
+  }
+
   /** Creates or refreshes a project and an admin member (used by the demo seed and tests). */
   async ensureProject(projectId: string, name: string, admin: { uid: string; email: string }): Promise<void> {
     const batch = this.db.batch();

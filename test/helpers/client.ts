@@ -28,8 +28,26 @@ export async function signIn(cfg: LocalConfig, email = cfg.demoUser.email, passw
   return idToken(cfg, 'signInWithPassword', email, password);
 }
 
-/** Creates a user in the Auth emulator and returns an ID token (not a member of any project). */
-export async function signUp(cfg: LocalConfig, email: string, password = 'password-123'): Promise<string> {
+/**
+ * A new user, provisioned as an administrator does it (`POST /v1/users` as the demo admin), with a
+ * global role (viewer by default) and no project membership; returns an ID token. There is no
+ * public sign-up: an account made with the emulator's signUp alone is refused by the API
+ * (see {@link signUpUnprovisioned}).
+ */
+export async function signUp(cfg: LocalConfig, email: string, password = 'password-123', role: 'admin' | 'editor' | 'viewer' = 'viewer'): Promise<string> {
+  await provisionUser(cfg, email, role, password);
+  return signIn(cfg, email, password);
+}
+
+/** Provisions a user through the admin API (as the demo admin); returns its uid. */
+export async function provisionUser(cfg: LocalConfig, email: string, role: 'admin' | 'editor' | 'viewer', password = 'password-123'): Promise<string> {
+  const res = await api(cfg, await signIn(cfg), 'POST', '/v1/users', { email, role, password });
+  if (res.status !== 201) throw new Error(`provisioning ${email} failed: ${res.status} ${res.text}`);
+  return (res.json as { uid: string }).uid;
+}
+
+/** What public sign-up would do: an Auth emulator account nobody provisioned (the API refuses it). */
+export async function signUpUnprovisioned(cfg: LocalConfig, email: string, password = 'password-123'): Promise<string> {
   return idToken(cfg, 'signUp', email, password);
 }
 

@@ -11,8 +11,6 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { PubSub, type Message } from '@google-cloud/pubsub';
-import { initializeApp, getApps } from 'firebase-admin/app';
-import { getAuth } from 'firebase-admin/auth';
 import { localConfigForTests } from '../helpers/platform.js';
 import { api, createUpload, fixture, putSigned, signIn, signUp, testFirestore, waitForJob } from '../helpers/client.js';
 import type { LocalConfig } from '../../emulators/local-config.js';
@@ -39,12 +37,8 @@ before(async () => {
   await testFirestore(cfg).doc(`projects/${cfg.projectId}/members/${viewer.uid}`).set({ role: 'viewer', email: `viewer-${tag}@example.test` });
   viewerToken = viewer.token;
   outsiderToken = (await userToken(`outsider-${tag}@example.test`)).token;
-  // A platform admin: custom claim role=admin (global roles), set with firebase-admin on the Auth emulator.
-  const admin = await userToken(`platform-${tag}@example.test`);
-  process.env.FIREBASE_AUTH_EMULATOR_HOST = cfg.authEmulatorHost;
-  const app = getApps()[0] ?? initializeApp({ projectId: cfg.gcpProjectId });
-  await getAuth(app).setCustomUserClaims(admin.uid, { role: 'admin' });
-  platformAdminToken = await signIn(cfg, `platform-${tag}@example.test`, 'password-123');
+  // A platform admin: global role admin, provisioned through the users API (users/{uid}.role, read per request).
+  platformAdminToken = await signUp(cfg, `platform-${tag}@example.test`, 'password-123', 'admin');
 });
 
 const pubsub = (): PubSub => new PubSub({ projectId: cfg.gcpProjectId, apiEndpoint: cfg.pubsubEmulatorHost, emulatorMode: true });

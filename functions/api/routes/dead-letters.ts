@@ -24,9 +24,9 @@ import { isTerminal, type Job } from '../../../shared/jobs/model.js';
 import type { TopicName } from '../../../shared/topology.js';
 import { idGroup, invalid, json, type ApiDeps, type Route, type RouteContext } from '../http.js';
 
-/** A platform admin: the ID token's `role` custom claim (global roles, issue 8) is `admin`. */
-export function isPlatformAdmin(caller: Pick<Caller, 'role'>): boolean {
-  return caller.role === 'admin';
+/** A platform admin: the caller's current global role (read from `users/{uid}` per request, not the token's claim) is `admin`. */
+export function isPlatformAdmin(caller: Pick<Caller, 'globalRole'>): boolean {
+  return caller.globalRole === 'admin';
 }
 
 /** Whether the caller may see (and replay) records of `projectId` (null: records about no known job). */

@@ -4,6 +4,8 @@
  */
 import type { Route } from '../http.js';
 import { deadLetterRoutes } from './dead-letters.js';
+import { apiKeyRoutes } from './api-keys.js';
+import { auditRoutes } from './audit.js';
 import { documentRoutes } from './documents.js';
 import { jobControlRoutes } from './job-control.js';
 import { jobRoutes } from './jobs.js';
@@ -11,6 +13,7 @@ import { reembedRoutes } from './reembed.js';
 import { searchRoutes } from './search.js';
 import { uploadRoutes } from './uploads.js';
 import { usageRoutes } from './usage.js';
+import { userRoutes } from './users.js';
 
 export const ROUTES: readonly Route[] = [
   ...uploadRoutes,
@@ -21,4 +24,7 @@ export const ROUTES: readonly Route[] = [
   ...deadLetterRoutes,
   ...documentRoutes,
   ...usageRoutes,
+  ...userRoutes,
+  ...apiKeyRoutes,
+  ...auditRoutes,
 ];

@@ -50,5 +50,6 @@ export const searchRoutes: readonly Route[] = [
     path: API_ROUTES.search,
     docs: { POST: { tag: 'search', summary: "Hybrid (keyword + vector) search over the current versions of a project's documents", body: SearchRequestSchema, response: SearchResponseSchema, status: 200, example: { projectId: 'demo', query: 'inheritance law', limit: 10 } } },
     methods: { POST: ({ req, caller, deps }) => searchRoute(req, caller, deps) },
+    access: { POST: 'read' },
   },
 ];
