@@ -502,6 +502,11 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
           METADATA_SERVER_DETECTION: 'none',
           // tesseract's default threading is 4-6x slower on small machines.
           OMP_THREAD_LIMIT: '1',
+          // The test suites send hundreds of deliberately refused credentials, and thousands of
+          // requests with one token, from one address within minutes: the limits would answer 429
+          // where each test asserts its own answer. The limiter itself is tested with its default
+          // sizes (test/unit/rate-limit.test.ts); the dev stack and production keep the defaults.
+          ...(profile === 'test' ? { SCRIPTORIUM_AUTH_FAILURES_PER_MINUTE: '100000', SCRIPTORIUM_RATE_LIMIT_PER_MINUTE: '100000', SCRIPTORIUM_RATE_LIMIT_BURST: '10000' } : {}),
         },
         logFile: logFile(`function-${fn.name}`),
       },

@@ -62,7 +62,7 @@ describe('dead-letter function', () => {
     assert.ok((await db.doc(`jobs/${upload.jobId}`).get()).updateTime?.isEqual(before!), 'and changes nothing');
   });
 
-  it('waits (a retryable 500) while an attempt holds a live lease, then fails the job once the lease has ended', async () => {
+  it('waits (a retryable 500) while an attempt holds a live lease; once it lapsed, leaves the stage to the reaper while attempts remain, and fails the job at the cap', async () => {
     const upload = await createUpload(cfg, token, { fileName: 'busy.pdf', contentType: 'application/pdf', size: 100 });
     const db = testFirestore(cfg);
     const job = db.doc(`jobs/${upload.jobId}`);
@@ -70,9 +70,16 @@ describe('dead-letter function', () => {
     const envelope = deadLetteredOcrRequest(upload);
     assert.equal(await pushDeadLetter(envelope), 500, 'not acknowledged: Pub/Sub redelivers it later');
     assert.equal((await job.get()).get('status'), 'RUNNING');
-    // The attempt died without a word: its lease runs out.
+    // The attempt died without a word: its lease runs out. The message died behind that lease, not by
+    // failing: the reaper re-dispatches the stage (it has attempts left), so the job is not failed here.
     await job.update({ 'stages.ocr.lease': { id: 'alive', messageId: 'm', expiresAt: new Date(Date.now() - 1000).toISOString() } });
     assert.equal(await pushDeadLetter(envelope), 204);
+    assert.equal((await job.get()).get('status'), 'RUNNING');
+    assert.match(String((await outcomeOf(cfg, 'dead-letter', (envelope as { message: { messageId: string } }).message.messageId))?.reason), /left to the reaper/);
+    // At the attempt cap the reaper would not dispatch it again: now the dead letter ends the job.
+    await job.update({ 'stages.ocr.attempts': 5 });
+    const again = deadLetteredOcrRequest(upload);
+    assert.equal(await pushDeadLetter(again), 204);
     assert.equal((await job.get()).get('status'), 'FAILED');
     assert.equal((await job.get()).get('error.code'), 'DEAD_LETTERED');
   });

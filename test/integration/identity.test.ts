@@ -188,7 +188,15 @@ describe('identity: the authorization matrix, cell by cell', () => {
 /** A path that a route matches, for each route of the table (a new route without a sample fails the walk). */
 function samplePaths(): string[] {
   const values: Record<string, string> = { projectId: 'demo', uid: 'someone', keyId: `key_${'0'.repeat(20)}` };
-  const fromTemplates = ROUTES.flatMap((r) => (r.path ? [r.path.replace(/\{(\w+)\}/g, (_, name: string) => values[name] ?? 'x')] : []));
+  // A parameter such as `{id}` names a job, a document or a dead letter depending on the route: the
+  // first well-formed id its pattern accepts is the sample.
+  const ids = [`job_${'0'.repeat(20)}`, `doc_${'0'.repeat(20)}`, `key_${'0'.repeat(20)}`, '1', 'x'];
+  const fromTemplates = ROUTES.flatMap((r) => {
+    const template = r.path;
+    if (!template) return [];
+    const filled = ids.map((id) => template.replace(/\{(\w+)\}/g, (_, name: string) => values[name] ?? id));
+    return [filled.find((p) => r.pattern.test(p)) ?? filled[0] ?? template];
+  });
   const doc = `doc_${'0'.repeat(20)}`;
   return [...fromTemplates, '/v1/uploads', '/v1/search', '/v1/reembed', `/v1/jobs/job_${'0'.repeat(20)}`, `/v1/documents/${doc}`, `/v1/documents/${doc}/text`, `/v1/documents/${doc}/versions`, `/v1/documents/${doc}/versions/1`, `/v1/documents/${doc}/versions/1/text`, `/v1/documents/${doc}/transcript`];
 }

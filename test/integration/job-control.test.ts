@@ -22,9 +22,11 @@ let token: string;
 let viewerToken: string;
 let outsiderToken: string;
 let platformAdminToken: string;
+let projectAdminToken: string;
 
-async function userToken(email: string): Promise<{ token: string; uid: string }> {
-  const t = await signUp(cfg, email).catch(() => signIn(cfg, email, 'password-123'));
+/** A user with global role `role` (editor by default: what a project role grants is then what counts). */
+async function userToken(email: string, role: 'editor' | 'viewer' = 'editor'): Promise<{ token: string; uid: string }> {
+  const t = await signUp(cfg, email, 'password-123', role).catch(() => signIn(cfg, email, 'password-123'));
   const payload = JSON.parse(Buffer.from(t.split('.')[1] ?? '', 'base64url').toString('utf8')) as { user_id: string };
   return { token: t, uid: payload.user_id };
 }
@@ -36,7 +38,12 @@ before(async () => {
   const viewer = await userToken(`viewer-${tag}@example.test`);
   await testFirestore(cfg).doc(`projects/${cfg.projectId}/members/${viewer.uid}`).set({ role: 'viewer', email: `viewer-${tag}@example.test` });
   viewerToken = viewer.token;
+  // A global editor who is no member: sees no job of the project (404), rather than a global viewer's 403 for any change.
   outsiderToken = (await userToken(`outsider-${tag}@example.test`)).token;
+  // A project admin who is not a platform admin (the demo user is both).
+  const projectAdmin = await userToken(`project-admin-${tag}@example.test`);
+  await testFirestore(cfg).doc(`projects/${cfg.projectId}/members/${projectAdmin.uid}`).set({ role: 'admin', email: `project-admin-${tag}@example.test` });
+  projectAdminToken = projectAdmin.token;
   // A platform admin: global role admin, provisioned through the users API (users/{uid}.role, read per request).
   platformAdminToken = await signUp(cfg, `platform-${tag}@example.test`, 'password-123', 'admin');
 });
@@ -118,7 +125,8 @@ describe('dead letters: record, list, replay after retry', () => {
     // Who sees it: a platform admin too; a viewer and a non-member do not.
     assert.equal((await api(cfg, platformAdminToken, 'GET', `/v1/dead-letters/${listed.id}`)).status, 200);
     assert.equal((await api(cfg, platformAdminToken, 'GET', '/v1/dead-letters?limit=5')).status, 200, 'a platform admin lists every project');
-    assert.equal((await api(cfg, token, 'GET', '/v1/dead-letters')).status, 403, 'a project admin must name the project');
+    assert.equal((await api(cfg, projectAdminToken, 'GET', '/v1/dead-letters')).status, 403, 'a project admin must name the project');
+    assert.equal((await api(cfg, projectAdminToken, 'GET', `/v1/dead-letters?projectId=${cfg.projectId}`)).status, 200, 'a project admin lists their project');
     assert.equal((await api(cfg, viewerToken, 'GET', `/v1/dead-letters?projectId=${cfg.projectId}`)).status, 403);
     assert.equal((await api(cfg, viewerToken, 'GET', `/v1/dead-letters/${listed.id}`)).status, 404);
     assert.equal((await api(cfg, outsiderToken, 'POST', `/v1/dead-letters/${listed.id}/replay`)).status, 404);
