@@ -84,6 +84,15 @@ export const ConfigSchema = z.object({
   SCRIPTORIUM_TTS_LANGUAGE: z.string().regex(/^[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*$/, 'expected a BCP-47 language tag such as en-US').default('en-US'),
   /** Text-to-Speech endpoint override, `host` or `host:port`; a loopback host is the tests' server (plaintext, no credentials). */
   SCRIPTORIUM_TTS_ENDPOINT: emptyAsUnset(z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/, 'expected host or host:port').optional()),
+  /**
+   * Origins browsers may call the API from (CORS allow-list), comma-separated, exact
+   * (`scheme://host[:port]`). Default: the local web console's dev origins.
+   */
+  SCRIPTORIUM_CORS_ORIGINS: z
+    .string()
+    .default('http://localhost:5173,http://127.0.0.1:5173')
+    .transform((s) => s.split(',').map((o) => o.trim()).filter((o) => o !== ''))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$/, 'expected origins such as https://console.example.com'))),
   /** Log level floor. */
   SCRIPTORIUM_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR']).default('INFO'),
 }).superRefine(

@@ -3,10 +3,14 @@
  * line here. Order matters only where patterns overlap (the first match wins).
  */
 import type { Route } from '../http.js';
+import { agentRoutes } from './agents.js';
+import { documentAdminRoutes } from './documents-admin.js';
 import { documentRoutes } from './documents.js';
+import { projectRoutes } from './projects.js';
 import { jobRoutes } from './jobs.js';
 import { reembedRoutes } from './reembed.js';
 import { searchRoutes } from './search.js';
+import { settingsRoutes } from './settings.js';
 import { uploadRoutes } from './uploads.js';
 
 export const ROUTES: readonly Route[] = [
@@ -15,4 +19,8 @@ export const ROUTES: readonly Route[] = [
   ...reembedRoutes,
   ...jobRoutes,
   ...documentRoutes,
+  ...documentAdminRoutes,
+  ...projectRoutes,
+  ...settingsRoutes,
+  ...agentRoutes,
 ];

@@ -1,7 +1,7 @@
 /** Jobs: a job's record (status, stages, progress, result). */
 import { HttpError } from '../../../shared/errors/index.js';
 import { JOB_ID } from '../../../shared/ids.js';
-import { idGroup, json, type Route } from '../http.js';
+import { idGroup, jsonWithEtag, type Route } from '../http.js';
 
 export const jobRoutes: readonly Route[] = [
   {
@@ -10,7 +10,7 @@ export const jobRoutes: readonly Route[] = [
       GET: async ({ caller, deps, params }) => {
         const job = await deps.jobs.get(params.id ?? '');
         if (!job || (await deps.projects.roleOf(job.projectId, caller.uid)) === null) throw new HttpError(404, 'NOT_FOUND', 'no such job');
-        return json(200, job);
+        return jsonWithEtag(job);
       },
     },
   },
