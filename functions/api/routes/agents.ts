@@ -55,9 +55,11 @@ async function createAgent({ req, caller, deps, params, requestId }: RouteContex
   if (!parsed.success) throw invalid('agent', parsed.error);
   const id = `agt_${randomBytes(8).toString('hex')}`;
   const ref = agentsCollection(deps.db, projectId).doc(id);
-  await deps.db.runTransaction(async (tx) => {
+  // Write-only: the transaction commits the agent, its first version and the audit entry together.
+  await deps.db.runTransaction((tx) => {
     writeVersion(tx, ref, { ...parsed.data, projectId, createdBy: caller.uid, updatedBy: caller.uid }, 1, true);
     auditIn(deps.db, tx, { actorUid: caller.uid, action: 'agent.create', resource: ref.path, projectId, details: { type: parsed.data.type, requestId } });
+    return Promise.resolve();
   });
   const view = agentView(await ref.get());
   return { ...jsonWithEtag(view, 201), headers: { ...jsonWithEtag(view).headers, location: `/v1/projects/${projectId}/agents/${id}` } };
@@ -121,7 +123,7 @@ async function patchAgent(ctx: RouteContext): Promise<ApiResponse> {
       // The type never changes; the config must be valid for it.
       const r = AGENT_CONFIG_SCHEMAS[agent.type].safeParse(config);
       if (!r.success) throw invalid(`${agent.type} agent config`, r.error);
-      checked = r.data as Record<string, unknown>;
+      checked = r.data;
     }
     return { ...(name !== undefined ? { name } : {}), ...(description !== undefined ? { description } : {}), ...(checked ? { config: checked } : {}) };
   });
@@ -138,9 +140,10 @@ async function deleteAgent({ req, caller, deps, params, requestId }: RouteContex
   checkIfMatch(req, current);
   const settings = await deps.db.doc(settingsPaths.project(projectId)).get();
   if (settings.get('defaultAgentId') === current.id) throw new HttpError(409, 'AGENT_IN_USE', `agent ${current.id} is the project's default agent: change the project settings first`);
-  await deps.db.runTransaction(async (tx) => {
+  await deps.db.runTransaction((tx) => {
     tx.delete(ref);
     auditIn(deps.db, tx, { actorUid: caller.uid, action: 'agent.delete', resource: ref.path, projectId, details: { version: current.version, requestId } });
+    return Promise.resolve();
   });
   // Its version snapshots stay: jobs that ran with it still name what they ran.
   return { status: 204, body: '' };

@@ -70,10 +70,11 @@ async function createProject({ req, caller, deps, requestId }: RouteContext): Pr
   const db = deps.db;
   const now = FieldValue.serverTimestamp();
   try {
-    await db.runTransaction(async (tx) => {
+    await db.runTransaction((tx) => {
       tx.create(db.doc(paths.project(id)), { name, description, ownerUid: caller.uid, createdAt: now, updatedAt: now });
       tx.create(db.doc(paths.member(id, caller.uid)), { uid: caller.uid, projectId: id, role: 'admin', email: caller.email, addedAt: now, updatedAt: now });
       auditIn(db, tx, { actorUid: caller.uid, action: 'project.create', resource: paths.project(id), projectId: id, details: { name, requestId } });
+      return Promise.resolve();
     });
   } catch (err) {
     if (typeof err === 'object' && err !== null && 'code' in err && err.code === 6) throw new HttpError(409, 'ALREADY_EXISTS', `project id ${id} is taken: choose another`);
