@@ -65,7 +65,7 @@ describe('projects', () => {
   it('creates a project whose creator is its admin, with an ETag and a Location', async () => {
     const res = await call(owner.token, 'POST', '/v1/projects', { name: 'Ünïcode name!' });
     assert.equal(res.status, 201);
-    assert.match(String(res.json.id), /^nicode-name-[0-9a-f]{6}$|^unicode-name-[0-9a-f]{6}$/);
+    assert.match(String(res.json.id), /^unicode-name-[0-9a-f]{6}$/);
     assert.equal(res.json.ownerUid, owner.uid);
     assert.match(res.headers.get('etag') ?? '', /^"[A-Za-z0-9_-]{27}"$/);
     assert.equal(res.headers.get('location'), `/v1/projects/${String(res.json.id)}`);
@@ -215,7 +215,7 @@ describe('documents', () => {
     const got = await fetch(String(res.json.url));
     assert.equal(got.status, 200);
     assert.equal(await got.text(), TEXT);
-    assert.match(got.headers.get('content-disposition') ?? '', /attachment; filename="dl test e?_?\.txt"; filename\*=UTF-8''dl%20test%20%C3%A9\.txt/);
+    assert.match(got.headers.get('content-disposition') ?? '', /attachment; filename="dl test e\.txt"; filename\*=UTF-8''dl%20test%20%C3%A9\.txt/);
     const text = await call(viewer.token, 'GET', `/v1/documents/${documentId}/download?what=text`);
     assert.equal(text.status, 200);
     assert.match(await (await fetch(String(text.json.url))).text(), /Scriptorium keeps documents/);

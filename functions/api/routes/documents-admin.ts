@@ -84,7 +84,7 @@ async function deleteDocument({ req, caller, deps, params, requestId }: RouteCon
 
 /** `attachment` with an ASCII fallback name and the real one in RFC 8187 form. */
 function attachment(fileName: string): string {
-  const ascii = fileName.normalize('NFKD').replace(/[^\x20-\x7e]|["\\]/g, '_');
+  const ascii = fileName.normalize('NFKD').replace(/\p{M}/gu, '').replace(/[^\x20-\x7e]|["\\]/g, '_');
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
 }
 

@@ -57,7 +57,7 @@ function mayCreateProjects(caller: Caller): boolean {
 }
 
 function slug(name: string): string {
-  const s = name.normalize('NFKD').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 48);
+  const s = name.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 48);
   return `${s.length >= 2 ? s : 'project'}-${randomBytes(3).toString('hex')}`;
 }
 
