@@ -2,10 +2,15 @@
  * The `scriptorium` CLI: dispatch to a command and map outcomes to exit codes (0 ok, 1 failure,
  * 2 usage). `scripts/scriptorium.mjs` calls {@link runCli}; tests call {@link main} with fake streams.
  */
+import { agentsCommand } from './commands/agents.js';
+import { documentsCommand } from './commands/documents.js';
 import { healthCommand } from './commands/health.js';
 import { jobCommand } from './commands/job.js';
+import { membersCommand } from './commands/members.js';
+import { projectsCommand } from './commands/projects.js';
 import { reembedCommand } from './commands/reembed.js';
 import { searchCommand } from './commands/search.js';
+import { settingsCommand } from './commands/settings.js';
 import { summaryCommand } from './commands/summary.js';
 import { textCommand } from './commands/text.js';
 import { transcriptCommand } from './commands/transcript.js';
@@ -17,7 +22,7 @@ import { ApiError } from './session.js';
 
 /** Every command, by name. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand].map((c) => [c.name, c]),
+  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand, projectsCommand, membersCommand, documentsCommand, settingsCommand, agentsCommand].map((c) => [c.name, c]),
 );
 
 /** The top-level `--help`. */
