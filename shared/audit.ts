@@ -1,10 +1,12 @@
 /**
- * The audit log of security-relevant actions: `auditLog/{id}`, one entry per action (user created,
- * role changed, user disabled, sessions revoked, API key created or revoked; other areas add member
- * changes and deletions through {@link audit}). Written only with server credentials; clients never
- * read it (the security rules deny it): admins read it through `GET /v1/audit`.
+ * The audit log of security-relevant actions: `auditLog/{id}`, one entry per action (users, API
+ * keys, projects and their members, agents, document deletions). Written only with server
+ * credentials, in the same batch or transaction as the change where there is one. Platform admins
+ * read it through `GET /v1/audit`; a project's admins may also read its entries from Firestore
+ * (the security rules). An entry with a deterministic id is written once: a retried or resumed
+ * operation does not log twice.
  */
-import { Timestamp, type Firestore, type WriteBatch } from '@google-cloud/firestore';
+import { Timestamp, type Firestore, type Transaction, type WriteBatch } from '@google-cloud/firestore';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { toPlain } from './firestore/client.js';
@@ -26,6 +28,11 @@ export const AUDIT_ACTIONS = [
   'project.created',
   'project.deleted',
   'document.deleted',
+  'agent.created',
+  'agent.updated',
+  'agent.activated',
+  'agent.deactivated',
+  'agent.deleted',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -82,12 +89,29 @@ export function auditInBatch(deps: AuditDeps, batch: WriteBatch, event: AuditEve
   return id;
 }
 
-/** Records an action done elsewhere (e.g. in Firebase Auth, which no batch covers). */
-export async function audit(deps: AuditDeps, event: AuditEvent): Promise<string> {
+/** Adds an entry to a transaction (the change and its entry commit together); with `id`, that entry id. */
+export function auditInTransaction(deps: AuditDeps, tx: Transaction, event: AuditEvent, id?: string): string {
   const at = deps.now?.() ?? new Date();
-  const id = entryId(at);
-  await deps.db.collection(AUDIT_COLLECTION).doc(id).create(entryData(event, at));
-  return id;
+  const entry = id ?? entryId(at);
+  tx.set(deps.db.collection(AUDIT_COLLECTION).doc(entry), entryData(event, at));
+  return entry;
+}
+
+/**
+ * Records an action done elsewhere (e.g. in Firebase Auth, which no batch covers). With `id`, the
+ * entry is written once: a second write of that id (a retried request) is a no-op.
+ */
+export async function audit(deps: AuditDeps, event: AuditEvent, id?: string): Promise<string> {
+  const at = deps.now?.() ?? new Date();
+  const entry = id ?? entryId(at);
+  try {
+    await deps.db.collection(AUDIT_COLLECTION).doc(entry).create(entryData(event, at));
+  } catch (err) {
+    // ALREADY_EXISTS (gRPC 6): written before, by the first attempt.
+    if (id !== undefined && typeof err === 'object' && err !== null && 'code' in err && err.code === 6) return entry;
+    throw err;
+  }
+  return entry;
 }
 
 /** One page of the log, newest first, optionally for one project; `after` is the last id of the previous page. */

@@ -3,6 +3,7 @@
  * response, so it is tested without functions-framework; `index.ts` adapts Express to it. Routes
  * live in `routes/` (one module per area), listed in `routes/index.ts`.
  */
+import { randomUUID } from 'node:crypto';
 import { API_ROUTES } from '../../shared/api/contracts.js';
 import { RATE_LIMIT_DEFAULTS } from '../../shared/config/index.js';
 import { HttpError, isRetryable } from '../../shared/errors/index.js';
@@ -61,7 +62,15 @@ function allowed(route: Route): string {
   return Object.keys(route.methods).join(', ');
 }
 
-async function dispatch(req: ApiRequest, deps: ApiDeps, routes: readonly Route[]): Promise<ApiResponse> {
+/** A caller's `X-Request-Id` is kept when it is a sane token; otherwise one is made up. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestIdOf(req: Pick<ApiRequest, 'headers'>): string {
+  const given = req.headers['x-request-id']?.trim();
+  return given && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+async function dispatch(req: ApiRequest, deps: ApiDeps, routes: readonly Route[], requestId: string, who: { uid?: string }): Promise<ApiResponse> {
   const method = req.method.toUpperCase();
   const path = req.path.replace(/\/+$/, '') || '/';
   if (path === API_ROUTES.health) {
@@ -96,29 +105,46 @@ async function dispatch(req: ApiRequest, deps: ApiDeps, routes: readonly Route[]
   if (!isUid(caller.uid)) throw new HttpError(403, 'UNSUPPORTED_PRINCIPAL', 'this account cannot use the API: its user id is not supported');
   // Every route sees projects through the caller: its roleOf answers the caller's effective role.
   const scoped: ApiDeps = { ...deps, projects: projectsFor(deps.projects, caller) };
+  who.uid = caller.uid;
 
   // Ids are checked by the patterns before they reach a Firestore path; unknown, malformed and
   // not-yours all read as 404, so ids cannot be probed for existence or for their project.
+  // Several modules may serve one path with different methods (documents: GET here, DELETE there):
+  // the first route that matches and has the method wins; 405 only when none has it.
+  const matched: Route[] = [];
   for (const route of routes) {
     const m = route.pattern.exec(path);
     if (!m) continue;
+    matched.push(route);
     const handler = route.methods[method as Method];
-    if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use ${allowed(route)}`);
+    if (!handler) continue;
     // A read-only key or a global viewer never reaches a handler that changes something.
     const refusal = accessRefusal(caller, route.access?.[method as Method] ?? defaultAccess(method));
     if (refusal) throw new HttpError(403, caller.apiKey ? 'INSUFFICIENT_SCOPE' : 'PERMISSION_DENIED', refusal);
     const params: Record<string, string> = {};
     for (const [k, v] of Object.entries(m.groups ?? {})) if (v !== undefined) params[k] = v;
-    return handler({ req, caller, deps: scoped, params });
+    return handler({ req, caller, deps: scoped, params, requestId });
   }
+  if (matched.length > 0) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use ${[...new Set(matched.flatMap((r) => allowed(r).split(', ')))].join(', ')}`);
   throw new HttpError(404, 'NOT_FOUND', 'no such route');
 }
 
-/** Handles one request; never throws (every failure becomes a problem+json response). */
+/**
+ * Handles one request; never throws (every failure becomes a problem+json response). Every answer
+ * carries `X-Request-Id` (the caller's, or a new one) and one log line names it.
+ */
 export async function handleApi(req: ApiRequest, deps: ApiDeps, routes: readonly Route[] = ROUTES): Promise<ApiResponse> {
-  const requestId = req.headers['x-request-id'];
+  const requestId = requestIdOf(req);
+  const started = Date.now();
+  const who: { uid?: string } = {};
+  const out = await answer(req, deps, routes, requestId, who);
+  deps.log.info('request', { requestId, method: req.method, path: req.path, status: out.status, durationMs: Date.now() - started, ...(who.uid ? { uid: who.uid } : {}) });
+  return { ...out, headers: { ...out.headers, 'x-request-id': requestId } };
+}
+
+async function answer(req: ApiRequest, deps: ApiDeps, routes: readonly Route[], requestId: string, who: { uid?: string }): Promise<ApiResponse> {
   try {
-    return await dispatch(req, deps, routes);
+    return await dispatch(req, deps, routes, requestId, who);
   } catch (err) {
     if (err instanceof HttpError) {
       if (err.status >= 500) deps.log.error('request failed', { path: req.path, err, requestId });

@@ -2,6 +2,7 @@
  * What every API route shares: the plain request/response the handler works on, its dependencies,
  * the route table's shape, and the helpers routes use to answer and to refuse.
  */
+import { createHash } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import { z } from 'zod';
 import type { Accounts } from '../../shared/auth/accounts.js';
@@ -43,7 +44,8 @@ export interface ApiResponse {
 export interface ApiDeps {
   /** Rate limits are optional here (defaults apply): tests build deps with only what they exercise. */
   readonly config: Partial<Pick<Config, 'SCRIPTORIUM_RATE_LIMIT_PER_MINUTE' | 'SCRIPTORIUM_RATE_LIMIT_BURST' | 'SCRIPTORIUM_AUTH_FAILURES_PER_MINUTE'>> &
-    Pick<Config, 'GOOGLE_CLOUD_PROJECT' | 'SCRIPTORIUM_BUCKET' | 'SCRIPTORIUM_MAX_UPLOAD_BYTES' | 'SCRIPTORIUM_SIGNED_URL_TTL_SECONDS' | 'SCRIPTORIUM_EMBEDDING_ENGINE' | 'SCRIPTORIUM_EMBEDDING_MODEL'>;
+    Pick<Config, 'GOOGLE_CLOUD_PROJECT' | 'SCRIPTORIUM_BUCKET' | 'SCRIPTORIUM_MAX_UPLOAD_BYTES' | 'SCRIPTORIUM_SIGNED_URL_TTL_SECONDS' | 'SCRIPTORIUM_EMBEDDING_ENGINE' | 'SCRIPTORIUM_EMBEDDING_MODEL'> &
+    Partial<Pick<Config, 'SCRIPTORIUM_CORS_ORIGINS'>>;
   readonly verifier: TokenVerifier;
   readonly db: Firestore;
   readonly projects: ProjectRepository;
@@ -76,6 +78,8 @@ export interface RouteContext {
   readonly caller: Caller;
   readonly deps: ApiDeps;
   readonly params: Readonly<Record<string, string>>;
+  /** The request's id (the caller's `X-Request-Id`, or one made up): echoed, logged, audited. */
+  readonly requestId?: string;
 }
 
 /**
@@ -173,3 +177,60 @@ export function invalid(what: string, error: z.ZodError): HttpError {
   return new HttpError(400, 'INVALID_ARGUMENT', `invalid ${what}`, flat.formErrors.length > 0 ? { ...flat.fieldErrors, _request: flat.formErrors } : flat.fieldErrors);
 }
 
+
+/**
+ * The caller's role in a project for the project's own resources: a non-member (or no such
+ * project) gets 404, like an unknown id, so project ids cannot be probed; a member whose role is not
+ * in `allowed` gets 403.
+ */
+export async function projectRole(deps: ApiDeps, caller: Caller, projectId: string, allowed?: readonly Role[]): Promise<Role> {
+  const role = await deps.projects.roleOf(projectId, caller.uid);
+  if (role === null) throw new HttpError(404, 'NOT_FOUND', 'no such project');
+  if (allowed && !allowed.includes(role)) throw new HttpError(403, 'PERMISSION_DENIED', `role ${role} may not do this in project ${projectId}`);
+  return role;
+}
+
+/** JSON with object keys sorted at every level: the same record always hashes the same. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * A strong entity tag of a resource's representation (the JSON the API returns for it). Records
+ * carry `updatedAt`, so every write changes it; the same record read twice gives the same tag.
+ */
+export function etagOf(representation: unknown): string {
+  return `"${createHash('sha256').update(canonicalJson(representation)).digest('base64url').slice(0, 27)}"`;
+}
+
+/** A 200 (or `status`) JSON answer carrying the representation's `ETag`. */
+export function jsonWithEtag(representation: unknown, status = 200): ApiResponse {
+  return { status, headers: { etag: etagOf(representation) }, body: representation };
+}
+
+/**
+ * Checks `If-Match` (RFC 9110 §13.1.1) against the current representation (`null`: the resource
+ * does not exist). Absent header: the write goes ahead (If-Match is optional: clients that want
+ * lost-update protection send it). `*` matches any existing resource. Otherwise the current strong
+ * tag must be listed (weak tags never match): 412 PRECONDITION_FAILED, with the current tag, if not.
+ * Call it inside the transaction that writes, on what that transaction read.
+ */
+export function checkIfMatch(req: ApiRequest, current: unknown): void {
+  const header = req.headers['if-match'];
+  if (header === undefined || header.trim() === '') return;
+  const exists = current !== null && current !== undefined;
+  if (header.trim() === '*') {
+    if (!exists) throw new HttpError(412, 'PRECONDITION_FAILED', 'If-Match: * but the resource does not exist');
+    return;
+  }
+  const tags = header.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  const tag = exists ? etagOf(current) : null;
+  if (tag === null || !tags.includes(tag)) {
+    throw new HttpError(412, 'PRECONDITION_FAILED', 'the resource changed since you read it (If-Match does not match its ETag): read it again and retry', tag ? { etag: tag } : undefined);
+  }
+}

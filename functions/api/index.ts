@@ -6,7 +6,8 @@ import { hasBody, readJsonBody } from '../../shared/http/body.js';
 import { problemBody, PROBLEM_CONTENT_TYPE } from '../../shared/http/problem.js';
 import { installRequestGate, markBodyConsumed, originalHeaders, passedGate } from '../../shared/http/gate.js';
 import { getRuntime } from '../../shared/runtime/index.js';
-import { handleApi, type ApiDeps } from './handler.js';
+import { corsHeaders } from './cors.js';
+import { handleApi, requestIdOf, type ApiDeps } from './handler.js';
 
 // Before the framework builds its app: its body parsers must never read an API request's body.
 installRequestGate({ kind: 'deferred' });
@@ -42,15 +43,18 @@ ff.http('api', async (req, res) => {
   const raw = originalHeaders(req);
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(raw)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-  // CORS: browsers call the API directly; authorisation is the bearer token, not cookies.
-  res.set('Access-Control-Allow-Origin', '*');
+  // CORS: browsers call the API directly from the origins the config allows (authorisation is the
+  // bearer token, not cookies); any other origin gets no CORS headers, so its browser refuses.
+  const cors = corsHeaders(apiDeps().config.SCRIPTORIUM_CORS_ORIGINS, headers.origin, req.method === 'OPTIONS');
+  res.set('Vary', 'Origin');
+  for (const [k, v] of Object.entries(cors)) res.set(k, v);
   if (req.method === 'OPTIONS') {
-    res.set('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE, OPTIONS');
-    res.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, X-Api-Key');
-    res.set('Access-Control-Max-Age', '3600');
+    const requestId = requestIdOf({ headers });
+    res.set('X-Request-Id', requestId);
     // A preflight has no body to read; if one was sent anyway it is not drained.
     res.set('Connection', 'close');
-    res.status(204).send('');
+    apiDeps().log.info('preflight', { requestId, path: req.path, origin: headers.origin ?? null, allowed: Object.keys(cors).length > 0 });
+    res.status(Object.keys(cors).length > 0 ? 204 : 403).send('');
     return;
   }
   let consumed = false;

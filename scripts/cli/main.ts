@@ -2,13 +2,18 @@
  * The `scriptorium` CLI: dispatch to a command and map outcomes to exit codes (0 ok, 1 failure,
  * 2 usage). `scripts/scriptorium.mjs` calls {@link runCli}; tests call {@link main} with fake streams.
  */
+import { agentsCommand } from './commands/agents.js';
+import { documentsCommand } from './commands/documents.js';
 import { healthCommand } from './commands/health.js';
 import { deadLettersCommand } from './commands/dead-letters.js';
 import { jobCommand } from './commands/job.js';
 import { cancelCommand, jobsCommand, retryCommand } from './commands/jobs.js';
 import { keysCommand } from './commands/keys.js';
+import { membersCommand } from './commands/members.js';
+import { projectsCommand } from './commands/projects.js';
 import { reembedCommand } from './commands/reembed.js';
 import { searchCommand } from './commands/search.js';
+import { settingsCommand } from './commands/settings.js';
 import { summaryCommand } from './commands/summary.js';
 import { textCommand } from './commands/text.js';
 import { tokenCommand } from './commands/token.js';
@@ -23,7 +28,7 @@ import { ApiError } from './session.js';
 
 /** Every command, by name. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand, jobsCommand, cancelCommand, retryCommand, deadLettersCommand, usageCommand, usersCommand, keysCommand, tokenCommand].map((c) => [c.name, c]),
+  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand, jobsCommand, cancelCommand, retryCommand, deadLettersCommand, usageCommand, usersCommand, keysCommand, tokenCommand, projectsCommand, membersCommand, documentsCommand, settingsCommand, agentsCommand].map((c) => [c.name, c]),
 );
 
 /** The top-level `--help`. */

@@ -243,11 +243,27 @@ export class ApiClient {
     return this.parse(res, schema);
   }
 
-  private async send(method: string, route: string, opts: { body?: string; accept?: string }): Promise<Response> {
+  /**
+   * A JSON request to any route (the resource commands: projects, members, documents, settings,
+   * agents): the parsed answer (null for an empty one); ApiError on failure. Not retried.
+   */
+  async call(method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {
+    const res = await this.send(method, route, { ...(body === undefined ? {} : { body: JSON.stringify(body) }), headers });
+    const text = await res.text();
+    if (text === '') return null;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new ApiError(res.status, 'BAD_RESPONSE', `the api answered with something that is not JSON: ${text.slice(0, 200)}`);
+    }
+  }
+
+  private async send(method: string, route: string, opts: { body?: string; accept?: string; headers?: Record<string, string> }): Promise<Response> {
     const url = `${this.baseUrl.replace(/\/+$/, '')}${route}`;
     const headers: Record<string, string> = {
       authorization: `Bearer ${await this.idToken()}`,
       accept: opts.accept ?? 'application/json',
+      ...opts.headers,
     };
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;

@@ -54,6 +54,8 @@ export const CreateUploadRequestSchema = z.object({
    * Checksums of the file, optional. When given they are signed into the upload URL (the store
    * refuses other bytes) and checked again when the upload arrives.
    */
+  /** The agent (processing profile) to run with: an active agent of the project. Default: the project's default agent, if any. */
+  agentId: z.string().regex(/^agt_[0-9a-f]{16}$/, 'agent id: agt_ and 16 hex digits').optional(),
   md5Hash: Md5Base64Schema.optional(),
   crc32c: Crc32cBase64Schema.optional(),
   /**

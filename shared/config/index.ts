@@ -113,6 +113,15 @@ export const ConfigSchema = z.object({
    */
   SCRIPTORIUM_FAULTS: emptyAsUnset(z.string().optional()),
   SCRIPTORIUM_FAULTS_FILE: emptyAsUnset(z.string().optional()),
+  /**
+   * Origins browsers may call the API from (CORS allow-list), comma-separated, exact
+   * (`scheme://host[:port]`). Default: the local web console's dev origins.
+   */
+  SCRIPTORIUM_CORS_ORIGINS: z
+    .string()
+    .default('http://localhost:5173,http://127.0.0.1:5173')
+    .transform((s) => s.split(',').map((o) => o.trim()).filter((o) => o !== ''))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$/, 'expected origins such as https://console.example.com'))),
   /** Log level floor. */
   SCRIPTORIUM_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR']).default('INFO'),
 }).superRefine(

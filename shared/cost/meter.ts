@@ -193,7 +193,15 @@ export function ttsUnits(voice: string, characters: number): Units {
  */
 export function meteredStorage(storage: StorageGateway, meter: UsageMeter): StorageGateway {
   return {
+    // Signing is local computation, not a Storage operation.
     signUpload: (args) => storage.signUpload(args),
+    signDownload: (args) => storage.signDownload(args),
+    async deletePrefix(args) {
+      const n = await storage.deletePrefix(args);
+      // A listing (class A) and one delete per object (free).
+      meter.add('storageClassA', 1);
+      return n;
+    },
     async download(ref, destination) {
       await storage.download(ref, destination);
       meter.add('storageClassB', 1);

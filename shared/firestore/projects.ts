@@ -28,7 +28,8 @@ export class ProjectRepository {
   async ensureProject(projectId: string, name: string, admin: { uid: string; email: string }): Promise<void> {
     const batch = this.db.batch();
     batch.set(this.db.doc(paths.project(projectId)), { name, createdAt: FieldValue.serverTimestamp(), ownerUid: admin.uid }, { merge: true });
-    batch.set(this.db.doc(paths.member(projectId, admin.uid)), { role: 'admin', email: admin.email, addedAt: FieldValue.serverTimestamp() }, { merge: true });
+    // uid and projectId on the member record: the caller's projects are a collection-group query on them.
+    batch.set(this.db.doc(paths.member(projectId, admin.uid)), { uid: admin.uid, projectId, role: 'admin', email: admin.email, addedAt: FieldValue.serverTimestamp() }, { merge: true });
     await batch.commit();
   }
 }

@@ -95,6 +95,8 @@ export const JobSchema = z.object({
   ownerUid: z.string(),
   /** Processing profile the job runs with (agents come in a later issue). */
   agentId: z.string().nullable(),
+  /** The version of that agent the job runs with (`projects/{p}/agents/{agentId}/versions/{n}`); absent on jobs without an agent. */
+  agentVersion: z.number().int().min(1).nullable().optional(),
   status: z.enum(JOB_STATUSES),
   stage: z.string(),
   /** 0–100, never decreasing within a job. */

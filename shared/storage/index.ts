@@ -41,6 +41,18 @@ export interface StorageGateway {
   read(ref: { bucket: string; object: string; generation?: string | null }): Promise<Buffer>;
   /** Writes a derived object once (marked so no trigger reacts to it); if it exists, returns the existing one. */
   writeDerived(args: { bucket: string; object: string; contentType: string; body: Buffer | string; metadata?: Record<string, string> }): Promise<ObjectInfo>;
+  /**
+   * A short-lived V4 signed GET of one object (optionally one generation of it), with an optional
+   * `response-content-disposition` the store answers with (signed, so it cannot be changed).
+   */
+  signDownload(args: { bucket: string; object: string; ttlSeconds: number; now?: Date; generation?: string | null; responseContentDisposition?: string }): Promise<SignedDownload>;
+  /** Deletes every object (live generation) under `prefix`; objects already gone are skipped. Returns how many were deleted. */
+  deletePrefix(args: { bucket: string; prefix: string }): Promise<number>;
+}
+
+export interface SignedDownload {
+  readonly url: string;
+  readonly expiresAt: Date;
 }
 
 function statusOf(err: unknown): number | undefined {
@@ -153,6 +165,48 @@ export function createStorageGateway(options: { projectId: string; signingKeyFil
         if (statusOf(err) === 404) throw new PermanentError('OBJECT_MISSING', `gs://${bucket}/${object} does not exist`, err);
         throw err;
       }
+    },
+    async signDownload({ bucket, object, ttlSeconds, now = new Date(), generation, responseContentDisposition }) {
+      const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
+      const queryParams: Record<string, string> = {
+        ...(generation ? { generation } : {}),
+        ...(responseContentDisposition ? { 'response-content-disposition': responseContentDisposition } : {}),
+      };
+      if (options.signingKeyFile) {
+        // Local platform: signed for the emulator's host:port (see signUpload).
+        signingKey ??= readSigningKey(options.signingKeyFile);
+        const signed = signV4Url({ key: signingKey, method: 'GET', endpoint: storageEndpoint(options.storageEmulatorHost), bucket, object, queryParams, expiresInSeconds: ttlSeconds, now });
+        return { url: signed.url, expiresAt };
+      }
+      const [url] = await storage()
+        .bucket(bucket)
+        .file(object, generation ? { generation } : {})
+        .getSignedUrl({
+          version: 'v4',
+          action: 'read',
+          accessibleAt: now,
+          expires: expiresAt,
+          ...(responseContentDisposition ? { responseDisposition: responseContentDisposition } : {}),
+        });
+      return { url, expiresAt };
+    },
+    async deletePrefix({ bucket, prefix }) {
+      let deleted = 0;
+      let pageToken: string | undefined;
+      do {
+        const [files, next] = await storage().bucket(bucket).getFiles({ prefix, maxResults: 500, autoPaginate: false, ...(pageToken ? { pageToken } : {}) });
+        for (const f of files) {
+          try {
+            await f.delete();
+            deleted++;
+          } catch (err) {
+            // Already gone (a resumed deletion, a concurrent one): the goal is reached.
+            if (statusOf(err) !== 404) throw err;
+          }
+        }
+        pageToken = (next as { pageToken?: string } | null)?.pageToken;
+      } while (pageToken);
+      return deleted;
     },
     async writeDerived({ bucket, object, contentType, body, metadata = {} }) {
       const file = storage().bucket(bucket).file(object);

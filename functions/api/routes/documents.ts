@@ -5,7 +5,7 @@ import type { Caller } from '../../../shared/auth/index.js';
 import { HttpError, isRetryable } from '../../../shared/errors/index.js';
 import type { VersionRecord } from '../../../shared/firestore/documents.js';
 import { textStageOf, transcriptRefsOf } from '../../../shared/stages/text-ready.js';
-import { idGroup, json, type ApiDeps, type ApiResponse, type Route, type RouteContext } from '../http.js';
+import { idGroup, json, jsonWithEtag, type ApiDeps, type ApiResponse, type Route, type RouteContext } from '../http.js';
 
 const TRANSCRIPT_FORMATS = { txt: 'text/plain; charset=utf-8', json: 'application/json; charset=utf-8', srt: 'application/x-subrip; charset=utf-8', vtt: 'text/vtt; charset=utf-8' } as const;
 type TranscriptFormatName = keyof typeof TRANSCRIPT_FORMATS;
@@ -51,10 +51,10 @@ function documentRoute(view: DocumentView) {
     if (params.version) {
       const version = await deps.documents.getVersion(doc.id, Number(params.version));
       if (!version) throw new HttpError(404, 'NOT_FOUND', `document ${doc.id} has no version ${params.version}`);
-      if (view === 'record') return json(200, version);
+      if (view === 'record') return jsonWithEtag(version);
       record = version;
     } else if (view === 'record') {
-      return json(200, doc);
+      return jsonWithEtag(doc);
     }
     if (!record.text) throw new HttpError(409, 'NOT_READY', `document ${doc.id}${params.version ? ` version ${params.version}` : ''} has no text yet (status ${record.status})`, { status: record.status, jobId: record.jobId });
     let text: Buffer;

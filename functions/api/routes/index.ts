@@ -8,9 +8,13 @@ import { apiKeyRoutes } from './api-keys.js';
 import { auditRoutes } from './audit.js';
 import { documentRoutes } from './documents.js';
 import { jobControlRoutes } from './job-control.js';
+import { agentRoutes } from './agents.js';
+import { documentAdminRoutes } from './documents-admin.js';
+import { projectRoutes } from './projects.js';
 import { jobRoutes } from './jobs.js';
 import { reembedRoutes } from './reembed.js';
 import { searchRoutes } from './search.js';
+import { settingsRoutes } from './settings.js';
 import { uploadRoutes } from './uploads.js';
 import { usageRoutes } from './usage.js';
 import { userRoutes } from './users.js';
@@ -27,4 +31,8 @@ export const ROUTES: readonly Route[] = [
   ...userRoutes,
   ...apiKeyRoutes,
   ...auditRoutes,
+  ...documentAdminRoutes,
+  ...projectRoutes,
+  ...settingsRoutes,
+  ...agentRoutes,
 ];

@@ -2,7 +2,7 @@
 import { HttpError } from '../../../shared/errors/index.js';
 import { JOB_ID } from '../../../shared/ids.js';
 import { JobSchema } from '../../../shared/jobs/model.js';
-import { idGroup, json, type Route } from '../http.js';
+import { idGroup, jsonWithEtag, type Route } from '../http.js';
 
 export const jobRoutes: readonly Route[] = [
   {
@@ -13,7 +13,7 @@ export const jobRoutes: readonly Route[] = [
       GET: async ({ caller, deps, params }) => {
         const job = await deps.jobs.get(params.id ?? '');
         if (!job || (await deps.projects.roleOf(job.projectId, caller.uid)) === null) throw new HttpError(404, 'NOT_FOUND', 'no such job');
-        return json(200, job);
+        return jsonWithEtag(job);
       },
     },
   },

@@ -8,6 +8,8 @@ import type { VersionRecord } from '../../../shared/firestore/documents.js';
 import { isTerminal, type Job } from '../../../shared/jobs/model.js';
 import { announceOutcome, failJob } from '../../../shared/jobs/outcomes.js';
 import { uploadObjectName } from '../../../shared/storage/names.js';
+import { agentForUpload } from './agents.js';
+import { checkProjectUploadSettings } from './upload-settings.js';
 import { invalid, json, requireRole, UPLOAD_ROLES, type ApiDeps, type ApiRequest, type ApiResponse, type Route } from '../http.js';
 
 /** Deterministic ids for idempotent requests, random otherwise (`doc_` + 20 hex). */
@@ -28,6 +30,7 @@ export function versionJobId(documentId: string, version: number): string {
 }
 
 type UploadBody = z.output<typeof CreateUploadRequestSchema>;
+type AgentRef = { readonly agentId: string; readonly agentVersion: number };
 
 /** What a new upload request created, or the earlier upload a retried request names. */
 interface UploadPlan {
@@ -57,14 +60,15 @@ function newJobInput(body: UploadBody, bucket: string, object: string, uploadExp
   };
 }
 
-function newProcessJob(body: UploadBody, caller: Caller, documentId: string, jobId: string, input: Job['input']) {
+function newProcessJob(body: UploadBody, caller: Caller, documentId: string, jobId: string, input: Job['input'], agent: AgentRef | null) {
   return {
     id: jobId,
     kind: 'document.process' as const,
     projectId: body.projectId,
     documentId,
     ownerUid: caller.uid,
-    agentId: null,
+    agentId: agent?.agentId ?? null,
+    ...(agent ? { agentVersion: agent.agentVersion } : {}),
     status: 'PENDING' as const,
     stage: 'upload',
     progress: 0,
@@ -80,7 +84,7 @@ function newProcessJob(body: UploadBody, caller: Caller, documentId: string, job
 }
 
 /** A first upload: a new document with its version 1 and its job. */
-async function planFirstUpload(body: UploadBody, caller: Caller, deps: ApiDeps, uploadExpiresAt: string): Promise<UploadPlan> {
+async function planFirstUpload(body: UploadBody, caller: Caller, deps: ApiDeps, uploadExpiresAt: string, agent: AgentRef | null): Promise<UploadPlan> {
   const documentId = newDocumentId(body.clientRequestId ? { uid: caller.uid, projectId: body.projectId, clientRequestId: body.clientRequestId } : undefined);
   const jobId = jobIdFor(documentId);
   const bucket = deps.config.SCRIPTORIUM_BUCKET;
@@ -103,7 +107,7 @@ async function planFirstUpload(body: UploadBody, caller: Caller, deps: ApiDeps, 
       language: null,
       text: null,
     });
-    deps.jobs.createIn(tx, newProcessJob(body, caller, documentId, jobId, newJobInput(body, bucket, object, uploadExpiresAt, 1)), {
+    deps.jobs.createIn(tx, newProcessJob(body, caller, documentId, jobId, newJobInput(body, bucket, object, uploadExpiresAt, 1), agent), {
       level: 'INFO',
       message: `waiting for upload of ${body.fileName} (${body.size} bytes, ${body.contentType})`,
     });
@@ -127,7 +131,7 @@ async function expireAbandonedUpload(deps: ApiDeps, jobId: string): Promise<void
 }
 
 /** The next version of an existing document, awaiting its upload, with its job (or the one a retried request made). */
-async function planVersionUpload(body: UploadBody, documentId: string, caller: Caller, deps: ApiDeps, uploadExpiresAt: string): Promise<UploadPlan> {
+async function planVersionUpload(body: UploadBody, documentId: string, caller: Caller, deps: ApiDeps, uploadExpiresAt: string, agent: AgentRef | null): Promise<UploadPlan> {
   const requestKey = body.clientRequestId ? createHash('sha256').update(`${caller.uid}\n${body.projectId}\n${documentId}\n${body.clientRequestId}`).digest('hex') : null;
   const before = await deps.documents.get(documentId);
   if (!before || before.projectId !== body.projectId) throw new HttpError(404, 'NOT_FOUND', 'no such document');
@@ -163,7 +167,7 @@ async function planVersionUpload(body: UploadBody, documentId: string, caller: C
       source: { bucket, object, generation: null, size: null, md5Hash: null, crc32c: null },
       requestKey,
     });
-    deps.jobs.createIn(tx, newProcessJob(body, caller, documentId, jobId, newJobInput(body, bucket, object, uploadExpiresAt, version)), {
+    deps.jobs.createIn(tx, newProcessJob(body, caller, documentId, jobId, newJobInput(body, bucket, object, uploadExpiresAt, version), agent), {
       level: 'INFO',
       message: `waiting for upload of version ${version} of ${documentId}: ${body.fileName} (${body.size} bytes, ${body.contentType})`,
     });
@@ -178,10 +182,13 @@ async function createUpload(req: ApiRequest, caller: Caller, deps: ApiDeps): Pro
   const max = deps.config.SCRIPTORIUM_MAX_UPLOAD_BYTES;
   if (body.size > max) throw new HttpError(413, 'UPLOAD_TOO_LARGE', `declared size ${body.size} bytes exceeds the limit of ${max} bytes`, { limit: max });
   await requireRole(deps, caller, body.projectId, UPLOAD_ROLES);
+  // The project's own limits (settings) narrow the platform's, and the agent is resolved now: the job records it.
+  await checkProjectUploadSettings(deps.db, body.projectId, body.contentType, body.size);
+  const agent = await agentForUpload(deps.db, body.projectId, body.agentId);
 
   const now = deps.now?.() ?? new Date();
   const uploadExpiresAt = new Date(now.getTime() + deps.config.SCRIPTORIUM_SIGNED_URL_TTL_SECONDS * 1000).toISOString();
-  const plan = body.documentId ? await planVersionUpload(body, body.documentId, caller, deps, uploadExpiresAt) : await planFirstUpload(body, caller, deps, uploadExpiresAt);
+  const plan = body.documentId ? await planVersionUpload(body, body.documentId, caller, deps, uploadExpiresAt, agent) : await planFirstUpload(body, caller, deps, uploadExpiresAt, agent);
   const { documentId, jobId, object, existing } = plan;
   const bucket = deps.config.SCRIPTORIUM_BUCKET;
 
