@@ -121,6 +121,13 @@ async function dispatch(req: ApiRequest, deps: ApiDeps, routes: readonly Route[]
     // A read-only key or a global viewer never reaches a handler that changes something.
     const refusal = accessRefusal(caller, route.access?.[method as Method] ?? defaultAccess(method));
     if (refusal) throw new HttpError(403, caller.apiKey ? 'INSUFFICIENT_SCOPE' : 'PERMISSION_DENIED', refusal);
+    // An operation documented without query parameters takes none: an unknown one is refused, as an
+    // unknown body field is (a misspelt filter must not silently list everything).
+    const doc = route.docs?.[method as Method];
+    const queryKeys = Object.keys(req.query ?? {});
+    if (doc && !doc.query && queryKeys.length > 0) {
+      throw new HttpError(400, 'INVALID_ARGUMENT', 'invalid query: this operation takes no query parameters', { _request: [`unknown query parameter(s): ${queryKeys.slice(0, 5).map((k) => k.slice(0, 40)).join(', ')}`] });
+    }
     const params: Record<string, string> = {};
     for (const [k, v] of Object.entries(m.groups ?? {})) if (v !== undefined) params[k] = v;
     return handler({ req, caller, deps: scoped, params, requestId });

@@ -30,7 +30,7 @@ export const ChunkingConfigSchema = z
 
 export const AGENT_CONFIG_SCHEMAS = { ocr: OcrConfigSchema, summary: SummaryConfigSchema, tts: TtsConfigSchema, chunking: ChunkingConfigSchema } as const satisfies Record<AgentType, z.ZodType>;
 
-const NameSchema = z.string().trim().min(1).max(100);
+const NameSchema = z.string().trim().min(1).max(100).refine((s) => !/\p{Cc}/u.test(s), 'name must not contain control characters');
 const DescriptionSchema = z.string().max(2000);
 
 const common = { name: NameSchema, description: DescriptionSchema.default(''), status: z.enum(AGENT_STATUSES).default('active') };

@@ -96,9 +96,11 @@ interface Probe {
 
 /**
  * Names of fields holding names or ids that reach a path: traversal in them must be refused.
- * (`clientRequestId` is an opaque key the API only hashes: any printable text is a valid one.)
+ * (`clientRequestId` is an opaque key the API only hashes: any printable text is a valid one; a
+ * plain `name` is a display label of a project or an agent, never part of a path: their ids are
+ * separate fields, probed here.)
  */
-const NAMEISH = /^(?!clientRequestId$).*(name|file|path|object|id$|Id$|Ids$|bucket)/i;
+const NAMEISH = /^(?!clientRequestId$|name$).*(name|file|path|object|id$|Id$|Ids$|bucket)/i;
 
 /**
  * Bodies for an operation: broken JSON, bodies of the wrong shape, and its documented example with
@@ -107,7 +109,7 @@ const NAMEISH = /^(?!clientRequestId$).*(name|file|path|object|id$|Id$|Ids$|buck
  */
 function bodyProbes(doc: OperationDoc, path: string, projectId: string): Probe[] {
   if (!doc.body) return [];
-  const schema = z.toJSONSchema(doc.body, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, { type?: unknown }> };
+  const schema = z.toJSONSchema(doc.body, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, { type?: unknown }>; required?: string[] };
   const props = Object.entries(schema.properties ?? {});
   const j = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
   const base: Record<string, unknown> = { ...(doc.example ?? {}) };
@@ -117,7 +119,8 @@ function bodyProbes(doc: OperationDoc, path: string, projectId: string): Probe[]
     { name: 'a JSON array', path, body: j([1, 2]) },
     { name: 'JSON null', path, body: j(null) },
     { name: 'a JSON string', path, body: j('hello') },
-    { name: 'an empty object', path, body: j({}) },
+    // An empty object is valid where every field is optional (a settings document of defaults).
+    ...((schema.required ?? []).length > 0 ? [{ name: 'an empty object', path, body: j({}) }] : []),
     { name: 'prototype pollution', path, body: Buffer.from(`{"__proto__": {"admin": true}, "constructor": {"prototype": {"admin": true}}, ${JSON.stringify(base).slice(1)}`) },
     { name: 'an unknown field', path, body: j({ ...base, unknownField: true }) },
     { name: 'a 70 KiB body', path, body: j({ ...base, pad: 'x'.repeat(70 * 1024) }) },

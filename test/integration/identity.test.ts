@@ -187,10 +187,10 @@ describe('identity: the authorization matrix, cell by cell', () => {
 
 /** A path that a route matches, for each route of the table (a new route without a sample fails the walk). */
 function samplePaths(): string[] {
-  const values: Record<string, string> = { projectId: 'demo', uid: 'someone', keyId: `key_${'0'.repeat(20)}` };
+  const values: Record<string, string> = { projectId: 'demo', uid: 'someone', keyId: `key_${'0'.repeat(20)}`, agentId: `agt_${'0'.repeat(16)}`, version: '1' };
   // A parameter such as `{id}` names a job, a document or a dead letter depending on the route: the
   // first well-formed id its pattern accepts is the sample.
-  const ids = [`job_${'0'.repeat(20)}`, `doc_${'0'.repeat(20)}`, `key_${'0'.repeat(20)}`, '1', 'x'];
+  const ids = [`job_${'0'.repeat(20)}`, `doc_${'0'.repeat(20)}`, `key_${'0'.repeat(20)}`, 'demo', '1', 'x'];
   const fromTemplates = ROUTES.flatMap((r) => {
     const template = r.path;
     if (!template) return [];

@@ -38,7 +38,7 @@ async function call(token: string | null, method: string, route: string, body?: 
 
 /** A signed-up user: its token and uid. */
 async function user(name: string): Promise<{ token: string; uid: string }> {
-  const token = await signUp(cfg, `${name}-${run}@example.com`);
+  const token = await signUp(cfg, `${name}-${run}@example.com`, 'password-123', 'editor');
   const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { user_id: string };
   return { token, uid: payload.user_id };
 }
