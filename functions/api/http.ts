@@ -15,6 +15,7 @@ import type { Role } from '../../shared/firestore/paths.js';
 import type { Logger } from '../../shared/logger/index.js';
 import type { SearchDeps } from '../../shared/search/search.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
+import type { TextToSpeechEngine } from '../../shared/engines/tts/types.js';
 
 export interface ApiRequest {
   readonly method: string;
@@ -23,8 +24,9 @@ export interface ApiRequest {
   /**
    * Reads and parses the JSON body (capped, uncompressed, UTF-8; HttpError otherwise). Called only
    * by routes that take a body, after the caller is authenticated: nothing else reads a byte of it.
+   * `maxBytes` defaults to MAX_API_BODY_BYTES; a route taking long texts (speech) passes its own cap.
    */
-  readonly readBody: () => Promise<unknown>;
+  readonly readBody: (maxBytes?: number) => Promise<unknown>;
   /** The query string's parameters (first value of each). */
   readonly query?: Readonly<Record<string, string | undefined>>;
 }
@@ -37,7 +39,8 @@ export interface ApiResponse {
 }
 
 export interface ApiDeps {
-  readonly config: Pick<Config, 'GOOGLE_CLOUD_PROJECT' | 'SCRIPTORIUM_BUCKET' | 'SCRIPTORIUM_MAX_UPLOAD_BYTES' | 'SCRIPTORIUM_SIGNED_URL_TTL_SECONDS' | 'SCRIPTORIUM_EMBEDDING_ENGINE' | 'SCRIPTORIUM_EMBEDDING_MODEL'>;
+  readonly config: Pick<Config, 'GOOGLE_CLOUD_PROJECT' | 'SCRIPTORIUM_BUCKET' | 'SCRIPTORIUM_MAX_UPLOAD_BYTES' | 'SCRIPTORIUM_SIGNED_URL_TTL_SECONDS' | 'SCRIPTORIUM_EMBEDDING_ENGINE' | 'SCRIPTORIUM_EMBEDDING_MODEL'> &
+    Partial<Pick<Config, 'SCRIPTORIUM_TTS_ENGINE' | 'SCRIPTORIUM_TTS_VOICE' | 'SCRIPTORIUM_TTS_LANGUAGE' | 'SCRIPTORIUM_TTS_ENDPOINT' | 'SCRIPTORIUM_TTS_MAX_CHARS'>>;
   readonly verifier: TokenVerifier;
   readonly db: Firestore;
   readonly projects: ProjectRepository;
@@ -53,6 +56,8 @@ export interface ApiDeps {
    * first search, with the engine the config names; its module and model load only then.
    */
   readonly search?: SearchDeps;
+  /** The text-to-speech engine `GET /v1/voices` lists. Absent: the one the config names, made on first use. */
+  readonly tts?: () => TextToSpeechEngine;
 }
 
 /** Roles that may create and change things in a project. */

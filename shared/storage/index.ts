@@ -33,6 +33,11 @@ export interface StorageGateway {
    * refuses a body that does not hash to them (400 BadDigest) and stores nothing.
    */
   signUpload(args: { bucket: string; object: string; contentType: string; size: number; ttlSeconds: number; now?: Date; md5Hash?: string; crc32c?: string }): Promise<SignedUpload>;
+  /**
+   * A V4 signed GET of one generation of an object, valid `ttlSeconds`; with `fileName` the answer
+   * carries `Content-Disposition: attachment` (a browser saves it under that name).
+   */
+  signDownload(args: { bucket: string; object: string; generation?: string; ttlSeconds: number; fileName?: string; now?: Date }): Promise<{ url: string; expiresAt: Date }>;
   /** Downloads one generation of an object to `destination`. PermanentError SOURCE_MISSING if gone. */
   download(ref: { bucket: string; object: string; generation: string }, destination: string): Promise<void>;
   /** Reads the first `bytes` bytes of one generation (fewer if the object is shorter): content sniffing. PermanentError SOURCE_MISSING if gone. */
@@ -122,6 +127,31 @@ export function createStorageGateway(options: { projectId: string; signingKeyFil
           extensionHeaders,
         });
       return { url, headers, expiresAt };
+    },
+    async signDownload({ bucket, object, generation, ttlSeconds, fileName, now = new Date() }) {
+      const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
+      // The name is ours (derived from ids), so quoting it needs no escaping beyond a safe form.
+      const disposition = fileName ? `attachment; filename="${fileName.replace(/[^A-Za-z0-9._-]+/g, '_')}"` : undefined;
+      if (options.signingKeyFile) {
+        // Local platform: signed for the emulator's host:port, as signUpload does.
+        signingKey ??= readSigningKey(options.signingKeyFile);
+        const signed = signV4Url({
+          key: signingKey,
+          method: 'GET',
+          endpoint: storageEndpoint(options.storageEmulatorHost),
+          bucket,
+          object,
+          queryParams: { ...(generation ? { generation } : {}), ...(disposition ? { 'response-content-disposition': disposition } : {}) },
+          expiresInSeconds: ttlSeconds,
+          now,
+        });
+        return { url: signed.url, expiresAt };
+      }
+      const [url] = await storage()
+        .bucket(bucket)
+        .file(object, generation ? { generation } : {})
+        .getSignedUrl({ version: 'v4', action: 'read', accessibleAt: now, expires: expiresAt, ...(disposition ? { responseDisposition: disposition } : {}) });
+      return { url, expiresAt };
     },
     async download({ bucket, object, generation }, destination) {
       try {

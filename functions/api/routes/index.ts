@@ -7,12 +7,14 @@ import { documentRoutes } from './documents.js';
 import { jobRoutes } from './jobs.js';
 import { reembedRoutes } from './reembed.js';
 import { searchRoutes } from './search.js';
+import { speechRoutes } from './speech.js';
 import { uploadRoutes } from './uploads.js';
 
 export const ROUTES: readonly Route[] = [
   ...uploadRoutes,
   ...searchRoutes,
   ...reembedRoutes,
+  ...speechRoutes,
   ...jobRoutes,
   ...documentRoutes,
 ];
