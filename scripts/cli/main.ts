@@ -6,6 +6,7 @@ import { healthCommand } from './commands/health.js';
 import { jobCommand } from './commands/job.js';
 import { reembedCommand } from './commands/reembed.js';
 import { searchCommand } from './commands/search.js';
+import { speakCommand, voicesCommand } from './commands/speak.js';
 import { summaryCommand } from './commands/summary.js';
 import { textCommand } from './commands/text.js';
 import { transcriptCommand } from './commands/transcript.js';
@@ -17,7 +18,7 @@ import { ApiError } from './session.js';
 
 /** Every command, by name. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand].map((c) => [c.name, c]),
+  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand, speakCommand, voicesCommand].map((c) => [c.name, c]),
 );
 
 /** The top-level `--help`. */
