@@ -256,6 +256,13 @@ resource "google_pubsub_topic_iam_member" "reaper_publishes_transcribe_requests"
   member = google_service_account.runtime["reaper"].member
 }
 
+# reaper: a stuck text-to-speech job is restarted by publishing its synthesize request again.
+resource "google_pubsub_topic_iam_member" "reaper_publishes_synthesize_requests" {
+  topic  = google_pubsub_topic.synthesize_requests.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.runtime["reaper"].member
+}
+
 resource "google_pubsub_topic_iam_member" "reaper_publishes_document_events" {
   topic  = google_pubsub_topic.document_events.id
   role   = "roles/pubsub.publisher"

@@ -30,6 +30,7 @@ import { createTextToSpeechEngine, parseSsml, ssmlToSpeechParts, type TextToSpee
 import { HttpError, PermanentError } from '../../../shared/errors/index.js';
 import { JOB_ID } from '../../../shared/ids.js';
 import { announceOutcome, failJob } from '../../../shared/jobs/outcomes.js';
+import { synthesizeRequest } from '../../../shared/stages/requests.js';
 import { speechRequestObjectName } from '../../../shared/storage/names.js';
 import { idGroup, invalid, json, requireRole, UPLOAD_ROLES, type ApiDeps, type Route, type RouteContext } from '../http.js';
 
@@ -161,11 +162,8 @@ async function createJob({ req, caller, deps }: RouteContext): Promise<ReturnTyp
   // A retried request republishes only while nothing has picked the job up (the runner acks duplicates anyway).
   if (created || (job.status === 'RUNNING' && job.stages.synthesize?.status === 'PENDING' && job.stages.synthesize.lease === null)) {
     try {
-      await deps.publisher.publish(
-        'synthesize-requests',
-        { type: 'scriptorium.speech.synthesize.requested.v1', jobId, projectId: job.projectId, source: { bucket: job.input.bucket, object: job.input.object, generation: job.input.generation ?? stored.generation }, requestedAt: new Date().toISOString() },
-        { jobId },
-      );
+      const { topic, data } = synthesizeRequest(job, job.input.generation ?? stored.generation, new Date().toISOString());
+      await deps.publisher.publish(topic, data, { jobId });
     } catch (err) {
       // Nothing would ever run the job: it fails now, visibly, and the caller can ask again.
       const out = await failJob(deps, jobId, null, { code: 'DISPATCH_FAILED', message: 'could not hand the job to the synthesize function; try again', retryable: false }, (j) => j.stages.synthesize?.status === 'PENDING' && j.stages.synthesize.lease === null);
