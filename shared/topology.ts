@@ -105,6 +105,7 @@ export const topology = {
     { name: 'object-events' },
     { name: 'ocr-requests' },
     { name: 'transcribe-requests' },
+    { name: 'synthesize-requests' },
     { name: 'document-events' },
     { name: 'dead-letter' },
     // Where the dead-letter subscription itself gives up (its bounded retry): kept, never processed.
@@ -135,6 +136,16 @@ export const topology = {
       topic: 'transcribe-requests',
       pushFunction: 'transcribe',
       // Long recordings take minutes (segments are transcribed with progress); as OCR.
+      ackDeadlineSeconds: 600,
+      retryPolicy: retry,
+      deadLetter: { topic: 'dead-letter', maxDeliveryAttempts: 5 },
+      messageRetentionSeconds: week,
+    },
+    {
+      name: 'synthesize-synthesize-requests',
+      topic: 'synthesize-requests',
+      pushFunction: 'synthesize',
+      // A long text is synthesized chunk by chunk (festival: ~400 characters/s); as OCR.
       ackDeadlineSeconds: 600,
       retryPolicy: retry,
       deadLetter: { topic: 'dead-letter', maxDeliveryAttempts: 5 },
@@ -210,6 +221,8 @@ export const topology = {
     { name: 'summarize', entryPoint: 'summarize', trigger: 'pubsub', memoryMb: 512, timeoutSeconds: 540, maxInstances: 10, concurrency: 1 },
     // Normalized audio is ~115 MB per hour in the (memory-backed) temp directory.
     { name: 'transcribe', entryPoint: 'transcribe', trigger: 'pubsub', memoryMb: 2048, timeoutSeconds: 540, maxInstances: 10, concurrency: 1 },
+    // Text to speech: chunk audio waits on disk (memory-backed temp), the joined file is read once to upload.
+    { name: 'synthesize', entryPoint: 'synthesize', trigger: 'pubsub', memoryMb: 2048, timeoutSeconds: 540, maxInstances: 10, concurrency: 1 },
     // The stale-job reaper (shared/jobs/reaper.ts): every minute, so a dead attempt's job moves again
     // within about three minutes of its last heartbeat.
     { name: 'reaper', entryPoint: 'reaper', trigger: 'scheduled', schedule: '* * * * *', memoryMb: 256, timeoutSeconds: 120 },

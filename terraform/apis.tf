@@ -29,6 +29,7 @@ locals {
     var.ocr_engine == "google" ? ["documentai.googleapis.com"] : [],
     var.embedding_engine == "google" || var.summary_engine == "google" ? ["aiplatform.googleapis.com"] : [],
     var.stt_engine == "google" ? ["speech.googleapis.com"] : [],
+    var.tts_engine == "google" ? ["texttospeech.googleapis.com"] : [],
   ))
 }
 

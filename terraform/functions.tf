@@ -19,6 +19,7 @@ locals {
     embed         = "embed"
     summarize     = "summarize"
     transcribe    = "transcribe"
+    synthesize    = "synthesize"
     reaper        = "reaper"
   }
 
@@ -87,7 +88,8 @@ locals {
   }
 
   embed_function_env = merge(local.function_env, local.embed_env)
-  api_function_env   = merge(local.function_env, local.embed_env)
+  # The api function also lists the text-to-speech engine's voices and checks text lengths.
+  api_function_env = merge(local.function_env, local.embed_env, local.tts_env)
 
   # The summary engine: only the summarize function creates one. Each function has its own
   # environment, so SCRIPTORIUM_VERTEX_LOCATION can differ between the two: Gemini defaults to
@@ -114,6 +116,16 @@ locals {
   }
 
   transcribe_function_env = merge(local.function_env, local.stt_env)
+
+  # The text-to-speech engine: the synthesize function speaks with it, the api function lists its
+  # voices and refuses texts over SCRIPTORIUM_TTS_MAX_CHARS. The engine's voice stays its own default.
+  tts_env = {
+    SCRIPTORIUM_TTS_ENGINE    = var.tts_engine
+    SCRIPTORIUM_TTS_LANGUAGE  = var.tts_language
+    SCRIPTORIUM_TTS_MAX_CHARS = var.tts_max_chars
+  }
+
+  synthesize_function_env = merge(local.function_env, local.tts_env)
 }
 
 # ocr_engine = "local" is allowed, but not on the stock runtime: a warning on every plan/apply.
@@ -129,6 +141,14 @@ check "stt_engine_runtime" {
   assert {
     condition     = var.stt_engine != "local"
     error_message = "stt_engine = \"local\": the transcribe function runs pocketsphinx_continuous with the pocketsphinx-en-us model, which the Cloud Functions Node.js runtime is not known to include; unless it runs on an image that has them (and ffmpeg, which normalizes audio for both engines), every transcription fails with ENGINE_UNAVAILABLE (README.md, \"Speech engine\")."
+  }
+}
+
+# tts_engine = "local" is allowed, but not on the stock runtime: a warning on every plan/apply.
+check "tts_engine_runtime" {
+  assert {
+    condition     = var.tts_engine != "local"
+    error_message = "tts_engine = \"local\": the synthesize function runs flite, festival (festvox-us-slt-hts) and ffmpeg, which the Cloud Functions Node.js runtime is not known to include; unless it runs on an image that has them, every synthesis fails with ENGINE_MISCONFIGURED (README.md, \"Speech synthesis\")."
   }
 }
 
@@ -416,6 +436,43 @@ resource "google_cloudfunctions2_function" "transcribe" {
   depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources, google_project_iam_member.transcribe_speech_client]
 }
 
+# The synthesize function: synthesize requests (POST /v1/jobs, type TTS) -> one audio file per job
+# (chunked synthesis, joined), written as a derived object; the job record carries the result.
+resource "google_cloudfunctions2_function" "synthesize" {
+  name        = "synthesize"
+  location    = var.region
+  description = "Scriptorium synthesize: text or SSML -> one audio file (text-to-speech jobs)."
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = "synthesize"
+    service_account = google_service_account.build.id
+    source {
+      storage_source {
+        bucket = google_storage_bucket.function_sources.name
+        object = google_storage_bucket_object.function_source["synthesize"].name
+      }
+    }
+  }
+
+  service_config {
+    # Chunk audio and the joined file live in the memory-backed temp directory.
+    available_memory = "2048Mi"
+    available_cpu    = "1"
+    # Joining and encoding (ffmpeg) is CPU-bound: one job per instance.
+    max_instance_request_concurrency = 1
+    # Below the subscription's 600 s ack deadline, so a timed-out attempt is retried, not doubled.
+    timeout_seconds                = 540
+    max_instance_count             = var.max_instances
+    ingress_settings               = "ALLOW_ALL"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.runtime["synthesize"].email
+    environment_variables          = local.synthesize_function_env
+  }
+
+  depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources]
+}
+
 # The stale-job reaper (shared/jobs/reaper.ts): Cloud Scheduler POSTs to it every minute
 # (scheduler.tf). It has no trigger and is not public: only the scheduler's identity may invoke it.
 # One run reads three narrow queries of jobs (composite indexes in firestore.tf) and re-publishes
@@ -495,6 +552,13 @@ resource "google_cloud_run_service_iam_member" "embed_push_invoker" {
 resource "google_cloud_run_service_iam_member" "summarize_push_invoker" {
   location = google_cloudfunctions2_function.summarize.location
   service  = google_cloudfunctions2_function.summarize.name
+  role     = "roles/run.invoker"
+  member   = google_service_account.push_invoker.member
+}
+
+resource "google_cloud_run_service_iam_member" "synthesize_push_invoker" {
+  location = google_cloudfunctions2_function.synthesize.location
+  service  = google_cloudfunctions2_function.synthesize.name
   role     = "roles/run.invoker"
   member   = google_service_account.push_invoker.member
 }

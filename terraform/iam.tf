@@ -13,6 +13,7 @@ locals {
     embed         = "Scriptorium embed function (chunks, embedding vectors, document events)"
     summarize     = "Scriptorium summarize function (summaries, derived files, document events)"
     transcribe    = "Scriptorium transcribe function (transcripts, derived files, document events)"
+    synthesize    = "Scriptorium synthesize function (text to speech, audio as derived files)"
     reaper        = "Scriptorium reaper function (stale jobs: expiry, re-dispatch, announcements)"
   }
 }
@@ -217,6 +218,29 @@ resource "google_project_iam_member" "transcribe_speech_client" {
   member  = google_service_account.runtime["transcribe"].member
 }
 
+# api: a text-to-speech job (POST /v1/jobs) is started by the API, which stores the request as an
+# object (create-only, covered by api_documents_creator) and publishes it on synthesize-requests.
+resource "google_pubsub_topic_iam_member" "api_publishes_synthesize_requests" {
+  topic  = google_pubsub_topic.synthesize_requests.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.runtime["api"].member
+}
+
+# synthesize: reads the stored request and writes the audio create-only as a derived object; a
+# retried attempt reads the existing object's metadata after a 412: creator + viewer, no delete.
+# It publishes nothing (the job record is the outcome clients listen to).
+resource "google_storage_bucket_iam_member" "synthesize_documents_creator" {
+  bucket = google_storage_bucket.documents.name
+  role   = "roles/storage.objectCreator"
+  member = google_service_account.runtime["synthesize"].member
+}
+
+resource "google_storage_bucket_iam_member" "synthesize_documents_viewer" {
+  bucket = google_storage_bucket.documents.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.runtime["synthesize"].member
+}
+
 # reaper: reads and writes jobs (Firestore, above) and never touches Cloud Storage. A stuck OCR or
 # transcribe stage is restarted by publishing its request again (on ocr-requests or
 # transcribe-requests), a stuck text stage (embed, summarize) by publishing the text-ready event
@@ -230,6 +254,13 @@ resource "google_pubsub_topic_iam_member" "reaper_publishes_ocr_requests" {
 
 resource "google_pubsub_topic_iam_member" "reaper_publishes_transcribe_requests" {
   topic  = google_pubsub_topic.transcribe_requests.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.runtime["reaper"].member
+}
+
+# reaper: a stuck text-to-speech job is restarted by publishing its synthesize request again.
+resource "google_pubsub_topic_iam_member" "reaper_publishes_synthesize_requests" {
+  topic  = google_pubsub_topic.synthesize_requests.id
   role   = "roles/pubsub.publisher"
   member = google_service_account.runtime["reaper"].member
 }

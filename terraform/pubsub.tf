@@ -17,6 +17,11 @@ resource "google_pubsub_topic" "transcribe_requests" {
   depends_on = [google_project_service.enabled]
 }
 
+resource "google_pubsub_topic" "synthesize_requests" {
+  name       = "synthesize-requests"
+  depends_on = [google_project_service.enabled]
+}
+
 resource "google_pubsub_topic" "document_events" {
   name       = "document-events"
   depends_on = [google_project_service.enabled]
@@ -118,6 +123,37 @@ resource "google_pubsub_subscription" "transcribe_transcribe_requests" {
     oidc_token {
       service_account_email = google_service_account.push_invoker.email
       audience              = google_cloudfunctions2_function.transcribe.service_config[0].uri
+    }
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# Speech synthesis of a long text takes minutes (chunk by chunk, with progress): as OCR, a 600 s ack
+# deadline bounds one push attempt and the synthesize function times out below it.
+resource "google_pubsub_subscription" "synthesize_synthesize_requests" {
+  name                       = "synthesize-synthesize-requests"
+  topic                      = google_pubsub_topic.synthesize_requests.id
+  ack_deadline_seconds       = 600
+  message_retention_duration = "604800s"
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = 5
+  }
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.synthesize.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.synthesize_requests.name}"
+    oidc_token {
+      service_account_email = google_service_account.push_invoker.email
+      audience              = google_cloudfunctions2_function.synthesize.service_config[0].uri
     }
   }
 
@@ -318,6 +354,12 @@ resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_embed_
 
 resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_summarize_document_events" {
   subscription = google_pubsub_subscription.summarize_document_events.id
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_synthesize_synthesize_requests" {
+  subscription = google_pubsub_subscription.synthesize_synthesize_requests.id
   role         = "roles/pubsub.subscriber"
   member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
 }

@@ -210,6 +210,37 @@ variable "stt_location" {
   default     = "global"
 }
 
+variable "tts_engine" {
+  description = <<-EOT
+    SCRIPTORIUM_TTS_ENGINE of the synthesize function (and of the api function, which lists voices).
+    "google" (default): Cloud Text-to-Speech, billed per character; enables texttospeech.googleapis.com
+    (the API has no IAM role of its own to grant: an enabled API in the project is what it needs).
+    "local": flite (kal16) and festival (festvox-us-slt-hts), espeak-ng as a fallback, as child
+    processes. The Cloud Functions Node.js runtime is not known to include them, so with "local"
+    every synthesis fails (ENGINE_MISCONFIGURED) unless the function runs on an image that has them
+    and ffmpeg (README.md, "Speech synthesis").
+  EOT
+  type        = string
+  default     = "google"
+
+  validation {
+    condition     = contains(["google", "local"], var.tts_engine)
+    error_message = "tts_engine must be \"google\" or \"local\" (the engines in shared/config/index.ts)."
+  }
+}
+
+variable "tts_language" {
+  description = "SCRIPTORIUM_TTS_LANGUAGE: language of speech requests that declare none, as a BCP-47 tag."
+  type        = string
+  default     = "en-US"
+}
+
+variable "tts_max_chars" {
+  description = "SCRIPTORIUM_TTS_MAX_CHARS: longest text or SSML (characters) POST /v1/jobs accepts (400 beyond)."
+  type        = number
+  default     = 100000
+}
+
 variable "log_level" {
   description = "SCRIPTORIUM_LOG_LEVEL."
   type        = string

@@ -18,6 +18,7 @@ import type { Role } from '../../shared/firestore/paths.js';
 import type { Logger } from '../../shared/logger/index.js';
 import type { SearchDeps } from '../../shared/search/search.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
+import type { TextToSpeechEngine } from '../../shared/engines/tts/types.js';
 
 export interface ApiRequest {
   readonly method: string;
@@ -26,8 +27,9 @@ export interface ApiRequest {
   /**
    * Reads and parses the JSON body (capped, uncompressed, UTF-8; HttpError otherwise). Called only
    * by routes that take a body, after the caller is authenticated: nothing else reads a byte of it.
+   * `maxBytes` defaults to MAX_API_BODY_BYTES; a route taking long texts (speech) passes its own cap.
    */
-  readonly readBody: () => Promise<unknown>;
+  readonly readBody: (maxBytes?: number) => Promise<unknown>;
   /** The client's address (the first X-Forwarded-For hop behind Google's front end, else the socket's). */
   readonly clientIp?: string;
   /** The query string's parameters (first value of each). */
@@ -45,7 +47,8 @@ export interface ApiDeps {
   /** Rate limits are optional here (defaults apply): tests build deps with only what they exercise. */
   readonly config: Partial<Pick<Config, 'SCRIPTORIUM_RATE_LIMIT_PER_MINUTE' | 'SCRIPTORIUM_RATE_LIMIT_BURST' | 'SCRIPTORIUM_AUTH_FAILURES_PER_MINUTE'>> &
     Pick<Config, 'GOOGLE_CLOUD_PROJECT' | 'SCRIPTORIUM_BUCKET' | 'SCRIPTORIUM_MAX_UPLOAD_BYTES' | 'SCRIPTORIUM_SIGNED_URL_TTL_SECONDS' | 'SCRIPTORIUM_EMBEDDING_ENGINE' | 'SCRIPTORIUM_EMBEDDING_MODEL'> &
-    Partial<Pick<Config, 'SCRIPTORIUM_CORS_ORIGINS'>>;
+    Partial<Pick<Config, 'SCRIPTORIUM_CORS_ORIGINS'>> &
+    Partial<Pick<Config, 'SCRIPTORIUM_TTS_ENGINE' | 'SCRIPTORIUM_TTS_VOICE' | 'SCRIPTORIUM_TTS_LANGUAGE' | 'SCRIPTORIUM_TTS_ENDPOINT' | 'SCRIPTORIUM_TTS_MAX_CHARS'>>;
   readonly verifier: TokenVerifier;
   readonly db: Firestore;
   readonly projects: ProjectRepository;
@@ -63,6 +66,8 @@ export interface ApiDeps {
   readonly search?: SearchDeps;
   /** Firebase Auth accounts for the users admin API (absent: built from the config on first use). */
   readonly accounts?: Accounts;
+  /** The text-to-speech engine `GET /v1/voices` lists. Absent: the one the config names, made on first use. */
+  readonly tts?: () => TextToSpeechEngine;
 }
 
 /** Roles that may create and change things in a project. */

@@ -58,8 +58,8 @@ ff.http('api', async (req, res) => {
     return;
   }
   let consumed = false;
-  const readBody = async (): Promise<unknown> => {
-    const body = await readJsonBody(req, MAX_API_BODY_BYTES, raw);
+  const readBody = async (maxBytes = MAX_API_BODY_BYTES): Promise<unknown> => {
+    const body = await readJsonBody(req, maxBytes, raw);
     consumed = true;
     markBodyConsumed(req);
     return body;

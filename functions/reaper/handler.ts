@@ -11,7 +11,7 @@ import type { DocumentRepository } from '../../shared/firestore/documents.js';
 import type { JobRepository } from '../../shared/firestore/jobs.js';
 import type { Publisher } from '../../shared/events/publisher.js';
 import type { DocumentEvent } from '../../shared/events/contracts.js';
-import { firstStage, firstStageRequest, type FirstStageRequest } from '../../shared/stages/requests.js';
+import { firstStage, firstStageRequest, synthesizeRequest, type FirstStageRequest } from '../../shared/stages/requests.js';
 import { textReadyEvent, textStageOf } from '../../shared/stages/text-ready.js';
 import { COLLECTIONS } from '../../shared/firestore/paths.js';
 import { announceOutcome, failJob } from '../../shared/jobs/outcomes.js';
@@ -43,13 +43,15 @@ export interface ReaperReport {
 
 const UPLOAD_EXPIRED = { code: 'UPLOAD_EXPIRED', message: 'no file was uploaded before the signed upload URL expired', retryable: false } as const;
 
-type StageRequestMessage = FirstStageRequest | { topic: 'document-events'; data: DocumentEvent };
+type StageRequestMessage = FirstStageRequest | ReturnType<typeof synthesizeRequest> | { topic: 'document-events'; data: DocumentEvent };
 
 /** The requests that restart `stages` of `job` (one text-ready event serves every stage that starts from it). */
 async function requestsFor(job: Job, stages: readonly string[], deps: ReaperDeps): Promise<StageRequestMessage[]> {
   const out: StageRequestMessage[] = [];
   const documentId = job.documentId;
   const generation = job.input.generation;
+  // A text-to-speech job has no document: its one stage restarts from its stored request.
+  if (job.kind === 'speech.synthesize') return generation !== null && stages.includes('synthesize') ? [synthesizeRequest(job, generation, (deps.now?.() ?? new Date()).toISOString())] : [];
   if (!documentId || generation === null) return out;
   const now = (deps.now?.() ?? new Date()).toISOString();
   if (stages.includes(firstStage(job))) out.push(firstStageRequest({ ...job, documentId }, generation, now));

@@ -14,6 +14,7 @@ import { projectsCommand } from './commands/projects.js';
 import { reembedCommand } from './commands/reembed.js';
 import { searchCommand } from './commands/search.js';
 import { settingsCommand } from './commands/settings.js';
+import { speakCommand, voicesCommand } from './commands/speak.js';
 import { summaryCommand } from './commands/summary.js';
 import { textCommand } from './commands/text.js';
 import { tokenCommand } from './commands/token.js';
@@ -28,7 +29,7 @@ import { ApiError } from './session.js';
 
 /** Every command, by name. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand, jobsCommand, cancelCommand, retryCommand, deadLettersCommand, usageCommand, usersCommand, keysCommand, tokenCommand, projectsCommand, membersCommand, documentsCommand, settingsCommand, agentsCommand].map((c) => [c.name, c]),
+  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand, jobsCommand, cancelCommand, retryCommand, deadLettersCommand, usageCommand, usersCommand, keysCommand, tokenCommand, projectsCommand, membersCommand, documentsCommand, settingsCommand, agentsCommand, speakCommand, voicesCommand].map((c) => [c.name, c]),
 );
 
 /** The top-level `--help`. */

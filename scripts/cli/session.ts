@@ -22,6 +22,7 @@ import {
   type SearchRequest,
   type SearchResponse,
 } from '../../shared/api/contracts.js';
+import { AudioLinkResponseSchema, CreateJobResponseSchema, SPEECH_ROUTES, VoicesResponseSchema, type AudioLinkResponse, type CreateJobRequest, type CreateJobResponse, type VoicesResponse } from '../../shared/api/speech.js';
 import { CliFailure } from './io.js';
 import { ProjectUsageResponseSchema, usageRoute, type ProjectUsageResponse, type UsageQuery } from '../../shared/api/usage.js';
 import { COLLECTIONS } from '../../shared/firestore/paths.js';
@@ -256,6 +257,35 @@ export class ApiClient {
     } catch {
       throw new ApiError(res.status, 'BAD_RESPONSE', `the api answered with something that is not JSON: ${text.slice(0, 200)}`);
     }
+  }
+
+  /**
+   * `POST /v1/jobs`: a text-to-speech job. With a `clientRequestId` the request is idempotent, so
+   * transient failures are retried (a retry returns the same job).
+   */
+  async createSpeechJob(request: CreateJobRequest): Promise<CreateJobResponse> {
+    const attempts = request.clientRequestId ? this.retryDelaysMs.length + 1 : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await this.send('POST', SPEECH_ROUTES.jobs, { body: JSON.stringify(request) });
+        return await this.parse(res, CreateJobResponseSchema);
+      } catch (err) {
+        if (!(err instanceof ApiError) || !isTransient(err) || attempt >= attempts) throw err;
+        await new Promise((resolve) => setTimeout(resolve, this.retryDelaysMs[attempt - 1]));
+      }
+    }
+  }
+
+  /** `GET /v1/voices`: the configured text-to-speech engine's voices. */
+  async voices(language?: string): Promise<VoicesResponse> {
+    const res = await this.send('GET', SPEECH_ROUTES.voices(language), {});
+    return this.parse(res, VoicesResponseSchema);
+  }
+
+  /** `GET /v1/jobs/:id/audio`: a short-lived signed download URL for a completed TTS job's audio. */
+  async speechAudio(jobId: string): Promise<AudioLinkResponse> {
+    const res = await this.send('GET', SPEECH_ROUTES.audio(jobId), {});
+    return this.parse(res, AudioLinkResponseSchema);
   }
 
   private async send(method: string, route: string, opts: { body?: string; accept?: string; headers?: Record<string, string> }): Promise<Response> {

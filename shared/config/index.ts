@@ -122,6 +122,8 @@ export const ConfigSchema = z.object({
     .default('http://localhost:5173,http://127.0.0.1:5173')
     .transform((s) => s.split(',').map((o) => o.trim()).filter((o) => o !== ''))
     .pipe(z.array(z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$/, 'expected origins such as https://console.example.com'))),
+  /** Longest text-to-speech input (text or SSML) the API accepts, in characters (400 beyond). */
+  SCRIPTORIUM_TTS_MAX_CHARS: intFromEnv(100_000),
   /** Log level floor. */
   SCRIPTORIUM_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR']).default('INFO'),
 }).superRefine(

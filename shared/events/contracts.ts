@@ -65,6 +65,20 @@ export const TranscribeRequestedV1 = z.object({
 export type TranscribeRequested = z.infer<typeof TranscribeRequestedV1>;
 
 /**
+ * API → synthesize: a text-to-speech job (`speech.synthesize`, no document). `source` is the stored
+ * request (text or SSML and the voice, language, rate and format asked for, see
+ * shared/api/speech.ts); its generation is the job's idempotency key. Names the work only.
+ */
+export const SynthesizeRequestedV1 = z.object({
+  type: z.literal('scriptorium.speech.synthesize.requested.v1'),
+  jobId: JobIdSchema,
+  projectId: ProjectIdSchema,
+  source: ObjectRefSchema,
+  requestedAt: z.string(),
+});
+export type SynthesizeRequested = z.infer<typeof SynthesizeRequestedV1>;
+
+/**
  * A document's text is ready (OCR or extraction done): the fan-out point. The embedding and the
  * summary functions each take it from their own subscription and run in parallel. Like every
  * request, it only names the work; the stages read the text from the document record.
@@ -117,6 +131,7 @@ export const contracts = {
   'object-events': { data: GcsObjectSchema, attributes: GcsNotificationAttributesSchema },
   'ocr-requests': { data: OcrRequestedV1, attributes: z.record(z.string(), z.string()) },
   'transcribe-requests': { data: TranscribeRequestedV1, attributes: z.record(z.string(), z.string()) },
+  'synthesize-requests': { data: SynthesizeRequestedV1, attributes: z.record(z.string(), z.string()) },
   'document-events': { data: DocumentEventV1, attributes: z.record(z.string(), z.string()) },
   'dead-letter': { data: DeadLetteredMessage, attributes: z.record(z.string(), z.string()) },
   'dead-letter-unprocessed': { data: DeadLetteredMessage, attributes: z.record(z.string(), z.string()) },

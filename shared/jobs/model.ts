@@ -18,9 +18,17 @@ export function isTerminal(status: JobStatus): boolean {
   return TERMINAL_STATUSES.has(status);
 }
 
-/** Pipelines a job can run: `document.process` (a version's upload to READY) and `document.embed` (re-embedding); the others are reserved names. */
-export const JOB_KINDS = ['document.process', 'document.embed', 'document.summarize', 'speech.transcribe', 'speech.synthesize', 'video.translate'] as const;
+/**
+ * Pipelines a job can run: `document.process` (a version's upload to READY), `document.embed`
+ * (re-embedding), `speech.transcribe`, `speech.synthesize` (text to speech, a job without a
+ * document); the others are reserved names. `voice.clone` and `video.talking-head` are known so the
+ * API can name them, and refused ({@link UNSUPPORTED_JOB_KINDS}) until an engine exists.
+ */
+export const JOB_KINDS = ['document.process', 'document.embed', 'document.summarize', 'speech.transcribe', 'speech.synthesize', 'video.translate', 'voice.clone', 'video.talking-head'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
+
+/** Kinds the job model and the API know but no engine runs yet: creating one is refused with `NOT_SUPPORTED`. */
+export const UNSUPPORTED_JOB_KINDS: ReadonlySet<JobKind> = new Set(['voice.clone', 'video.talking-head']);
 
 /** Stages of `document.process`, in order. */
 export const DOCUMENT_STAGES = ['upload', 'ingest', 'ocr', 'done'] as const;
@@ -184,8 +192,12 @@ export const SPEECH_PIPELINE: Pipeline = [
 /** `document.embed`: re-embedding a READY version's text (after a change of embedding model). */
 export const EMBED_PIPELINE: Pipeline = [{ name: 'embed', weight: 100, after: [] }];
 
+/** `speech.synthesize`: one stage, text (or SSML) to one audio file; the job has no document. */
+export const SYNTHESIZE_PIPELINE: Pipeline = [{ name: 'synthesize', weight: 100, after: [] }];
+
 /** The stages a job of `kind` runs (the runner completes the job when all of them are done). */
 export function pipelineFor(kind: JobKind): Pipeline {
+  if (kind === 'speech.synthesize') return SYNTHESIZE_PIPELINE;
   return kind === 'document.embed' ? EMBED_PIPELINE : kind === 'speech.transcribe' ? SPEECH_PIPELINE : DOCUMENT_PIPELINE;
 }
 

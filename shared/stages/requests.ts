@@ -2,7 +2,7 @@
  * The request that starts a job's first stage, built from the job record: OCR (text extraction) for
  * documents, transcription for recordings. Ingest dispatches it; the reaper publishes it again.
  */
-import type { OcrRequested, TranscribeRequested } from '../events/contracts.js';
+import type { OcrRequested, SynthesizeRequested, TranscribeRequested } from '../events/contracts.js';
 import type { Job } from '../jobs/model.js';
 
 export type FirstStageRequest = { readonly topic: 'ocr-requests'; readonly data: OcrRequested } | { readonly topic: 'transcribe-requests'; readonly data: TranscribeRequested };
@@ -26,4 +26,9 @@ export function firstStageRequest(job: Job & { readonly documentId: string }, ge
   return firstStage(job) === 'transcribe'
     ? { topic: 'transcribe-requests', data: { type: 'scriptorium.media.transcribe.requested.v1', ...common } }
     : { topic: 'ocr-requests', data: { type: 'scriptorium.document.ocr.requested.v1', ...common } };
+}
+
+/** The synthesize stage's request for a `speech.synthesize` job (its stored request's generation): the API dispatches it, the reaper publishes it again. */
+export function synthesizeRequest(job: Pick<Job, 'id' | 'projectId' | 'input'>, generation: string, requestedAt: string): { readonly topic: 'synthesize-requests'; readonly data: SynthesizeRequested } {
+  return { topic: 'synthesize-requests', data: { type: 'scriptorium.speech.synthesize.requested.v1', jobId: job.id, projectId: job.projectId, source: { bucket: job.input.bucket, object: job.input.object, generation }, requestedAt } };
 }

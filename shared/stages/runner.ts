@@ -48,7 +48,8 @@ import { addUnits } from '../cost/usage.js';
 export interface StageRequest {
   readonly jobId: string;
   readonly projectId: string;
-  readonly documentId: string;
+  /** Null for a job without a document (speech synthesis): the job's `documentId` is null too. */
+  readonly documentId: string | null;
   /** The source generation the work is for: the job's idempotency key (stale requests are skipped). */
   readonly generation: string;
   readonly messageId: string;
@@ -82,7 +83,16 @@ export interface StageContext {
    * counted by the runner. Written with the transition that ends the attempt, whatever its outcome.
    */
   readonly usage: UsageMeter;
+  /**
+   * Reads the job now (unthrottled, a read, no write) and stops the work if it was cancelled or taken
+   * over: aborts `signal` and throws. For work that must not write anything once cancelled (between
+   * chunks, before an upload); progress alone notices a cancel at most once per progress interval.
+   */
+  checkpoint(this: void): Promise<void>;
 }
+
+/** What the work of a job without a document gets: no document record is read or written. */
+export type JobStageContext = Omit<StageContext, 'document'>;
 
 export interface StageOutput {
   /** Stored as `stages.{name}.result` (and, when the job completes, merged into `job.result`). */
@@ -119,6 +129,20 @@ export interface StageDefinition {
    * are only logged: the completion stands, and what is left expires on its own.
    */
   afterComplete?(job: Job, log: Logger): Promise<void>;
+}
+
+/**
+ * A stage of jobs without a document (`job.documentId` null, e.g. `speech.synthesize`): the same
+ * cycle (claim, lease, heartbeat, attempts, cancel, progress, completion, announcement) minus the
+ * document record's reads and writes. Its requests carry `documentId: null`.
+ */
+export interface DocumentlessStageDefinition extends Omit<StageDefinition, 'work'> {
+  readonly documentless: true;
+  work(ctx: JobStageContext): Promise<StageOutput>;
+}
+
+function isDocumentless(def: StageDefinition | DocumentlessStageDefinition): def is DocumentlessStageDefinition {
+  return 'documentless' in def && def.documentless;
 }
 
 export interface StageDeps {
@@ -167,13 +191,13 @@ export function leaseFor(functionName: string): number {
 /** The job's document record names another job, project or source: the job fails alone. */
 export const DOCUMENT_MISMATCH = 'DOCUMENT_MISMATCH';
 
-export async function runStage(def: StageDefinition, eventData: unknown, deps: StageDeps): Promise<StageOutcome> {
+export async function runStage(def: StageDefinition | DocumentlessStageDefinition, eventData: unknown, deps: StageDeps): Promise<StageOutcome> {
   // Everything the attempt does (claim, progress, work, completion) counts on its meter.
   const meter = new UsageMeter();
   return meter.run(() => runMetered(def, eventData, deps, meter));
 }
 
-async function runMetered(def: StageDefinition, eventData: unknown, deps: StageDeps, meter: UsageMeter): Promise<StageOutcome> {
+async function runMetered(def: StageDefinition | DocumentlessStageDefinition, eventData: unknown, deps: StageDeps, meter: UsageMeter): Promise<StageOutcome> {
   const decoded = def.decode(eventData);
   if ('ignore' in decoded) return { action: 'skipped', reason: decoded.ignore, jobId: '' };
   const { request: req } = decoded;
@@ -263,17 +287,23 @@ async function runMetered(def: StageDefinition, eventData: unknown, deps: StageD
   const heartbeat = lease.start(ours, controller, log);
   let output: StageOutput;
   const workDir = await mkdtemp(path.join(tmpdir(), `scriptorium-${name}-`));
+  const base: JobStageContext = { job: claimed, attempt, signal: controller.signal, workDir, log, progress: progressReporter(deps, name, jobId, ours, controller, log, lease), checkpoint: checkpointer(deps, jobId, ours, controller), usage: meter };
   try {
-    const [record, version] = await Promise.all([deps.documents.get(req.documentId), deps.documents.getVersion(req.documentId, claimed.input.version)]);
-    if (!record || !version) throw new PermanentError(DOCUMENT_MISSING.code, DOCUMENT_MISSING.message);
-    // A version's processing is its version's job; a re-embedding is the document's active job.
-    // (The current version's job is named by the document record too.)
-    const owner = claimed.kind === 'document.embed' ? record.activeJobId === claimed.id : version.jobId === claimed.id && (!claimed.input.current || record.jobId === claimed.id);
-    if (record.projectId !== claimed.projectId || !owner || version.source.bucket !== claimed.input.bucket || version.source.object !== claimed.input.object) {
-      throw new PermanentError(DOCUMENT_MISMATCH, 'the document record does not belong to this job');
+    if (isDocumentless(def)) {
+      output = await def.work(base);
+    } else {
+      if (req.documentId === null) throw new PermanentError(DOCUMENT_MISSING.code, DOCUMENT_MISSING.message);
+      const [record, version] = await Promise.all([deps.documents.get(req.documentId), deps.documents.getVersion(req.documentId, claimed.input.version)]);
+      if (!record || !version) throw new PermanentError(DOCUMENT_MISSING.code, DOCUMENT_MISSING.message);
+      // A version's processing is its version's job; a re-embedding is the document's active job.
+      // (The current version's job is named by the document record too.)
+      const owner = claimed.kind === 'document.embed' ? record.activeJobId === claimed.id : version.jobId === claimed.id && (!claimed.input.current || record.jobId === claimed.id);
+      if (record.projectId !== claimed.projectId || !owner || version.source.bucket !== claimed.input.bucket || version.source.object !== claimed.input.object) {
+        throw new PermanentError(DOCUMENT_MISMATCH, 'the document record does not belong to this job');
+      }
+      const document = versionView(record, version);
+      output = await def.work({ ...base, document });
     }
-    const document = versionView(record, version);
-    output = await def.work({ job: claimed, document, attempt, signal: controller.signal, workDir, log, progress: progressReporter(deps, name, jobId, ours, controller, log, lease), usage: meter });
   } catch (err) {
     return await attemptFailed(err, attempt);
   } finally {
@@ -312,7 +342,7 @@ async function runMetered(def: StageDefinition, eventData: unknown, deps: StageD
           log: { level: 'INFO', message: output.message + (promote?.promote ? `; version ${job.input.version} is now current (was ${promote.from})` : '') },
           also: (tx) => {
             deps.documents.updateForJob(tx, job, patch);
-            if (promote) deps.documents.promoteIn(tx, req.documentId, promote, patch);
+            if (promote && req.documentId !== null) deps.documents.promoteIn(tx, req.documentId, promote, patch);
           },
         };
       },
@@ -333,7 +363,7 @@ async function runMetered(def: StageDefinition, eventData: unknown, deps: StageD
     throw new TransientError('LEASE_LOST', `another attempt took over ${name} while this one ran`);
   }
   // 5. Outside the work's error handling: a failed announcement is retried (and repaired) by redelivery.
-  if (done.job.status === 'COMPLETED' && promotion.value?.promote) {
+  if (done.job.status === 'COMPLETED' && promotion.value?.promote && req.documentId !== null) {
     // Housekeeping after the switch (search is already right without it), before the announcement so
     // whoever waits for the job finds it done; failures are only logged.
     try {
@@ -465,6 +495,17 @@ function leaseKeeper(deps: StageDeps, name: string, jobId: string, attemptId: st
     },
   };
   return keeper;
+}
+
+/** An unthrottled cancel/takeover check for one attempt (one read): aborts the work and throws when it must stop. */
+function checkpointer(deps: StageDeps, jobId: string, ours: (job: Job) => boolean, controller: AbortController): StageContext['checkpoint'] {
+  return async () => {
+    if (!controller.signal.aborted) {
+      const job = await deps.jobs.get(jobId);
+      if (!job || job.cancelRequested || !ours(job)) controller.abort(new Stopped(job?.cancelRequested ? 'cancelled' : 'lease-lost'));
+    }
+    if (controller.signal.aborted) throw new TransientError('STOPPED', `work stopped: ${String(controller.signal.reason instanceof Stopped ? controller.signal.reason.why : 'aborted')}`);
+  };
 }
 
 /** Throttled progress writes for one attempt (each renews the lease); aborts the work when the job was cancelled or taken over. */

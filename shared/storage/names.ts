@@ -31,3 +31,19 @@ export function parseUploadObjectName(name: string): { projectId: string; docume
 export function derivedPrefix(ref: { projectId: string; documentId: string; sourceGeneration: string }): string {
   return `${OBJECT_PREFIX.derived}${ref.projectId}/${ref.documentId}/${ref.sourceGeneration}/`;
 }
+
+/**
+ * A text-to-speech job's stored request (text or SSML, voice, format…): `speech/{projectId}/{jobId}/request.json`.
+ * Outside `uploads/`, so no notification fires for it; written create-only by the API.
+ */
+export function speechRequestObjectName(projectId: string, jobId: string): string {
+  return `speech/${projectId}/${jobId}/request.json`;
+}
+
+/**
+ * A text-to-speech job's audio: a derived object keyed on the request's generation (the job stands
+ * in for the document), so a retried attempt finds what an earlier one wrote.
+ */
+export function speechAudioObjectName(ref: { projectId: string; jobId: string; requestGeneration: string }, format: string): string {
+  return `${derivedPrefix({ projectId: ref.projectId, documentId: ref.jobId, sourceGeneration: ref.requestGeneration })}speech.${format}`;
+}

@@ -15,6 +15,7 @@ import { jobRoutes } from './jobs.js';
 import { reembedRoutes } from './reembed.js';
 import { searchRoutes } from './search.js';
 import { settingsRoutes } from './settings.js';
+import { speechRoutes } from './speech.js';
 import { uploadRoutes } from './uploads.js';
 import { usageRoutes } from './usage.js';
 import { userRoutes } from './users.js';
@@ -23,6 +24,7 @@ export const ROUTES: readonly Route[] = [
   ...uploadRoutes,
   ...searchRoutes,
   ...reembedRoutes,
+  ...speechRoutes,
   ...jobRoutes,
   ...jobControlRoutes,
   ...deadLetterRoutes,

@@ -1,0 +1,245 @@
+/**
+ * `scriptorium speak "TEXT" | --file F [--ssml] [--voice V] [--language L] [--rate R]
+ * [--format mp3|ogg|wav] --out FILE [--json]`: a text-to-speech job (`POST /v1/jobs`, type TTS),
+ * followed to its end (Firestore listener, progress on stderr), its audio downloaded through the
+ * short-lived signed URL of `GET /v1/jobs/:id/audio` to FILE.
+ *
+ * `scriptorium voices [--language L] [--json]`: the voices of the configured engine.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { AudioFormatSchema, LanguageTagSchema, VoiceNameSchema, type AudioLinkResponse, type CreateJobRequest } from '../../../shared/api/speech.js';
+import { ProjectIdSchema } from '../../../shared/ids.js';
+import { parseCommand, parseSeconds } from '../args.js';
+import { DEFAULT_STALL_TIMEOUT_MS, DEFAULT_STALL_WARN_MS, followJob } from '../follow.js';
+import { EXIT, UsageError, CliFailure, type CliContext, type Command } from '../io.js';
+import { formatJobError, formatKeyValues, type JobView } from '../job-view.js';
+import { LineDrawer, formatBytes, formatStalled, renderJobProgress } from '../progress.js';
+import { ApiError, loadConfig, openFirebaseSession } from '../session.js';
+
+const USAGE = `Usage: scriptorium speak ("TEXT" | --file FILE) --out FILE [--ssml] [--voice V] [--language L] [--rate R] [--format mp3|ogg|wav] [--project ID] [--timeout SECONDS] [--json] [--config FILE]
+
+Turns text (or SSML) into one audio file: creates a text-to-speech job, follows its progress
+(chunk by chunk for long texts) and downloads the audio to --out.
+
+Options:
+  --file FILE       read the text from FILE (UTF-8) instead of the argument ("-": stdin)
+  --ssml            the text is SSML (a <speak> document)
+  --out FILE        where to write the audio (required)
+  --voice V         a voice from \`scriptorium voices\` (default: the engine's)
+  --language L      BCP-47 language tag (default: the voice's)
+  --rate R          speaking rate, 0.25–2 (1 is normal)
+  --format F        mp3 (default), ogg or wav
+  --project ID      project (default: the stack's demo project)
+  --timeout SECONDS give up waiting after this long (default 1800; the job goes on)
+  --json            print one JSON object on stdout at the end (job id, status, file, result)
+  --config FILE     local stack config (default: $SCRIPTORIUM_LOCAL_CONFIG or .scriptorium/local.json)
+  -h, --help        show this help
+
+Exit status: 0 with the file written; 1 when the job failed or was cancelled, the api refused the
+request (too long, empty, invalid SSML) or the download failed; 2 on usage errors.
+`;
+
+/** The one JSON object `speak --json` prints. */
+export interface SpeakJson {
+  readonly jobId: string;
+  readonly status: string;
+  readonly out: string | null;
+  readonly result: Readonly<Record<string, unknown>> | null;
+  readonly error: { code: string; message: string } | null;
+  readonly metrics: Readonly<Record<string, unknown>> | null;
+}
+
+async function readInput(file: string | undefined, positionals: readonly string[]): Promise<string> {
+  if (file !== undefined) {
+    if (positionals.length > 0) throw new UsageError('give the text as an argument or with --file, not both');
+    if (file === '-') {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(String(c)));
+      return Buffer.concat(chunks).toString('utf8');
+    }
+    try {
+      return await readFile(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read --file ${file}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'missing TEXT (or --file)' : `expected one TEXT argument, got ${positionals.length} (quote the text)`);
+  return positionals[0] as string;
+}
+
+function checked<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, name: string, value: string | undefined): T | undefined {
+  if (value === undefined) return undefined;
+  const r = schema.safeParse(value);
+  if (!r.success) throw new UsageError(`invalid --${name} '${value}'`);
+  return r.data;
+}
+
+async function download(link: AudioLinkResponse, out: string): Promise<number> {
+  const res = await fetch(link.url, { signal: AbortSignal.timeout(300_000) });
+  if (!res.ok) throw new CliFailure(`downloading the audio failed: HTTP ${res.status}`);
+  const body = Buffer.from(await res.arrayBuffer());
+  if (body.length !== link.sizeBytes) throw new CliFailure(`downloaded ${body.length} bytes, expected ${link.sizeBytes}`);
+  // Written beside the target, then renamed: no half-written file under the target's name.
+  const tmp = `${out}.${randomUUID().slice(0, 8)}.part`;
+  try {
+    await writeFile(tmp, body);
+    await rename(tmp, out);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new CliFailure(`cannot write ${out}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return body.length;
+}
+
+async function run(ctx: CliContext): Promise<number> {
+  const { values, positionals } = parseCommand(ctx.argv, {
+    file: { type: 'string' },
+    ssml: { type: 'boolean' },
+    out: { type: 'string', short: 'o' },
+    voice: { type: 'string' },
+    language: { type: 'string' },
+    rate: { type: 'string' },
+    format: { type: 'string' },
+    project: { type: 'string' },
+    timeout: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) {
+    ctx.stdout.write(USAGE);
+    return EXIT.OK;
+  }
+  if (!values.out) throw new UsageError('missing --out FILE');
+  const format = checked(AudioFormatSchema, 'format', values.format) ?? 'mp3';
+  const voice = checked(VoiceNameSchema, 'voice', values.voice);
+  const language = checked(LanguageTagSchema, 'language', values.language);
+  const rate = values.rate === undefined ? undefined : Number(values.rate);
+  if (rate !== undefined && (!Number.isFinite(rate) || rate < 0.25 || rate > 2)) throw new UsageError(`--rate must be between 0.25 and 2, got '${values.rate ?? ''}'`);
+  const timeoutMs = values.timeout ? parseSeconds('timeout', values.timeout) : 1_800_000;
+  const text = await readInput(values.file, positionals);
+  const config = loadConfig(values.config, ctx.env);
+  const projectId = checked(ProjectIdSchema, 'project', values.project) ?? config.projectId;
+  const out = values.out;
+
+  const session = await (ctx.openSession ?? openFirebaseSession)(config);
+  try {
+    const request: CreateJobRequest = {
+      projectId,
+      type: 'TTS',
+      ...(values.ssml ? { ssml: text } : { text }),
+      ...(voice ? { voice } : {}),
+      ...(language ? { language } : {}),
+      ...(rate !== undefined ? { speakingRate: rate } : {}),
+      format,
+      // Retries of this one call must not make a second job.
+      clientRequestId: `cli-${randomUUID()}`,
+    };
+    let jobId: string;
+    try {
+      jobId = (await session.api.createSpeechJob(request)).jobId;
+    } catch (err) {
+      if (err instanceof ApiError) throw new CliFailure(`the api refused the speech job (${err.describe()})`);
+      throw err;
+    }
+    const drawer = ctx.stderr.isTTY ? new LineDrawer(ctx.stderr) : null;
+    let lastLine = '';
+    const show = (job: JobView, note?: string): void => {
+      const line = renderJobProgress({ jobId, status: job.status, stage: job.stage, progress: job.progress, columns: drawer?.columns ?? 80, ...(note ? { note } : {}) });
+      if (drawer) drawer.draw(line);
+      else if (line !== lastLine) ctx.stderr.write(`${line}\n`);
+      lastLine = line;
+    };
+    const outcome = await followJob(session, jobId, timeoutMs, (job) => show(job), {
+      warnAfterMs: DEFAULT_STALL_WARN_MS,
+      timeoutMs: DEFAULT_STALL_TIMEOUT_MS,
+      onStalled: (idleMs, report, last) => {
+        if (last && (drawer || report)) show(last, formatStalled(idleMs));
+      },
+    });
+    if (drawer) ctx.stderr.write('\n');
+    if (outcome.kind !== 'terminal') {
+      const why = outcome.kind === 'error' ? `listening to the job failed: ${outcome.error.message}` : outcome.kind === 'stalled' ? 'the job made no progress' : 'timed out waiting';
+      throw new CliFailure(`job ${jobId}: ${why} (it may still finish: scriptorium job ${jobId})`);
+    }
+    const job = outcome.job;
+    const metrics = (job.raw.metrics ?? null) as Record<string, unknown> | null;
+    if (job.status !== 'COMPLETED') {
+      const report: SpeakJson = { jobId, status: job.status, out: null, result: null, error: job.error ? { code: job.error.code, message: job.error.message } : null, metrics };
+      if (values.json) ctx.stdout.write(`${JSON.stringify(report)}\n`);
+      else ctx.stderr.write(`job ${jobId} ${job.status}${job.error ? `: ${formatJobError(job.error)}` : ''}\n`);
+      return EXIT.FAILURE;
+    }
+    let link: AudioLinkResponse;
+    try {
+      link = await session.api.speechAudio(jobId);
+    } catch (err) {
+      if (err instanceof ApiError) throw new CliFailure(`cannot get the audio of job ${jobId} (${err.describe()})`);
+      throw err;
+    }
+    const bytes = await download(link, out);
+    if (values.json) {
+      const report: SpeakJson = { jobId, status: job.status, out, result: job.result, error: null, metrics };
+      ctx.stdout.write(`${JSON.stringify(report)}\n`);
+    } else {
+      const r = job.result ?? {};
+      ctx.stdout.write(
+        formatKeyValues([
+          ['job', jobId],
+          ['file', out],
+          ['format', link.format],
+          ['duration', `${link.durationSeconds.toFixed(1)} s`],
+          ['size', formatBytes(bytes)],
+          ['voice', typeof r.voice === 'string' ? r.voice : null],
+          ['chunks', typeof r.chunks === 'number' ? String(r.chunks) : null],
+        ]),
+      );
+    }
+    return EXIT.OK;
+  } finally {
+    await session.close();
+  }
+}
+
+/** `scriptorium speak`. */
+export const speakCommand: Command = { name: 'speak', summary: 'turn text or SSML into an audio file (text-to-speech job)', usage: USAGE, run };
+
+const VOICES_USAGE = `Usage: scriptorium voices [--language L] [--json] [--config FILE]
+
+Lists the voices of the configured text-to-speech engine (name, languages, availability).
+
+Options:
+  --language L    only voices speaking this BCP-47 language (en matches en-US, en-GB…)
+  --json          print the api's JSON answer
+  --config FILE   local stack config (default: $SCRIPTORIUM_LOCAL_CONFIG or .scriptorium/local.json)
+  -h, --help      show this help
+`;
+
+async function runVoices(ctx: CliContext): Promise<number> {
+  const { values, positionals } = parseCommand(ctx.argv, { language: { type: 'string' }, json: { type: 'boolean' } });
+  if (values.help) {
+    ctx.stdout.write(VOICES_USAGE);
+    return EXIT.OK;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0] ?? ''}'`);
+  const language = checked(LanguageTagSchema, 'language', values.language);
+  const session = await (ctx.openSession ?? openFirebaseSession)(loadConfig(values.config, ctx.env));
+  try {
+    const answer = await session.api.voices(language);
+    if (values.json) {
+      ctx.stdout.write(`${JSON.stringify(answer)}\n`);
+    } else {
+      const width = Math.max(4, ...answer.voices.map((v) => v.name.length));
+      const lines = answer.voices.map((v) => `${v.name.padEnd(width)}  ${v.languageCodes.join(',').padEnd(10)}  ${(v.gender ?? '').padEnd(7)}  ${v.available ? 'available' : `unavailable: ${v.unavailableReason ?? ''}`}${v.description ? `  (${v.description})` : ''}`);
+      ctx.stdout.write(`engine ${answer.engine}\n${lines.join('\n')}${lines.length ? '\n' : ''}`);
+    }
+    return EXIT.OK;
+  } catch (err) {
+    if (err instanceof ApiError) throw new CliFailure(`cannot list voices (${err.describe()})`);
+    throw err;
+  } finally {
+    await session.close();
+  }
+}
+
+/** `scriptorium voices`. */
+export const voicesCommand: Command = { name: 'voices', summary: "list the text-to-speech engine's voices", usage: VOICES_USAGE, run: runVoices };
