@@ -169,6 +169,27 @@ export const topology = {
       messageRetentionSeconds: week,
     },
     {
+      // Video translation: the transcript's text-ready event starts the translate stage of a
+      // `video.translate` job (other jobs have no such stage: acknowledged without work).
+      name: 'translate-document-events',
+      topic: 'document-events',
+      pushFunction: 'translate',
+      ackDeadlineSeconds: 600,
+      retryPolicy: retry,
+      deadLetter: { topic: 'dead-letter', maxDeliveryAttempts: 5 },
+      messageRetentionSeconds: week,
+    },
+    {
+      // The translation-ready event starts the dub stage (speech synthesis and muxing take minutes).
+      name: 'dub-document-events',
+      topic: 'document-events',
+      pushFunction: 'dub',
+      ackDeadlineSeconds: 600,
+      retryPolicy: retry,
+      deadLetter: { topic: 'dead-letter', maxDeliveryAttempts: 5 },
+      messageRetentionSeconds: week,
+    },
+    {
       // Every document event kept for a week (replay, audits); pulled by tests.
       name: 'document-events-archive',
       topic: 'document-events',
@@ -187,6 +208,10 @@ export const topology = {
     { name: 'summarize', entryPoint: 'summarize', trigger: 'pubsub', memoryMb: 512, timeoutSeconds: 540 },
     // Normalized audio is ~115 MB per hour in the (memory-backed) temp directory.
     { name: 'transcribe', entryPoint: 'transcribe', trigger: 'pubsub', memoryMb: 2048, timeoutSeconds: 540 },
+    // Video translation: translating a transcript is quick (batches of segments); dubbing synthesizes
+    // every segment and muxes the video (ffmpeg; the video stream is usually copied).
+    { name: 'translate', entryPoint: 'translate', trigger: 'pubsub', memoryMb: 512, timeoutSeconds: 540 },
+    { name: 'dub', entryPoint: 'dub', trigger: 'pubsub', memoryMb: 2048, timeoutSeconds: 540 },
     // The stale-job reaper (shared/jobs/reaper.ts): every minute, so a dead attempt's job moves again
     // within about three minutes of its last heartbeat.
     { name: 'reaper', entryPoint: 'reaper', trigger: 'scheduled', schedule: '* * * * *', memoryMb: 256, timeoutSeconds: 120 },

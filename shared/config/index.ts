@@ -84,6 +84,12 @@ export const ConfigSchema = z.object({
   SCRIPTORIUM_TTS_LANGUAGE: z.string().regex(/^[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*$/, 'expected a BCP-47 language tag such as en-US').default('en-US'),
   /** Text-to-Speech endpoint override, `host` or `host:port`; a loopback host is the tests' server (plaintext, no credentials). */
   SCRIPTORIUM_TTS_ENDPOINT: emptyAsUnset(z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/, 'expected host or host:port').optional()),
+  /** `local` (Apertium from Debian, offline, the installed pairs) or `google` (Cloud Translation v3). Video translation. */
+  SCRIPTORIUM_TRANSLATE_ENGINE: z.enum(['local', 'google']).default('local'),
+  /** Cloud Translation location for `google` (`global` default, or a region such as us-central1). */
+  SCRIPTORIUM_TRANSLATE_LOCATION: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected global or a region such as us-central1').default('global'),
+  /** Cloud Translation endpoint override, `host` or `host:port`; a loopback host is the tests' server (plaintext, no credentials). */
+  SCRIPTORIUM_TRANSLATE_ENDPOINT: emptyAsUnset(z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/, 'expected host or host:port').optional()),
   /** Log level floor. */
   SCRIPTORIUM_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR']).default('INFO'),
 }).superRefine(

@@ -54,13 +54,16 @@ function newJobInput(body: UploadBody, bucket: string, object: string, uploadExp
     version,
     // A first version is the document's current one from the start; a later one becomes it when READY.
     current: version === 1,
+    translate: body.translate ?? null,
+    audio: body.audio ?? null,
   };
 }
 
 function newProcessJob(body: UploadBody, caller: Caller, documentId: string, jobId: string, input: Job['input']) {
   return {
     id: jobId,
-    kind: 'document.process' as const,
+    // A translation is decided at upload (the bytes only say it is a recording); ingest keeps it.
+    kind: body.translate ? ('video.translate' as const) : ('document.process' as const),
     projectId: body.projectId,
     documentId,
     ownerUid: caller.uid,
