@@ -28,6 +28,9 @@ locals {
     var.ocr_engine == "google" ? ["documentai.googleapis.com"] : [],
     var.embedding_engine == "google" || var.summary_engine == "google" ? ["aiplatform.googleapis.com"] : [],
     var.stt_engine == "google" ? ["speech.googleapis.com"] : [],
+    # Video translation: Cloud Translation for the translate function, Text-to-Speech for dub.
+    var.translate_engine == "google" ? ["translate.googleapis.com"] : [],
+    var.dub_tts_engine == "google" ? ["texttospeech.googleapis.com"] : [],
   ))
 }
 

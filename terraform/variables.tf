@@ -210,6 +210,44 @@ variable "stt_location" {
   default     = "global"
 }
 
+variable "translate_engine" {
+  description = <<-EOT
+    SCRIPTORIUM_TRANSLATE_ENGINE of the translate function (video translation).
+    "google" (default): Cloud Translation v3 (TranslateText, general NMT model) in translate_location;
+    enables translate.googleapis.com and grants the translate service account roles/cloudtranslate.user.
+    "local": Apertium as a child process, for the language pairs whose Debian packages are installed
+    (README.md, "Video translation"); the Cloud Functions Node.js runtime does not include them.
+  EOT
+  type        = string
+  default     = "google"
+
+  validation {
+    condition     = contains(["google", "local"], var.translate_engine)
+    error_message = "translate_engine must be \"google\" or \"local\" (the engines in shared/config/index.ts)."
+  }
+}
+
+variable "translate_location" {
+  description = "SCRIPTORIUM_TRANSLATE_LOCATION of the translate function: Cloud Translation location, \"global\" (default) or a region."
+  type        = string
+  default     = "global"
+}
+
+variable "dub_tts_engine" {
+  description = <<-EOT
+    SCRIPTORIUM_TTS_ENGINE of the dub function: "google" (default, Cloud Text-to-Speech; enables
+    texttospeech.googleapis.com) or "local" (flite/festival/espeak-ng child processes, which the
+    Cloud Functions Node.js runtime is not known to include).
+  EOT
+  type        = string
+  default     = "google"
+
+  validation {
+    condition     = contains(["google", "local"], var.dub_tts_engine)
+    error_message = "dub_tts_engine must be \"google\" or \"local\" (the engines in shared/config/index.ts)."
+  }
+}
+
 variable "log_level" {
   description = "SCRIPTORIUM_LOG_LEVEL."
   type        = string

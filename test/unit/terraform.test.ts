@@ -107,12 +107,12 @@ void describe('checkTerraform', () => {
     {
       name: 'an emulator variable in production',
       mutate: (d) => replaceIn(d, 'functions.tf', '    SCRIPTORIUM_LOG_LEVEL ', '    FIRESTORE_EMULATOR_HOST = "127.0.0.1:8080"\n    SCRIPTORIUM_LOG_LEVEL '),
-      expected: ['api', 'ingest', 'ocr', 'dead-letter', 'embed', 'summarize', 'transcribe', 'reaper'].map((f) => `function ${f}: sets FIRESTORE_EMULATOR_HOST, which would point production at an emulator`),
+      expected: ['api', 'ingest', 'ocr', 'dead-letter', 'embed', 'summarize', 'transcribe', 'translate', 'dub', 'reaper'].map((f) => `function ${f}: sets FIRESTORE_EMULATOR_HOST, which would point production at an emulator`),
     },
     {
       name: 'a config value ConfigSchema rejects',
       mutate: (d) => replaceIn(d, 'variables.tf', 'default     = "INFO"', 'default     = "VERBOSE"'),
-      expected: ['api', 'ingest', 'ocr', 'dead-letter', 'embed', 'summarize', 'transcribe', 'reaper'].map(
+      expected: ['api', 'ingest', 'ocr', 'dead-letter', 'embed', 'summarize', 'transcribe', 'translate', 'dub', 'reaper'].map(
         (f) => `function ${f}: SCRIPTORIUM_LOG_LEVEL = "VERBOSE" is rejected by ConfigSchema (Invalid option: expected one of "DEBUG"|"INFO"|"WARNING"|"ERROR")`,
       ),
     },
