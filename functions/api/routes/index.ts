@@ -7,6 +7,7 @@ import { documentRoutes } from './documents.js';
 import { jobRoutes } from './jobs.js';
 import { reembedRoutes } from './reembed.js';
 import { searchRoutes } from './search.js';
+import { translationRoutes } from './translation.js';
 import { uploadRoutes } from './uploads.js';
 
 export const ROUTES: readonly Route[] = [
@@ -15,4 +16,5 @@ export const ROUTES: readonly Route[] = [
   ...reembedRoutes,
   ...jobRoutes,
   ...documentRoutes,
+  ...translationRoutes,
 ];
