@@ -16,7 +16,7 @@ import { makeTestVideo } from '../test/helpers/video.js';
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, to: { type: 'string', default: 'es' }, runs: { type: 'string', default: '1' } } });
 const cfg = localConfigForTests();
 const token = await signIn(cfg);
-const video = await makeTestVideo(Number(values.seconds));
+const video = await makeTestVideo(0, Number(values.seconds));
 console.log(`video: ${video.durationSeconds.toFixed(1)} s, ${video.body.length} bytes`);
 for (let run = 1; run <= Number(values.runs); run++) {
   const started = performance.now();

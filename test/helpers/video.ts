@@ -16,18 +16,18 @@ async function ffmpeg(args: string[]): Promise<void> {
   if (r.code !== 0) throw new Error(`ffmpeg failed: ${r.stderr}`);
 }
 
-/** An MP4 of about `minSeconds` or more (whole readings: ~20 s per round of the three). */
-export async function makeTestVideo(minSeconds = 15): Promise<{ body: Buffer; durationSeconds: number; speech: Buffer }> {
+/** An MP4 of whole readings lasting `minSeconds` or more (~20 s per round of the three), or exactly `exactSeconds`. */
+export async function makeTestVideo(minSeconds = 15, exactSeconds?: number): Promise<{ body: Buffer; durationSeconds: number; speech: Buffer }> {
   const dir = await mkdtemp(join(tmpdir(), 'test-video-'));
   try {
-    const rounds = Math.max(1, Math.ceil(minSeconds / 19.9));
+    const rounds = Math.max(1, Math.ceil(Math.max(minSeconds, exactSeconds ?? 0) / 19.9));
     const inputs = Array.from({ length: rounds }, () => READINGS).flat();
     const speech = join(dir, 'speech.wav');
     const pads = inputs.map((_, i) => `[${i}:a]apad=pad_dur=1.5[a${i}]`).join(';');
     await ffmpeg([
       ...inputs.flatMap((r) => ['-i', fixturePath(`audio/${r}.wav`)]),
       '-filter_complex', `${pads};${inputs.map((_, i) => `[a${i}]`).join('')}concat=n=${inputs.length}:v=0:a=1[a]`,
-      '-map', '[a]', '-ar', '16000', '-ac', '1', speech,
+      '-map', '[a]', ...(exactSeconds ? ['-t', String(exactSeconds)] : []), '-ar', '16000', '-ac', '1', speech,
     ]);
     const probe = await runProcess('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', speech]);
     const durationSeconds = Number(probe.stdout.trim());
