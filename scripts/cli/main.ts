@@ -9,6 +9,7 @@ import { searchCommand } from './commands/search.js';
 import { summaryCommand } from './commands/summary.js';
 import { textCommand } from './commands/text.js';
 import { transcriptCommand } from './commands/transcript.js';
+import { translateVideoCommand } from './commands/translate-video.js';
 import { uploadCommand } from './commands/upload.js';
 import { uploadUrlCommand } from './commands/upload-url.js';
 import { versionsCommand } from './commands/versions.js';
@@ -17,7 +18,7 @@ import { ApiError } from './session.js';
 
 /** Every command, by name. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand].map((c) => [c.name, c]),
+  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand, translateVideoCommand].map((c) => [c.name, c]),
 );
 
 /** The top-level `--help`. */
