@@ -11,7 +11,9 @@
 # are read as Arabic and Latin-script languages beyond English can be hinted; poppler's
 # pdfinfo/pdftotext/pdftoppm/pdfimages, ffmpeg), the local speech engines (ffmpeg/ffprobe for
 # media; pocketsphinx with its US English model for speech-to-text; flite, and festival with the
-# HTS voice cmu_us_slt_arctic_hts, for text-to-speech), the Firestore and Pub/Sub emulators
+# HTS voice cmu_us_slt_arctic_hts, for text-to-speech; espeak-ng for the other languages, e.g. the
+# Spanish of dubbed videos), video translation (apertium with the language pairs in
+# APERTIUM_PAIRS), the Firestore and Pub/Sub emulators
 # (java 17+, gcloud with both components).
 set -euo pipefail
 
@@ -54,6 +56,12 @@ OCR_LANGUAGES=(ara ind deu fra)
 POCKETSPHINX_MODEL=/usr/share/pocketsphinx/model/en-us
 FESTIVAL_SLT_VOICE=/usr/share/festival/voices/us/cmu_us_slt_arctic_hts
 
+# Apertium language-pair packages (video translation, shared/engines/translate/local.ts) and the
+# mode each installs under /usr/share/apertium/modes: English<->Spanish, English<->Catalan,
+# English<->Galician, Spanish<->Portuguese.
+APERTIUM_PAIRS=(apertium-eng-spa:eng-spa apertium-eng-cat:eng-cat apertium-en-gl:en-gl apertium-es-pt:es-pt)
+APERTIUM_MODES=/usr/share/apertium/modes
+
 tesseract_has_lang() {
   have tesseract && OMP_THREAD_LIMIT=1 tesseract --list-langs 2>/dev/null | tail -n +2 | grep -x "$1" >/dev/null
 }
@@ -89,6 +97,13 @@ survey() {
   have flite || need flite flite
   have text2wave || need "festival (text2wave)" festival
   [[ -d "$FESTIVAL_SLT_VOICE" ]] || need "festival voice: cmu_us_slt_arctic_hts" festvox-us-slt-hts
+  have espeak-ng || need espeak-ng espeak-ng
+  # Video translation: the Apertium engine and its language pairs.
+  have apertium || need apertium apertium
+  local pair
+  for pair in "${APERTIUM_PAIRS[@]}"; do
+    [[ -f "$APERTIUM_MODES/${pair#*:}.mode" ]] || need "apertium pair: ${pair#*:}" "${pair%%:*}"
+  done
   if ((engines_only == 0)); then
     (($(java_major) >= 17)) || need "java 17+ (found: $(java_major))" "$(java_package)"
   fi
@@ -132,7 +147,7 @@ summary() {
   tess=$(tesseract --version 2>&1 | awk 'NR == 1 {print $2}')
   poppler=$(pdfinfo -v 2>&1 | awk 'NR == 1 {print $3}')
   ff=$(ffmpeg -version 2>/dev/null | awk 'NR == 1 {print $3}')
-  local line="system deps OK: tesseract $tess (eng, osd, ${OCR_LANGUAGES[*]}), poppler $poppler, ffmpeg $ff, pocketsphinx (en-us), flite, festival (slt hts)"
+  local line="system deps OK: tesseract $tess (eng, osd, ${OCR_LANGUAGES[*]}), poppler $poppler, ffmpeg $ff, pocketsphinx (en-us), flite, festival (slt hts), espeak-ng, apertium (${#APERTIUM_PAIRS[@]} pairs)"
   ((engines_only == 0)) && line+=", java $(java_major), gcloud (firestore + pubsub emulators)"
   echo "$line"
 }

@@ -590,6 +590,7 @@ const GOOGLE_ENGINES: readonly { readonly key: string; readonly what: string; re
   { key: 'SCRIPTORIUM_EMBEDDING_ENGINE', what: 'Vertex AI embeddings', api: VERTEX_API, role: VERTEX_ROLE },
   { key: 'SCRIPTORIUM_SUMMARY_ENGINE', what: 'Gemini on Vertex AI', api: VERTEX_API, role: VERTEX_ROLE },
   { key: 'SCRIPTORIUM_STT_ENGINE', what: 'Speech-to-Text v2', api: 'speech.googleapis.com', role: 'roles/speech.client' },
+  { key: 'SCRIPTORIUM_TRANSLATE_ENGINE', what: 'Cloud Translation v3', api: 'translate.googleapis.com', role: 'roles/cloudtranslate.user' },
 ];
 
 /**

@@ -203,6 +203,27 @@ export const topology = {
       messageRetentionSeconds: week,
     },
     {
+      // Video translation: the transcript's text-ready event starts the translate stage of a
+      // `video.translate` job (other jobs have no such stage: acknowledged without work).
+      name: 'translate-document-events',
+      topic: 'document-events',
+      pushFunction: 'translate',
+      ackDeadlineSeconds: 600,
+      retryPolicy: retry,
+      deadLetter: { topic: 'dead-letter', maxDeliveryAttempts: 5 },
+      messageRetentionSeconds: week,
+    },
+    {
+      // The translation-ready event starts the dub stage (speech synthesis and muxing take minutes).
+      name: 'dub-document-events',
+      topic: 'document-events',
+      pushFunction: 'dub',
+      ackDeadlineSeconds: 600,
+      retryPolicy: retry,
+      deadLetter: { topic: 'dead-letter', maxDeliveryAttempts: 5 },
+      messageRetentionSeconds: week,
+    },
+    {
       // Every document event kept for a week (replay, audits); pulled by tests.
       name: 'document-events-archive',
       topic: 'document-events',
@@ -222,7 +243,12 @@ export const topology = {
     // Normalized audio is ~115 MB per hour in the (memory-backed) temp directory.
     { name: 'transcribe', entryPoint: 'transcribe', trigger: 'pubsub', memoryMb: 2048, timeoutSeconds: 540, maxInstances: 10, concurrency: 1 },
     // Text to speech: chunk audio waits on disk (memory-backed temp), the joined file is read once to upload.
-    { name: 'synthesize', entryPoint: 'synthesize', trigger: 'pubsub', memoryMb: 2048, timeoutSeconds: 540, maxInstances: 10, concurrency: 1 },
+    // synthesize and dub share the project's TTS quota: 6 + 4 instances at the per-instance rate stay within it.
+    { name: 'synthesize', entryPoint: 'synthesize', trigger: 'pubsub', memoryMb: 2048, timeoutSeconds: 540, maxInstances: 6, concurrency: 1 },
+    // Video translation: translating a transcript is quick (batches of segments); dubbing synthesizes
+    // every segment and muxes the video (ffmpeg; the video stream is usually copied).
+    { name: 'translate', entryPoint: 'translate', trigger: 'pubsub', memoryMb: 512, timeoutSeconds: 540, maxInstances: 10, concurrency: 1 },
+    { name: 'dub', entryPoint: 'dub', trigger: 'pubsub', memoryMb: 2048, timeoutSeconds: 540, maxInstances: 4, concurrency: 1 },
     // The stale-job reaper (shared/jobs/reaper.ts): every minute, so a dead attempt's job moves again
     // within about three minutes of its last heartbeat.
     { name: 'reaper', entryPoint: 'reaper', trigger: 'scheduled', schedule: '* * * * *', memoryMb: 256, timeoutSeconds: 120 },

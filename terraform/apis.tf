@@ -30,6 +30,8 @@ locals {
     var.embedding_engine == "google" || var.summary_engine == "google" ? ["aiplatform.googleapis.com"] : [],
     var.stt_engine == "google" ? ["speech.googleapis.com"] : [],
     var.tts_engine == "google" ? ["texttospeech.googleapis.com"] : [],
+    # Video translation: Cloud Translation for the translate function (dub speaks with tts_engine).
+    var.translate_engine == "google" ? ["translate.googleapis.com"] : [],
   ))
 }
 

@@ -20,6 +20,8 @@ locals {
     summarize     = "summarize"
     transcribe    = "transcribe"
     synthesize    = "synthesize"
+    translate     = "translate"
+    dub           = "dub"
     reaper        = "reaper"
   }
 
@@ -126,6 +128,19 @@ locals {
   }
 
   synthesize_function_env = merge(local.function_env, local.tts_env)
+
+  # Video translation: the translate function's engine (Cloud Translation v3 in
+  # translate_location, or Apertium). The dub function speaks with the same text-to-speech engine
+  # as synthesize (tts_env). The endpoints are derived by the engines (translate.googleapis.com,
+  # texttospeech.googleapis.com), so the *_ENDPOINT overrides stay unset.
+  translate_env = {
+    SCRIPTORIUM_TRANSLATE_ENGINE   = var.translate_engine
+    SCRIPTORIUM_TRANSLATE_LOCATION = var.translate_location
+  }
+
+  translate_function_env = merge(local.function_env, local.translate_env)
+
+  dub_function_env = merge(local.function_env, local.tts_env)
 }
 
 # ocr_engine = "local" is allowed, but not on the stock runtime: a warning on every plan/apply.
@@ -148,7 +163,15 @@ check "stt_engine_runtime" {
 check "tts_engine_runtime" {
   assert {
     condition     = var.tts_engine != "local"
-    error_message = "tts_engine = \"local\": the synthesize function runs flite, festival (festvox-us-slt-hts) and ffmpeg, which the Cloud Functions Node.js runtime is not known to include; unless it runs on an image that has them, every synthesis fails with ENGINE_MISCONFIGURED (README.md, \"Speech synthesis\")."
+    error_message = "tts_engine = \"local\": the synthesize and dub functions run flite, festival (festvox-us-slt-hts), espeak-ng and ffmpeg, which the Cloud Functions Node.js runtime is not known to include; unless it runs on an image that has them, every synthesis fails with ENGINE_MISCONFIGURED (README.md, \"Speech synthesis\")."
+  }
+}
+
+# translate_engine = "local" is allowed, but not on the stock runtime: a warning on every plan/apply.
+check "translate_engine_runtime" {
+  assert {
+    condition     = var.translate_engine != "local"
+    error_message = "translate_engine = \"local\": the translate function runs apertium with Debian's language-pair packages, which the Cloud Functions Node.js runtime does not include; unless it runs on an image that has them, every translation fails (README.md, \"Video translation\")."
   }
 }
 
@@ -462,12 +485,85 @@ resource "google_cloudfunctions2_function" "synthesize" {
     # Joining and encoding (ffmpeg) is CPU-bound: one job per instance.
     max_instance_request_concurrency = 1
     # Below the subscription's 600 s ack deadline, so a timed-out attempt is retried, not doubled.
-    timeout_seconds                = 540
-    max_instance_count             = var.max_instances
+    timeout_seconds = 540
+    # Shares the project's Text-to-Speech quota with dub (shared/engines/throttle.ts).
+    max_instance_count             = 6
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.runtime["synthesize"].email
     environment_variables          = local.synthesize_function_env
+  }
+
+  depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources]
+}
+
+# The translate function: the text-ready event of a video.translate job's transcript -> the
+# transcript translated segment by segment (JSON, SRT, WebVTT as derived objects), then the
+# translation-ready event that starts the dub function.
+resource "google_cloudfunctions2_function" "translate" {
+  name        = "translate"
+  location    = var.region
+  description = "Scriptorium translate: transcripts -> translated subtitles, derived files, document events."
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = "translate"
+    service_account = google_service_account.build.id
+    source {
+      storage_source {
+        bucket = google_storage_bucket.function_sources.name
+        object = google_storage_bucket_object.function_source["translate"].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory = "512Mi"
+    # Below the subscription's 600 s ack deadline, so a timed-out attempt is retried, not doubled.
+    timeout_seconds                = 540
+    max_instance_count             = var.max_instances
+    ingress_settings               = "ALLOW_ALL"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.runtime["translate"].email
+    environment_variables          = local.translate_function_env
+  }
+
+  # The Cloud Translation grant first: a request refused with PERMISSION_DENIED fails its job for good.
+  depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources, google_project_iam_member.translate_cloudtranslate_user]
+}
+
+# The dub function: the translation-ready event -> each translated segment spoken (text-to-speech),
+# fitted to its time, one track muxed with the video by ffmpeg -> the dubbed MP4 (a derived object).
+resource "google_cloudfunctions2_function" "dub" {
+  name        = "dub"
+  location    = var.region
+  description = "Scriptorium dub: translated transcripts -> dubbed MP4 (speech synthesis, ffmpeg)."
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = "dub"
+    service_account = google_service_account.build.id
+    source {
+      storage_source {
+        bucket = google_storage_bucket.function_sources.name
+        object = google_storage_bucket_object.function_source["dub"].name
+      }
+    }
+  }
+
+  service_config {
+    # The source video, the clips, the track and the MP4 live in the memory-backed temp directory.
+    available_memory = "2048Mi"
+    available_cpu    = "1"
+    # Synthesis and muxing (ffmpeg) are CPU-bound: one video per instance.
+    max_instance_request_concurrency = 1
+    timeout_seconds                  = 540
+    # Shares the project's Text-to-Speech quota with synthesize (shared/engines/throttle.ts).
+    max_instance_count             = 4
+    ingress_settings               = "ALLOW_ALL"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.runtime["dub"].email
+    environment_variables          = local.dub_function_env
   }
 
   depends_on = [google_project_service.enabled, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources]
@@ -577,4 +673,18 @@ resource "google_cloud_run_service_iam_member" "reaper_scheduler_invoker" {
   service  = google_cloudfunctions2_function.reaper.name
   role     = "roles/run.invoker"
   member   = google_service_account.scheduler_invoker.member
+}
+
+resource "google_cloud_run_service_iam_member" "translate_push_invoker" {
+  location = google_cloudfunctions2_function.translate.location
+  service  = google_cloudfunctions2_function.translate.name
+  role     = "roles/run.invoker"
+  member   = google_service_account.push_invoker.member
+}
+
+resource "google_cloud_run_service_iam_member" "dub_push_invoker" {
+  location = google_cloudfunctions2_function.dub.location
+  service  = google_cloudfunctions2_function.dub.name
+  role     = "roles/run.invoker"
+  member   = google_service_account.push_invoker.member
 }

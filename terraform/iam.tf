@@ -15,6 +15,8 @@ locals {
     transcribe    = "Scriptorium transcribe function (transcripts, derived files, document events)"
     synthesize    = "Scriptorium synthesize function (text to speech, audio as derived files)"
     reaper        = "Scriptorium reaper function (stale jobs: expiry, re-dispatch, announcements)"
+    translate     = "Scriptorium translate function (translated transcripts and subtitles, document events)"
+    dub           = "Scriptorium dub function (dubbed videos: speech synthesis and muxing)"
   }
 }
 
@@ -325,4 +327,49 @@ resource "google_storage_bucket_iam_member" "build_reads_sources" {
   bucket = google_storage_bucket.function_sources.name
   role   = "roles/storage.objectViewer"
   member = google_service_account.build.member
+}
+
+# translate: reads the transcript and writes the translation (JSON, SRT, WebVTT) as derived objects,
+# create-only (as summarize: creator + viewer), and publishes the translation-ready event.
+resource "google_storage_bucket_iam_member" "translate_documents_creator" {
+  bucket = google_storage_bucket.documents.name
+  role   = "roles/storage.objectCreator"
+  member = google_service_account.runtime["translate"].member
+}
+
+resource "google_storage_bucket_iam_member" "translate_documents_viewer" {
+  bucket = google_storage_bucket.documents.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.runtime["translate"].member
+}
+
+resource "google_pubsub_topic_iam_member" "translate_publishes_document_events" {
+  topic  = google_pubsub_topic.document_events.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.runtime["translate"].member
+}
+
+# translate with the google engine: TranslateText on projects/P/locations/L, which has no IAM of its
+# own, so the grant is project-wide; cloudtranslate.user is the predefined role for translating.
+resource "google_project_iam_member" "translate_cloudtranslate_user" {
+  count = var.translate_engine == "google" ? 1 : 0
+
+  project = var.project_id
+  role    = "roles/cloudtranslate.user"
+  member  = google_service_account.runtime["translate"].member
+}
+
+# dub: downloads the recording, reads the translation and writes the dubbed MP4, create-only
+# (creator + viewer). It announces nothing (its completion ends the job; video.translate outcomes
+# are not published), so no publisher grant. Cloud Text-to-Speech needs its API enabled only.
+resource "google_storage_bucket_iam_member" "dub_documents_creator" {
+  bucket = google_storage_bucket.documents.name
+  role   = "roles/storage.objectCreator"
+  member = google_service_account.runtime["dub"].member
+}
+
+resource "google_storage_bucket_iam_member" "dub_documents_viewer" {
+  bucket = google_storage_bucket.documents.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.runtime["dub"].member
 }

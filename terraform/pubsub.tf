@@ -358,6 +358,79 @@ resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_summar
   member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
 }
 
+# Video translation: the text-ready event of a video.translate job's transcript starts the translate
+# function (other jobs have no translate stage: acknowledged without work), and its translation-ready
+# event starts the dub function. Both take minutes at most; the ack deadline bounds one push attempt.
+resource "google_pubsub_subscription" "translate_document_events" {
+  name                       = "translate-document-events"
+  topic                      = google_pubsub_topic.document_events.id
+  ack_deadline_seconds       = 600
+  message_retention_duration = "604800s"
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = 5
+  }
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.translate.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.document_events.name}"
+    oidc_token {
+      service_account_email = google_service_account.push_invoker.email
+      audience              = google_cloudfunctions2_function.translate.service_config[0].uri
+    }
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_pubsub_subscription" "dub_document_events" {
+  name                       = "dub-document-events"
+  topic                      = google_pubsub_topic.document_events.id
+  ack_deadline_seconds       = 600
+  message_retention_duration = "604800s"
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = 5
+  }
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.dub.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.document_events.name}"
+    oidc_token {
+      service_account_email = google_service_account.push_invoker.email
+      audience              = google_cloudfunctions2_function.dub.service_config[0].uri
+    }
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_translate_document_events" {
+  subscription = google_pubsub_subscription.translate_document_events.id
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_dub_document_events" {
+  subscription = google_pubsub_subscription.dub_document_events.id
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
 resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_synthesize_synthesize_requests" {
   subscription = google_pubsub_subscription.synthesize_synthesize_requests.id
   role         = "roles/pubsub.subscriber"

@@ -212,7 +212,7 @@ variable "stt_location" {
 
 variable "tts_engine" {
   description = <<-EOT
-    SCRIPTORIUM_TTS_ENGINE of the synthesize function (and of the api function, which lists voices).
+    SCRIPTORIUM_TTS_ENGINE of the synthesize and dub functions (and of the api function, which lists voices).
     "google" (default): Cloud Text-to-Speech, billed per character; enables texttospeech.googleapis.com
     (the API has no IAM role of its own to grant: an enabled API in the project is what it needs).
     "local": flite (kal16) and festival (festvox-us-slt-hts), espeak-ng as a fallback, as child
@@ -239,6 +239,29 @@ variable "tts_max_chars" {
   description = "SCRIPTORIUM_TTS_MAX_CHARS: longest text or SSML (characters) POST /v1/jobs accepts (400 beyond)."
   type        = number
   default     = 100000
+}
+
+variable "translate_engine" {
+  description = <<-EOT
+    SCRIPTORIUM_TRANSLATE_ENGINE of the translate function (video translation).
+    "google" (default): Cloud Translation v3 (TranslateText, general NMT model) in translate_location;
+    enables translate.googleapis.com and grants the translate service account roles/cloudtranslate.user.
+    "local": Apertium as a child process, for the language pairs whose Debian packages are installed
+    (README.md, "Video translation"); the Cloud Functions Node.js runtime does not include them.
+  EOT
+  type        = string
+  default     = "google"
+
+  validation {
+    condition     = contains(["google", "local"], var.translate_engine)
+    error_message = "translate_engine must be \"google\" or \"local\" (the engines in shared/config/index.ts)."
+  }
+}
+
+variable "translate_location" {
+  description = "SCRIPTORIUM_TRANSLATE_LOCATION of the translate function: Cloud Translation location, \"global\" (default) or a region."
+  type        = string
+  default     = "global"
 }
 
 variable "log_level" {

@@ -72,6 +72,12 @@ export function checkUpload(job: Job, object: GcsObject, sniffed?: SniffResult):
   }
   // Routed by the bytes: the declared type must agree with what they are, and that must be a document.
   if (sniffed) {
+    // A translation is of a recording: a document has no speech to translate.
+    if (job.kind === 'video.translate' && isDocumentFamily(sniffed.family)) {
+      return { code: 'TRANSLATE_NEEDS_RECORDING', message: `the file is ${sniffed.type}: only audio or video recordings can be translated`, retryable: false };
+    }
+    // Headerless PCM declared at upload: no container to recognise, the declaration says how to read it.
+    if (isDeclaredPcm(job, declared, sniffed)) return null;
     if (!isDocumentFamily(sniffed.family) && !isMediaFamily(sniffed.family)) {
       const what = sniffed.type === OCTET_STREAM ? 'not a format Scriptorium recognises' : sniffed.type;
       return { code: 'UNSUPPORTED_CONTENT_TYPE', message: `the file is ${what}: supported documents are ${SUPPORTED_DOCUMENTS}`, retryable: false };
@@ -94,6 +100,16 @@ function isDocumentFamily(family: ContentFamily): boolean {
 }
 const DECLARED_TEXT_TYPES: ReadonlySet<string> = new Set(['text/plain', 'text/markdown', 'text/html', DOCX_TYPE]);
 const SUPPORTED_DOCUMENTS = `PDF, images (${OCR_CONTENT_TYPES.filter((t) => t.startsWith('image/')).join(', ')}), plain text, Markdown, HTML, DOCX, and audio or video recordings (WAV, FLAC, MP3, OGG/Opus, M4A/AAC, WebM, MP4) to transcribe`;
+
+/**
+ * Bytes no sniffer recognises, uploaded with a PCM declaration (`audio` on the upload) under an
+ * audio or generic type: read as that PCM by the transcribe stage (ffmpeg `-f s16le -ar … -ac …`).
+ */
+function isDeclaredPcm(job: Job, declared: string, sniffed: SniffResult | undefined): boolean {
+  if (job.input.audio === null) return false;
+  if (sniffed && sniffed.family !== 'unknown') return false;
+  return declared === OCTET_STREAM || declared.startsWith('audio/');
+}
 
 /** Recordings: their text is a transcript (the `transcribe` stage), not OCR. */
 function isMediaFamily(family: string | null | undefined): boolean {
@@ -181,10 +197,11 @@ export async function handleIngest(eventData: unknown, deps: IngestDeps): Promis
       return { status: 'FAILED', stage: 'ingest', error: failure, input: { generation: object.generation, ...detected }, log: { level: 'ERROR', message: `${failure.code}: ${failure.message}` }, also: also('FAILED') };
     }
     // What the bytes are decides the pipeline: a recording is transcribed, anything else read (OCR or extraction).
-    const speech = isMediaFamily(sniffed?.family ?? (/^(audio|video)\//.test(baseType(job.input.contentType)) ? 'audio' : null));
+    const speech = isDeclaredPcm(job, baseType(job.input.contentType), sniffed) || isMediaFamily(sniffed?.family ?? (/^(audio|video)\//.test(baseType(job.input.contentType)) ? 'audio' : null));
     const first = speech ? 'transcribe' : 'ocr';
     return {
-      ...(speech ? { kind: 'speech.transcribe' as const } : {}),
+      // A translation (decided at upload) stays one: its pipeline starts with transcription too.
+      ...(speech && job.kind !== 'video.translate' ? { kind: 'speech.transcribe' as const } : {}),
       status: 'RUNNING',
       stage: first,
       progress: overallProgress('ocr', 0),

@@ -13,6 +13,7 @@ import type { Publisher } from '../../shared/events/publisher.js';
 import type { DocumentEvent } from '../../shared/events/contracts.js';
 import { firstStage, firstStageRequest, synthesizeRequest, type FirstStageRequest } from '../../shared/stages/requests.js';
 import { textReadyEvent, textStageOf } from '../../shared/stages/text-ready.js';
+import { translationReadyEvent, translationRefsOf } from '../../shared/stages/translation-ready.js';
 import { COLLECTIONS } from '../../shared/firestore/paths.js';
 import { announceOutcome, failJob } from '../../shared/jobs/outcomes.js';
 import { DEFAULT_REAPER_SETTINGS, reaperDecision, type ReaperSettings } from '../../shared/jobs/reaper.js';
@@ -55,7 +56,9 @@ async function requestsFor(job: Job, stages: readonly string[], deps: ReaperDeps
   if (!documentId || generation === null) return out;
   const now = (deps.now?.() ?? new Date()).toISOString();
   if (stages.includes(firstStage(job))) out.push(firstStageRequest({ ...job, documentId }, generation, now));
-  if (!stages.some((s) => s !== 'ocr' && s !== 'transcribe')) return out;
+  // A translation's dub stage starts from the translation-ready event (its translate stage's result).
+  if (stages.includes('dub') && translationRefsOf(job)) out.push({ topic: 'document-events', data: translationReadyEvent(job, now) });
+  if (!stages.some((s) => s !== 'ocr' && s !== 'transcribe' && s !== 'dub')) return out;
   // The stages after the text read it from the text stage's result, or (a re-embedding) the version's.
   if (textStageOf(job)?.result) {
     out.push({ topic: 'document-events', data: textReadyEvent(job, now) });

@@ -18,6 +18,12 @@ import type { StorageGateway } from '../../shared/storage/index.js';
 import { derivedPrefix } from '../../shared/storage/names.js';
 import { transcribeCheckpoints } from '../../shared/stages/resume.js';
 import { meteredStorage, meteredStt } from '../../shared/cost/meter.js';
+import { rawPcmFormatOf } from '../../shared/jobs/media-input.js';
+
+/** The bytes were recognised as a recording container (then any PCM declaration is moot). */
+function isMediaFamily(family: string | null): boolean {
+  return family === 'audio' || family === 'video';
+}
 
 export interface TranscribeDeps extends StageDeps {
   readonly storage: StorageGateway;
@@ -46,7 +52,7 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
       return {
         request: { jobId: req.jobId, projectId: req.projectId, documentId: req.documentId, generation: req.source.generation, messageId },
         // The request names the job's own source object, or it is not this job's request.
-        matches: (job) => job.kind === 'speech.transcribe' && job.input.bucket === req.source.bucket && job.input.object === req.source.object,
+        matches: (job) => (job.kind === 'speech.transcribe' || job.kind === 'video.translate') && job.input.bucket === req.source.bucket && job.input.object === req.source.object,
       };
     },
     async work({ job, signal, workDir, progress, log, usage }) {
@@ -65,7 +71,8 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
       if (doneSegments.size > 0) log.info(`transcribe: resuming with ${doneSegments.size} segment(s) done by an earlier attempt`, { resumedFrom: doneSegments.size });
       const out = await transcribeAudio(
         engine,
-        { path: source },
+        // Headerless PCM is read as declared at upload (the bytes are no container ingest recognised).
+        { path: source, ...(job.input.audio && !isMediaFamily(job.input.family) ? { raw: rawPcmFormatOf(job.input.audio) } : {}) },
         {
           signal,
           workDir,

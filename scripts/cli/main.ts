@@ -19,6 +19,7 @@ import { summaryCommand } from './commands/summary.js';
 import { textCommand } from './commands/text.js';
 import { tokenCommand } from './commands/token.js';
 import { transcriptCommand } from './commands/transcript.js';
+import { translateVideoCommand } from './commands/translate-video.js';
 import { uploadCommand } from './commands/upload.js';
 import { uploadUrlCommand } from './commands/upload-url.js';
 import { usageCommand } from './commands/usage.js';
@@ -29,7 +30,7 @@ import { ApiError } from './session.js';
 
 /** Every command, by name. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand, jobsCommand, cancelCommand, retryCommand, deadLettersCommand, usageCommand, usersCommand, keysCommand, tokenCommand, projectsCommand, membersCommand, documentsCommand, settingsCommand, agentsCommand, speakCommand, voicesCommand].map((c) => [c.name, c]),
+  [healthCommand, uploadCommand, uploadUrlCommand, searchCommand, textCommand, transcriptCommand, versionsCommand, summaryCommand, reembedCommand, jobCommand, jobsCommand, cancelCommand, retryCommand, deadLettersCommand, usageCommand, usersCommand, keysCommand, tokenCommand, projectsCommand, membersCommand, documentsCommand, settingsCommand, agentsCommand, speakCommand, voicesCommand, translateVideoCommand].map((c) => [c.name, c]),
 );
 
 /** The top-level `--help`. */

@@ -228,6 +228,12 @@ export class ApiClient {
     return this.parse(res, ProjectUsageResponseSchema);
   }
 
+  /** `GET /v1/documents/:id/translation?lang=&format=…`: a translated recording's subtitles, JSON or dubbed MP4, as bytes. */
+  async translation(documentId: string, lang: string, format: 'vtt' | 'srt' | 'json' | 'mp4'): Promise<Buffer> {
+    const res = await this.send('GET', API_ROUTES.translation(documentId, lang, format), { accept: '*/*' });
+    return Buffer.from(await res.arrayBuffer());
+  }
+
   /** `GET /v1/documents/:id/text`: the extracted text. */
   async documentText(documentId: string): Promise<string> {
     const res = await this.send('GET', API_ROUTES.documentText(documentId), { accept: 'text/plain' });

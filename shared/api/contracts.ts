@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { DocumentIdSchema, ProjectIdSchema } from '../ids.js';
+import { RawAudioDeclarationSchema, TranslateRequestSchema } from '../jobs/media-input.js';
 
 export { ProjectIdSchema };
 
@@ -64,6 +65,16 @@ export const CreateUploadRequestSchema = z.object({
    * VERSION_IN_PROGRESS otherwise).
    */
   documentId: DocumentIdSchema.optional(),
+  /**
+   * Translate the recording (a video, or audio): transcript, translated subtitles (SRT, WebVTT) and
+   * a dubbed MP4 in `to` (a `video.translate` job). See README "Video translation".
+   */
+  translate: TranslateRequestSchema.optional(),
+  /**
+   * Headerless PCM only: its encoding, sample rate and channels (the bytes cannot say). Without it
+   * such an upload fails UNSUPPORTED_CONTENT_TYPE; containers (WAV, FLAC, MP3…) need none.
+   */
+  audio: RawAudioDeclarationSchema.optional(),
 }).strict();
 export type CreateUploadRequest = z.input<typeof CreateUploadRequestSchema>;
 
@@ -179,4 +190,5 @@ export const API_ROUTES = {
   documentVersionText: (documentId: string, version: number) => `/v1/documents/${encodeURIComponent(documentId)}/versions/${version}/text`,
   reembed: '/v1/reembed',
   transcript: (documentId: string, format: 'txt' | 'json' | 'srt' | 'vtt') => `/v1/documents/${encodeURIComponent(documentId)}/transcript?format=${format}`,
+  translation: (documentId: string, lang: string, format: 'srt' | 'vtt' | 'json' | 'mp4') => `/v1/documents/${encodeURIComponent(documentId)}/translation?lang=${encodeURIComponent(lang)}&format=${format}`,
 } as const;

@@ -124,6 +124,12 @@ export const ConfigSchema = z.object({
     .pipe(z.array(z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$/, 'expected origins such as https://console.example.com'))),
   /** Longest text-to-speech input (text or SSML) the API accepts, in characters (400 beyond). */
   SCRIPTORIUM_TTS_MAX_CHARS: intFromEnv(100_000),
+  /** `local` (Apertium from Debian, offline, the installed pairs) or `google` (Cloud Translation v3). Video translation. */
+  SCRIPTORIUM_TRANSLATE_ENGINE: z.enum(['local', 'google']).default('local'),
+  /** Cloud Translation location for `google` (`global` default, or a region such as us-central1). */
+  SCRIPTORIUM_TRANSLATE_LOCATION: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected global or a region such as us-central1').default('global'),
+  /** Cloud Translation endpoint override, `host` or `host:port`; a loopback host is the tests' server (plaintext, no credentials). */
+  SCRIPTORIUM_TRANSLATE_ENDPOINT: emptyAsUnset(z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/, 'expected host or host:port').optional()),
   /** Log level floor. */
   SCRIPTORIUM_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR']).default('INFO'),
 }).superRefine(

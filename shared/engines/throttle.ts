@@ -73,7 +73,7 @@ export const ENGINE_QUOTAS: Readonly<Record<EngineName, EngineQuota>> = {
   // all count). 900 is the v1 figure "requests per 60 seconds" kept as the conservative default.
   speech: { requestsPerMinute: 900, source: 'https://cloud.google.com/speech-to-text/v2/quotas', functions: ['transcribe'] },
   // "Requests per minute: 1,000" (Neural2 1,000, Studio 500, Chirp 3 200 per minute per project).
-  tts: { requestsPerMinute: 1000, source: 'https://cloud.google.com/text-to-speech/quotas', functions: ['synthesize'] },
+  tts: { requestsPerMinute: 1000, source: 'https://cloud.google.com/text-to-speech/quotas', functions: ['synthesize', 'dub'] },
   // Text embeddings: "online prediction requests per base model per minute per region" 1,500 for the
   // text-embedding models on the standard quota system (gemini-embedding-001 is limited by 5,000,000
   // input tokens per minute instead). Chunks of ≤200 tokens in batches of 32 stay far under that.

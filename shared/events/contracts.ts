@@ -119,8 +119,26 @@ export const DocumentFailedV1 = z.object({
   occurredAt: z.string(),
 });
 
+/**
+ * A recording's transcript was translated (`video.translate` jobs): the dub stage starts from it.
+ * Names the work only; the dub stage reads the translation from the job's translate result.
+ */
+export const TranslationReadyV1 = z.object({
+  type: z.literal('scriptorium.media.translation.ready.v1'),
+  jobId: JobIdSchema,
+  projectId: ProjectIdSchema,
+  documentId: DocumentIdSchema,
+  /** The source generation (the job's idempotency key). */
+  generation: z.string(),
+  /** The translated transcript (JSON with timings). */
+  translation: ObjectRefSchema,
+  language: z.string(),
+  occurredAt: z.string(),
+});
+export type TranslationReady = z.infer<typeof TranslationReadyV1>;
+
 /** Everything published on `document-events`: the fan-out point for later stages. */
-export const DocumentEventV1 = z.discriminatedUnion('type', [TextReadyV1, DocumentReadyV1, DocumentFailedV1]);
+export const DocumentEventV1 = z.discriminatedUnion('type', [TextReadyV1, DocumentReadyV1, DocumentFailedV1, TranslationReadyV1]);
 export type DocumentEvent = z.infer<typeof DocumentEventV1>;
 
 /** Dead-lettered messages are whatever the source topic carried; the dead-letter handler inspects them. */

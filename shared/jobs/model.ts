@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { UsageRecordSchema } from '../cost/usage.js';
+import { RawAudioDeclarationSchema, TranslateRequestSchema } from './media-input.js';
 
 export const JOB_STATUSES = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -140,6 +141,10 @@ export const JobSchema = z.object({
      * it completes and is promoted (the runner switches document and chunks in one transaction).
      */
     current: z.boolean().default(true),
+    /** A `video.translate` job's target (declared at upload). */
+    translate: TranslateRequestSchema.nullable().default(null),
+    /** Headerless PCM's declared format (declared at upload); null for containers, which say it themselves. */
+    audio: RawAudioDeclarationSchema.nullable().default(null),
   }),
   /** Set by ingest once the next stage's request is published (a redelivery then only acks). */
   dispatchedStage: z.string().nullable(),
@@ -189,6 +194,17 @@ export const SPEECH_PIPELINE: Pipeline = [
   { name: 'summarize', weight: 10, after: ['transcribe'] },
 ];
 
+/**
+ * `video.translate`: a recording (a video, or audio) is transcribed, its transcript translated
+ * (subtitles), then dubbed: speech in the target language timed to the segments, muxed into an MP4.
+ * No embedding or summary: the job is about the translation (the transcript is kept as for speech).
+ */
+export const VIDEO_PIPELINE: Pipeline = [
+  { name: 'transcribe', weight: 40, after: [] },
+  { name: 'translate', weight: 10, after: ['transcribe'] },
+  { name: 'dub', weight: 50, after: ['translate'] },
+];
+
 /** `document.embed`: re-embedding a READY version's text (after a change of embedding model). */
 export const EMBED_PIPELINE: Pipeline = [{ name: 'embed', weight: 100, after: [] }];
 
@@ -198,7 +214,7 @@ export const SYNTHESIZE_PIPELINE: Pipeline = [{ name: 'synthesize', weight: 100,
 /** The stages a job of `kind` runs (the runner completes the job when all of them are done). */
 export function pipelineFor(kind: JobKind): Pipeline {
   if (kind === 'speech.synthesize') return SYNTHESIZE_PIPELINE;
-  return kind === 'document.embed' ? EMBED_PIPELINE : kind === 'speech.transcribe' ? SPEECH_PIPELINE : DOCUMENT_PIPELINE;
+  return kind === 'document.embed' ? EMBED_PIPELINE : kind === 'speech.transcribe' ? SPEECH_PIPELINE : kind === 'video.translate' ? VIDEO_PIPELINE : DOCUMENT_PIPELINE;
 }
 
 /** Stages whose prerequisites are all COMPLETED and that do not exist yet: the ones to create now. */

@@ -9,7 +9,7 @@ export type FirstStageRequest = { readonly topic: 'ocr-requests'; readonly data:
 
 /** The stage a taken upload starts with: transcription for recordings, text extraction (OCR) otherwise. */
 export function firstStage(job: Pick<Job, 'kind'>): 'ocr' | 'transcribe' {
-  return job.kind === 'speech.transcribe' ? 'transcribe' : 'ocr';
+  return job.kind === 'speech.transcribe' || job.kind === 'video.translate' ? 'transcribe' : 'ocr';
 }
 
 /** The first stage's request for `job` (which must have its document and source generation). */

@@ -19,7 +19,7 @@ async function transcriptRoute(documentId: string, format: string, caller: Calle
   const doc = await deps.documents.get(documentId);
   if (!doc || (await deps.projects.roleOf(doc.projectId, caller.uid)) === null) throw new HttpError(404, 'NOT_FOUND', 'no such document');
   const job = await deps.jobs.get(doc.jobId);
-  if (!job || job.kind !== 'speech.transcribe') throw new HttpError(409, 'NOT_A_RECORDING', `document ${documentId} is not a recording: it has text, not a transcript (GET /v1/documents/${documentId}/text)`);
+  if (!job || (job.kind !== 'speech.transcribe' && job.kind !== 'video.translate')) throw new HttpError(409, 'NOT_A_RECORDING', `document ${documentId} is not a recording: it has text, not a transcript (GET /v1/documents/${documentId}/text)`);
   const refs = transcriptRefsOf(job);
   const text = textStageOf(job)?.result?.text;
   if (!refs || !text) throw new HttpError(409, 'NOT_READY', `document ${documentId} has no transcript yet (status ${doc.status})`, { status: doc.status, jobId: job.id });

@@ -16,6 +16,7 @@ import { reembedRoutes } from './reembed.js';
 import { searchRoutes } from './search.js';
 import { settingsRoutes } from './settings.js';
 import { speechRoutes } from './speech.js';
+import { translationRoutes } from './translation.js';
 import { uploadRoutes } from './uploads.js';
 import { usageRoutes } from './usage.js';
 import { userRoutes } from './users.js';
@@ -37,4 +38,5 @@ export const ROUTES: readonly Route[] = [
   ...projectRoutes,
   ...settingsRoutes,
   ...agentRoutes,
+  ...translationRoutes,
 ];

@@ -57,13 +57,16 @@ function newJobInput(body: UploadBody, bucket: string, object: string, uploadExp
     version,
     // A first version is the document's current one from the start; a later one becomes it when READY.
     current: version === 1,
+    translate: body.translate ?? null,
+    audio: body.audio ?? null,
   };
 }
 
 function newProcessJob(body: UploadBody, caller: Caller, documentId: string, jobId: string, input: Job['input'], agent: AgentRef | null) {
   return {
     id: jobId,
-    kind: 'document.process' as const,
+    // A translation is decided at upload (the bytes only say it is a recording); ingest keeps it.
+    kind: body.translate ? ('video.translate' as const) : ('document.process' as const),
     projectId: body.projectId,
     documentId,
     ownerUid: caller.uid,
@@ -179,6 +182,8 @@ async function createUpload(req: ApiRequest, caller: Caller, deps: ApiDeps): Pro
   const parsed = CreateUploadRequestSchema.safeParse(await req.readBody());
   if (!parsed.success) throw invalid('upload request', parsed.error);
   const body = parsed.data;
+  // The dub is muxed with the uploaded file itself: headerless PCM has no container to mux with.
+  if (body.translate && body.audio) throw new HttpError(400, 'INVALID_ARGUMENT', 'translate needs a recording in a container (MP4, WebM, WAV…); headerless PCM cannot be translated', { translate: ['not with audio'] });
   const max = deps.config.SCRIPTORIUM_MAX_UPLOAD_BYTES;
   if (body.size > max) throw new HttpError(413, 'UPLOAD_TOO_LARGE', `declared size ${body.size} bytes exceeds the limit of ${max} bytes`, { limit: max });
   await requireRole(deps, caller, body.projectId, UPLOAD_ROLES);
