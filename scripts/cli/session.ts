@@ -87,6 +87,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    /** From a 429's (or 503's) `Retry-After`: how long the API asked us to wait, in ms. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -167,13 +169,21 @@ export class ApiClient {
    */
   async createUpload(request: CreateUploadRequest): Promise<CreateUploadResponse> {
     const attempts = request.clientRequestId ? this.retryDelaysMs.length + 1 : 1;
+    return this.retrying(attempts, async () => this.parse(await this.send('POST', API_ROUTES.createUpload, { body: JSON.stringify(request) }), CreateUploadResponseSchema));
+  }
+
+  /**
+   * Runs `call` up to `attempts` times while it fails transiently, waiting `retryDelaysMs` between
+   * tries, or longer when the API said how long (`Retry-After` on a 429), up to a minute.
+   */
+  private async retrying<T>(attempts: number, call: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await this.send('POST', API_ROUTES.createUpload, { body: JSON.stringify(request) });
-        return await this.parse(res, CreateUploadResponseSchema);
+        return await call();
       } catch (err) {
         if (!(err instanceof ApiError) || !isTransient(err) || attempt >= attempts) throw err;
-        await new Promise((resolve) => setTimeout(resolve, this.retryDelaysMs[attempt - 1]));
+        const wait = Math.min(60_000, Math.max(this.retryDelaysMs[attempt - 1] ?? 0, err.retryAfterMs ?? 0));
+        await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
   }
@@ -187,15 +197,7 @@ export class ApiClient {
   /** `POST /v1/search`: chunks of the project's documents matching a query, best first. Read-only, so retried when transient. */
   async search(request: SearchRequest): Promise<SearchResponse> {
     const attempts = this.retryDelaysMs.length + 1;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const res = await this.send('POST', API_ROUTES.search, { body: JSON.stringify(request) });
-        return await this.parse(res, SearchResponseSchema);
-      } catch (err) {
-        if (!(err instanceof ApiError) || !isTransient(err) || attempt >= attempts) throw err;
-        await new Promise((resolve) => setTimeout(resolve, this.retryDelaysMs[attempt - 1]));
-      }
-    }
+    return this.retrying(attempts, async () => this.parse(await this.send('POST', API_ROUTES.search, { body: JSON.stringify(request) }), SearchResponseSchema));
   }
 
   /** `GET /v1/documents/:id/versions`: every version of a document, oldest first. */
@@ -271,15 +273,7 @@ export class ApiClient {
    */
   async createSpeechJob(request: CreateJobRequest): Promise<CreateJobResponse> {
     const attempts = request.clientRequestId ? this.retryDelaysMs.length + 1 : 1;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const res = await this.send('POST', SPEECH_ROUTES.jobs, { body: JSON.stringify(request) });
-        return await this.parse(res, CreateJobResponseSchema);
-      } catch (err) {
-        if (!(err instanceof ApiError) || !isTransient(err) || attempt >= attempts) throw err;
-        await new Promise((resolve) => setTimeout(resolve, this.retryDelaysMs[attempt - 1]));
-      }
-    }
+    return this.retrying(attempts, async () => this.parse(await this.send('POST', SPEECH_ROUTES.jobs, { body: JSON.stringify(request) }), CreateJobResponseSchema));
   }
 
   /** `GET /v1/voices`: the configured text-to-speech engine's voices. */
@@ -359,9 +353,12 @@ export function describeFetchError(err: unknown): string {
 /** An {@link ApiError} from a non-2xx response: the contract's problem body (`code`, `detail`) if present. */
 export async function errorFrom(res: Response): Promise<ApiError> {
   const text = await res.text().catch(() => '');
+  // Retry-After in seconds (the API's form; an HTTP date is not used by it).
+  const retryAfter = Number(res.headers.get('retry-after') ?? '');
+  const retryAfterMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined;
   try {
     const parsed = ApiErrorSchema.safeParse(JSON.parse(text));
-    if (parsed.success) return new ApiError(res.status, parsed.data.code, parsed.data.detail, parsed.data.details);
+    if (parsed.success) return new ApiError(res.status, parsed.data.code, parsed.data.detail, parsed.data.details, retryAfterMs);
   } catch {
     // Not JSON: fall through to the raw body.
   }

@@ -225,3 +225,34 @@ describe('text on a terminal', () => {
     assert.equal(neutralizeControls('حبيبي 2:255'), 'حبيبي 2:255');
   });
 });
+
+describe('ApiClient retries', () => {
+  it('waits as long as a 429 Retry-After asks before retrying an idempotent request', async () => {
+    const http = await import('node:http');
+    const { ApiClient } = await import('../../scripts/cli/session.js');
+    const { problemBody, PROBLEM_CONTENT_TYPE } = await import('../../shared/http/problem.js');
+    const seen: number[] = [];
+    const server = http.createServer((req, res) => {
+      req.resume();
+      seen.push(Date.now());
+      if (seen.length === 1) {
+        res.writeHead(429, { 'content-type': PROBLEM_CONTENT_TYPE, 'retry-after': '1' });
+        res.end(JSON.stringify(problemBody(429, 'RATE_LIMITED', 'rate limit exceeded; retry after 1 s')));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ results: [], took: { ms: 1 }, modes: { keyword: true, vector: true } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      // The client's own delay is 10 ms: the 1 s wait can only come from Retry-After.
+      const api = new ApiClient(`http://127.0.0.1:${port}`, () => Promise.resolve('token'), 5000, [10]);
+      await api.search({ projectId: 'demo', query: 'x' });
+      assert.equal(seen.length, 2);
+      assert.ok((seen[1] ?? 0) - (seen[0] ?? 0) >= 950, `waited ${(seen[1] ?? 0) - (seen[0] ?? 0)} ms`);
+    } finally {
+      server.close();
+    }
+  });
+});
