@@ -8,12 +8,13 @@
  */
 import path from 'node:path';
 import { parseMessage } from '../../shared/events/envelope.js';
-import { transcribeAudio, type SpeechToTextEngine } from '../../shared/engines/stt/index.js';
+import { transcribeAudio, TranscriptionPaused, type SpeechToTextEngine } from '../../shared/engines/stt/index.js';
+import { firstStageRequest } from '../../shared/stages/requests.js';
 import { formatTranscript, toPlainText, type TranscriptFormat } from '../../shared/media/transcript.js';
 import { PermanentError } from '../../shared/errors/index.js';
 import { languageFromTag } from '../../shared/engines/language.js';
 import { textReadyEvent } from '../../shared/stages/text-ready.js';
-import { leaseFor, runStage, type StageDefinition, type StageDeps, type StageOutcome } from '../../shared/stages/runner.js';
+import { ContinueLater, leaseFor, runStage, type StageDefinition, type StageDeps, type StageOutcome } from '../../shared/stages/runner.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
 import { derivedPrefix } from '../../shared/storage/names.js';
 import { transcribeCheckpoints } from '../../shared/stages/resume.js';
@@ -55,7 +56,14 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
         matches: (job) => (job.kind === 'speech.transcribe' || job.kind === 'video.translate') && job.input.bucket === req.source.bucket && job.input.object === req.source.object,
       };
     },
-    async work({ job, signal, workDir, progress, log, usage }) {
+    // A long recording is transcribed in slices that each end well inside the function's timeout:
+    // the work pauses between segments when its slice is used up (segments are checkpointed), and
+    // the runner publishes this request again, so the next invocation resumes after them.
+    continuation: (job, now) => {
+      if (job.documentId === null || job.input.generation === null) throw new PermanentError('JOB_NOT_INGESTED', `job ${job.id} has no source generation or document`);
+      return firstStageRequest({ ...job, documentId: job.documentId }, job.input.generation, now.toISOString());
+    },
+    async work({ job, signal, workDir, progress, log, usage, timeLeftMs }) {
       const storage = meteredStorage(deps.storage, usage);
       const generation = job.input.generation;
       const documentId = job.documentId;
@@ -69,20 +77,27 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
       const checkpoints = transcribeCheckpoints(deps.jobs.ref(job.id), generation, engine, log);
       const doneSegments = await checkpoints.load();
       if (doneSegments.size > 0) log.info(`transcribe: resuming with ${doneSegments.size} segment(s) done by an earlier attempt`, { resumedFrom: doneSegments.size });
-      const out = await transcribeAudio(
-        engine,
-        // Headerless PCM is read as declared at upload (the bytes are no container ingest recognised).
-        { path: source, ...(job.input.audio && !isMediaFamily(job.input.family) ? { raw: rawPcmFormatOf(job.input.audio) } : {}) },
-        {
-          signal,
-          workDir,
-          concurrency: deps.concurrency ?? 2,
-          doneSegments,
-          onSegment: (index, segment, result) => checkpoints.save(index, { start: segment.start, end: segment.end, result: { ...result, segments: result.segments.map(({ words, ...rest }) => ({ ...rest, ...(words ? { words: words.map((w) => ({ ...w })) } : {}) })) } }),
-          // Progress in audio seconds: what a listener to the job sees move.
-          onProgress: (p) => progress(p.durationSeconds > 0 ? p.secondsDone / p.durationSeconds : 0, { segmentsDone: p.segmentsDone, segmentCount: p.segmentCount, secondsDone: Math.round(p.secondsDone), durationSeconds: Math.round(p.durationSeconds) }),
-        },
-      );
+      let out: Awaited<ReturnType<typeof transcribeAudio>>;
+      try {
+        out = await transcribeAudio(
+          engine,
+          // Headerless PCM is read as declared at upload (the bytes are no container ingest recognised).
+          { path: source, ...(job.input.audio && !isMediaFamily(job.input.family) ? { raw: rawPcmFormatOf(job.input.audio) } : {}) },
+          {
+            signal,
+            workDir,
+            concurrency: deps.concurrency ?? 2,
+            doneSegments,
+            shouldPause: () => timeLeftMs() <= 0,
+            onSegment: (index, segment, result) => checkpoints.save(index, { start: segment.start, end: segment.end, result: { ...result, segments: result.segments.map(({ words, ...rest }) => ({ ...rest, ...(words ? { words: words.map((w) => ({ ...w })) } : {}) })) } }),
+            // Progress in audio seconds: what a listener to the job sees move.
+            onProgress: (p) => progress(p.durationSeconds > 0 ? p.secondsDone / p.durationSeconds : 0, { segmentsDone: p.segmentsDone, segmentCount: p.segmentCount, secondsDone: Math.round(p.secondsDone), durationSeconds: Math.round(p.durationSeconds) }),
+          },
+        );
+      } catch (err) {
+        if (err instanceof TranscriptionPaused) throw new ContinueLater(err.message);
+        throw err;
+      }
       const prefix = derivedPrefix({ projectId: job.projectId, documentId, sourceGeneration: generation });
       const write = async (name: string, format: TranscriptFormat) => {
         const { body, contentType } = formatTranscript(out.transcript, format);

@@ -130,6 +130,11 @@ export const ConfigSchema = z.object({
   SCRIPTORIUM_TRANSLATE_LOCATION: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected global or a region such as us-central1').default('global'),
   /** Cloud Translation endpoint override, `host` or `host:port`; a loopback host is the tests' server (plaintext, no credentials). */
   SCRIPTORIUM_TRANSLATE_ENDPOINT: emptyAsUnset(z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/, 'expected host or host:port').optional()),
+  /**
+   * Working time of one invocation of a stage that runs in slices (transcription of long recordings;
+   * shared/stages/runner.ts sliceMsFor). Unset: 70 % of the function's timeout. Tests set a few seconds.
+   */
+  SCRIPTORIUM_STAGE_SLICE_SECONDS: emptyAsUnset(z.coerce.number().int().min(1).max(3600).optional()),
   /** Log level floor. */
   SCRIPTORIUM_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR']).default('INFO'),
 }).superRefine(

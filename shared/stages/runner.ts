@@ -36,7 +36,7 @@ import type { JobChange, JobRepository, UpdateOutcome } from '../firestore/jobs.
 import { activeStages, isStageTerminal, isTerminal, pipelineFor, pipelineProgress, stagesReady, type Job, type Pipeline } from '../jobs/model.js';
 import { announceOutcome, DOCUMENT_MISSING, failJob, isDocumentGone } from '../jobs/outcomes.js';
 import type { Logger } from '../logger/index.js';
-import { topology } from '../topology.js';
+import { topology, type TopicName } from '../topology.js';
 import { isThrottled, MAX_THROTTLED_ATTEMPTS } from '../engines/throttle.js';
 import { UsageMeter } from '../cost/meter.js';
 import { functionUsage } from '../cost/functions.js';
@@ -89,6 +89,12 @@ export interface StageContext {
    * chunks, before an upload); progress alone notices a cancel at most once per progress interval.
    */
   checkpoint(this: void): Promise<void>;
+  /**
+   * Milliseconds left of this invocation's working time (its slice, see {@link sliceMsFor}): work
+   * that can stop between units and resume from checkpoints (transcription) throws
+   * {@link ContinueLater} when it runs out, instead of running into the function's timeout.
+   */
+  timeLeftMs(this: void): number;
 }
 
 /** What the work of a job without a document gets: no document record is read or written. */
@@ -129,6 +135,39 @@ export interface StageDefinition {
    * are only logged: the completion stands, and what is left expires on its own.
    */
   afterComplete?(job: Job, log: Logger): Promise<void>;
+  /**
+   * The request that starts this stage again, for a work that stopped at its slice's end
+   * ({@link ContinueLater}): published as the slice ends, so the next invocation resumes from the
+   * checkpoints. Stages without it never slice.
+   */
+  continuation?(job: Job, now: Date): { readonly topic: TopicName; readonly data: unknown };
+}
+
+/**
+ * Thrown by a stage's work that stopped at the end of its slice with its progress checkpointed
+ * (at least one unit more than when the slice began): the runner ends the invocation without
+ * counting an attempt and publishes {@link StageDefinition.continuation}, so long work (an hour of
+ * audio) proceeds in invocations that each end well inside the function's timeout.
+ */
+export class ContinueLater extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ContinueLater';
+  }
+}
+
+/** Slices one job's stage may take before it fails (each made progress: this bounds a stage at ~40 × its slice). */
+export const MAX_SLICES = 40;
+
+/**
+ * Working time of one invocation of a slicing stage: 70 % of its function's timeout (the rest covers
+ * the download, the final writes and the completion), or SCRIPTORIUM_STAGE_SLICE_SECONDS when set
+ * (tests make it short to see several slices on a short recording).
+ */
+export function sliceMsFor(functionName: string, env: NodeJS.ProcessEnv = process.env): number {
+  const override = Number(env.SCRIPTORIUM_STAGE_SLICE_SECONDS ?? '');
+  if (Number.isFinite(override) && override > 0) return override * 1000;
+  return Math.round((topology.functions.find((f) => f.name === functionName)?.timeoutSeconds ?? 540) * 0.7 * 1000);
 }
 
 /**
@@ -165,7 +204,9 @@ export type StageOutcome =
   | { readonly action: 'skipped'; readonly reason: string; readonly jobId: string }
   | { readonly action: 'completed'; readonly jobId: string; readonly result: Record<string, unknown> }
   | { readonly action: 'failed'; readonly jobId: string; readonly error: JobError }
-  | { readonly action: 'cancelled'; readonly jobId: string };
+  | { readonly action: 'cancelled'; readonly jobId: string }
+  /** The work stopped at its slice's end (checkpointed) and its continuation was published. */
+  | { readonly action: 'continued'; readonly jobId: string; readonly slices: number };
 
 /** Why an attempt stopped early: the job was cancelled, or another attempt took the stage over. */
 class Stopped extends Error {
@@ -287,7 +328,8 @@ async function runMetered(def: StageDefinition | DocumentlessStageDefinition, ev
   const heartbeat = lease.start(ours, controller, log);
   let output: StageOutput;
   const workDir = await mkdtemp(path.join(tmpdir(), `scriptorium-${name}-`));
-  const base: JobStageContext = { job: claimed, attempt, signal: controller.signal, workDir, log, progress: progressReporter(deps, name, jobId, ours, controller, log, lease), checkpoint: checkpointer(deps, jobId, ours, controller), usage: meter };
+  const sliceEnds = Date.now() + sliceMsFor(name);
+  const base: JobStageContext = { job: claimed, attempt, signal: controller.signal, workDir, log, progress: progressReporter(deps, name, jobId, ours, controller, log, lease), checkpoint: checkpointer(deps, jobId, ours, controller), usage: meter, timeLeftMs: () => sliceEnds - Date.now() };
   try {
     if (isDocumentless(def)) {
       output = await def.work(base);
@@ -385,7 +427,35 @@ async function runMetered(def: StageDefinition | DocumentlessStageDefinition, ev
   log.info(`${name} completed`, { metrics: output.metrics });
   return { action: 'completed', jobId, result: output.result };
 
+  /**
+   * The work stopped at its slice's end with more checkpointed: not a failed attempt. The lease is
+   * released, the attempt uncounted, and the stage's request published again; if that publish is
+   * lost, the reaper re-dispatches the stage (RUNNING, no lease, idle).
+   */
+  async function continueLater(stop: ContinueLater, slices: number): Promise<StageOutcome> {
+    const out = await deps.jobs.update(jobId, (job) =>
+      ours(job)
+        ? {
+            attempts: Math.max(0, job.attempts - 1),
+            stages: [{ name, lease: null, attempts: Math.max(0, (job.stages[name]?.attempts ?? 1) - 1), metrics: { slices } }],
+            usage: charge(),
+            log: { level: 'INFO', message: `${name} continues in a new invocation (slice ${slices}): ${stop.message}` },
+          }
+        : null,
+    );
+    if (!out.applied) return { action: 'skipped', reason: `the job changed while ${name} ran its slice`, jobId };
+    const next = def.continuation?.(out.job, new Date());
+    if (next) await deps.publisher.publish(next.topic, next.data, { jobId });
+    log.info(`${name}: slice ${slices} ended, continuation published`, { slices });
+    return { action: 'continued', jobId, slices };
+  }
+
   async function attemptFailed(err: unknown, attempts: number): Promise<StageOutcome> {
+    if (err instanceof ContinueLater && def.continuation && !controller.signal.aborted) {
+      const slices = (claimed.stages[name]?.metrics.slices ?? 0) + 1;
+      if (slices <= MAX_SLICES) return continueLater(err, slices);
+      err = new PermanentError('SLICE_LIMIT', `${name} was still not done after ${MAX_SLICES} invocations of ${Math.round(sliceMsFor(name) / 1000)} s`, err);
+    }
     const reason: unknown = controller.signal.reason;
     if (controller.signal.aborted && reason instanceof Stopped) {
       if (reason.why === 'lease-lost') throw new TransientError('LEASE_LOST', `another attempt took over ${name} while this one ran`, err);

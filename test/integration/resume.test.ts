@@ -333,6 +333,51 @@ describe('resumable transcription', () => {
     assert.equal(await stageText(job, 'transcribe'), await stageText(await jobs.get(clean.jobId), 'transcribe'));
     assert.equal(await checkpointCount(s.jobId), 0);
   });
+
+  it('transcribes a recording in slices: each invocation pauses when its time is used up and publishes its continuation; nothing is transcribed twice', async () => {
+    const local = createLocalSttEngine();
+    const clean = await seed('speech.transcribe', 'transcribe', recording, 'joined.wav', 'audio/wav', 'audio');
+    const cleanEngine = watchedStt(local, 4);
+    assert.equal((await handleTranscribe(envelope(clean), { ...deps(), engine: () => cleanEngine, concurrency: 1 })).action, 'completed');
+    const segments = cleanEngine.calls;
+
+    const s = await seed('speech.transcribe', 'transcribe', recording, 'joined.wav', 'audio/wav', 'audio');
+    // Continuations are kept here and delivered by the test (the platform's own function must not race it).
+    const continuations: unknown[] = [];
+    const capturing: Publisher = {
+      publish: (topic, data, attributes) => {
+        if (topic !== 'transcribe-requests') return publisher.publish(topic, data, attributes);
+        continuations.push(data);
+        return Promise.resolve('kept');
+      },
+    };
+    const engine = watchedStt(local, 4);
+    process.env.SCRIPTORIUM_STAGE_SLICE_SECONDS = '1';
+    const outcomes: string[] = [];
+    try {
+      let delivery: unknown = envelope(s);
+      for (let i = 0; i < segments + 2; i++) {
+        const out = await handleTranscribe(delivery, { ...deps(), publisher: capturing, engine: () => engine, concurrency: 1 });
+        outcomes.push(out.action);
+        if (out.action !== 'continued') break;
+        const next = continuations.shift();
+        assert.ok(next, 'a continuation was published');
+        delivery = pushEnvelope('transcribe-requests', next as Parameters<typeof pushEnvelope<'transcribe-requests'>>[1]);
+      }
+    } finally {
+      delete process.env.SCRIPTORIUM_STAGE_SLICE_SECONDS;
+    }
+    // A 1 s slice ends after a segment or two (each slice transcribes at least one): several
+    // invocations, every one but the last continued.
+    assert.equal(outcomes.at(-1), 'completed', outcomes.join(', '));
+    assert.ok(outcomes.slice(0, -1).every((o) => o === 'continued'), outcomes.join(', '));
+    assert.ok(outcomes.length >= 3 && outcomes.length <= segments, `${outcomes.length} invocations for ${segments} segments`);
+    assert.equal(engine.calls, segments, 'every segment transcribed once');
+    const job = await jobs.get(s.jobId);
+    assert.equal(job?.stages.transcribe?.status, 'COMPLETED', 'transcription done (the job goes on to its next stages)');
+    assert.equal(job?.stages.transcribe?.attempts, 1, 'slices are not failed attempts');
+    assert.equal(await stageText(job, 'transcribe'), await stageText(await jobs.get(clean.jobId), 'transcribe'));
+  });
 });
 
 describe('throttled OCR (google engine against the fake Document AI)', () => {

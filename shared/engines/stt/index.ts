@@ -15,7 +15,7 @@ export { DEBIAN_EN_US_MODEL, createLocalSttEngine, parsePocketsphinxOutput } fro
 export type { LocalSttEngineOptions, PocketsphinxModel } from './local.js';
 export { GOOGLE_STT_DEFAULT_LOCATION, GOOGLE_STT_DEFAULT_MODEL, createGoogleSttEngine } from './google.js';
 export type { BatchHandle, BatchInput, BatchStatus, GoogleSttEngine, GoogleSttEngineOptions } from './google.js';
-export { transcribeAudio } from './transcribe.js';
+export { transcribeAudio, TranscriptionPaused } from './transcribe.js';
 export type { TranscribeAudioInput, TranscribeAudioOptions, TranscribeAudioResult, TranscribeProgress } from './transcribe.js';
 export { wordErrorRate, wordErrors } from './metrics.js';
 

@@ -60,6 +60,26 @@ export interface TranscribeAudioOptions {
   readonly doneSegments?: ReadonlyMap<number, { readonly start: number; readonly end: number; readonly result: SttResult }>;
   /** Called with each newly transcribed segment before its progress; awaited (the caller checkpoints it). A throw stops the work and is rethrown as is. */
   readonly onSegment?: (index: number, segment: { readonly start: number; readonly end: number }, result: SttResult) => Promise<void> | void;
+  /**
+   * Asked before a segment is sent to the engine: when it answers true and this call has transcribed
+   * at least one segment, no further segment starts; the ones in flight finish (and are given to
+   * `onSegment`), then the call ends with {@link TranscriptionPaused}. The caller resumes later with
+   * `doneSegments`. Each call makes progress, so repeating it ends.
+   */
+  readonly shouldPause?: () => boolean;
+}
+
+/** {@link TranscribeAudioOptions.shouldPause} stopped the call: `segmentsDone` of `segmentCount` are done (checkpointed by the caller). */
+export class TranscriptionPaused extends Error {
+  constructor(
+    readonly segmentsDone: number,
+    readonly segmentCount: number,
+    readonly secondsDone: number,
+    readonly durationSeconds: number,
+  ) {
+    super(`${segmentsDone} of ${segmentCount} segments done (${Math.round(secondsDone)} of ${Math.round(durationSeconds)} s of audio)`);
+    this.name = 'TranscriptionPaused';
+  }
 }
 
 /** What {@link transcribeAudio} did. */
@@ -157,17 +177,30 @@ async function transcribeSegments(engine: SpeechToTextEngine, segments: readonly
   let done = 0;
   let resumed = 0;
   let secondsDone = 0;
+  // Segments this call sent to the engine (started), and whether it was asked to pause.
+  let sent = 0;
+  let paused = false;
   const worker = async (): Promise<void> => {
-    while (next < segments.length) {
+    while (next < segments.length && !paused) {
       if (stop.signal.aborted) throw outer?.aborted ? abortError(outer) : abortError(stop.signal);
-      const index = next++;
+      const index = next;
       const segment = segments[index];
-      if (!segment) continue;
+      if (!segment) {
+        next++;
+        continue;
+      }
       const earlier = options.doneSegments?.get(index);
-      if (earlier && Math.abs(earlier.start - segment.start) < 0.001 && Math.abs(earlier.end - segment.end) < 0.001) {
+      const reuse = earlier !== undefined && Math.abs(earlier.start - segment.start) < 0.001 && Math.abs(earlier.end - segment.end) < 0.001;
+      if (!reuse && sent > 0 && options.shouldPause?.() === true) {
+        paused = true;
+        return;
+      }
+      next++;
+      if (reuse) {
         results[index] = earlier.result;
         resumed++;
       } else {
+        sent++;
         const result = await engine.transcribe({ path: segment.path, language }, { signal: stop.signal });
         results[index] = result;
         await callSegment(options, index, segment, result);
@@ -190,6 +223,7 @@ async function transcribeSegments(engine: SpeechToTextEngine, segments: readonly
   } finally {
     outer?.removeEventListener('abort', onOuterAbort);
   }
+  if (paused) throw new TranscriptionPaused(done, segments.length, Math.min(duration, secondsDone), duration);
   return { results, resumed };
 }
 
