@@ -52,7 +52,16 @@ async function signIn(cfg: LocalConfig, email: string, password: string): Promis
   return { token: body.idToken, uid: body.localId };
 }
 
+/** One API call for the set-up; a 429 (the admin's own rate limit while provisioning) is waited out as Retry-After asks. */
 async function call(cfg: LocalConfig, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  for (let tries = 1; ; tries++) {
+    const out = await callOnce(cfg, token, method, path, body);
+    if (out.status !== 429 || tries >= 20) return out;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(1, Number(out.retryAfter) || 1) * 1000));
+  }
+}
+
+async function callOnce(cfg: LocalConfig, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown; retryAfter: string | null }> {
   const res = await fetch(`${cfg.apiUrl}${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -65,7 +74,7 @@ async function call(cfg: LocalConfig, token: string, method: string, path: strin
   } catch {
     json = text;
   }
-  return { status: res.status, json };
+  return { status: res.status, json, retryAfter: res.headers.get('retry-after') };
 }
 
 /** Runs `fn` over `items`, `width` at a time. */
