@@ -95,80 +95,97 @@ describe('dead letters: record, list, replay after retry', () => {
     const body = await fixture('pdf/multicolumn.pdf');
     const upload = await createUpload(cfg, token, { fileName: 'outage.pdf', contentType: 'application/pdf', size: body.length });
     // The ocr function "is down": its subscription pushes nowhere (pull), with quick redelivery.
-    await sub.setMetadata({ pushConfig: {}, retryPolicy: { minimumBackoff: { seconds: 0 }, maximumBackoff: { seconds: 1 } } });
+    let detached = false;
+    const detach = async (): Promise<void> => {
+      detached = true;
+      await sub.setMetadata({ pushConfig: {}, retryPolicy: { minimumBackoff: { seconds: 0 }, maximumBackoff: { seconds: 1 } } });
+    };
+    const restore = async (): Promise<void> => {
+      if (!detached) return;
+      detached = false;
+      await sub.setMetadata({ pushConfig: original.pushConfig ?? {}, retryPolicy: original.retryPolicy ?? null });
+    };
+    await detach();
+    const retryId = retryIdOf(upload.jobId);
     try {
       assert.ok((await putSigned(upload, body)).ok);
       const max = 5;
       assert.ok((await nackUntilDeadLettered(upload.jobId, max)) >= max);
+      // Back up, so the emulator's next delivery dead-letters the message.
+      await restore();
+      const { job } = await waitForJob(cfg, upload.jobId, 60_000);
+      assert.equal(job.status, 'FAILED');
+      assert.equal(job.error?.code, 'DEAD_LETTERED');
+
+      // Listed for the project's admin (the demo user), with where it came from and why.
+      const listed = await until('the dead-letter record', async () => {
+        const res = await api(cfg, token, 'GET', `/v1/dead-letters?projectId=${cfg.projectId}&jobId=${upload.jobId}`);
+        assert.equal(res.status, 200, res.text);
+        return DeadLetterListResponseSchema.parse(res.json).deadLetters.find((d) => d.action === 'failed-job');
+      });
+      assert.equal(listed.subscription, 'ocr-ocr-requests');
+      assert.equal(listed.topic, 'ocr-requests');
+      assert.equal(listed.documentId, upload.documentId);
+      assert.equal(listed.eventType, 'scriptorium.document.ocr.requested.v1');
+      assert.equal(listed.deliveryAttempts, 5);
+      assert.equal(listed.reason.code, 'DEAD_LETTERED');
+      assert.equal(listed.status, 'DEAD_LETTERED');
+      assert.equal(listed.replayable, true);
+
+      // Who sees it: a platform admin too; a viewer and a non-member do not.
+      assert.equal((await api(cfg, platformAdminToken, 'GET', `/v1/dead-letters/${listed.id}`)).status, 200);
+      assert.equal((await api(cfg, platformAdminToken, 'GET', '/v1/dead-letters?limit=5')).status, 200, 'a platform admin lists every project');
+      assert.equal((await api(cfg, projectAdminToken, 'GET', '/v1/dead-letters')).status, 403, 'a project admin must name the project');
+      assert.equal((await api(cfg, projectAdminToken, 'GET', `/v1/dead-letters?projectId=${cfg.projectId}`)).status, 200, 'a project admin lists their project');
+      assert.equal((await api(cfg, viewerToken, 'GET', `/v1/dead-letters?projectId=${cfg.projectId}`)).status, 403);
+      assert.equal((await api(cfg, viewerToken, 'GET', `/v1/dead-letters/${listed.id}`)).status, 404);
+      assert.equal((await api(cfg, outsiderToken, 'POST', `/v1/dead-letters/${listed.id}/replay`)).status, 404);
+
+      // The job ended: replay is refused until it is retried.
+      const refused = await api(cfg, token, 'POST', `/v1/dead-letters/${listed.id}/replay`);
+      assert.equal(refused.status, 409);
+      assert.equal((refused.json as { code: string }).code, 'JOB_TERMINAL');
+
+      assert.equal((await api(cfg, viewerToken, 'POST', `/v1/jobs/${upload.jobId}/retry`)).status, 403, 'a viewer cannot retry');
+      assert.equal((await api(cfg, outsiderToken, 'POST', `/v1/jobs/${upload.jobId}/retry`)).status, 404, 'a non-member sees no job');
+      // Down again until the replays: otherwise the retry's own dispatch could complete the retry job
+      // before the replay is tried (then correctly refused: the job it would feed has ended).
+      await detach();
+      // Retry: a new job, twice the same one (a double click retries once).
+      const [r1, r2] = await Promise.all([api(cfg, token, 'POST', `/v1/jobs/${upload.jobId}/retry`), api(cfg, token, 'POST', `/v1/jobs/${upload.jobId}/retry`)]);
+      const retries = [r1, r2].map((r) => RetryResponseSchema.parse(r.json));
+      assert.deepEqual(retries.map((r) => r.jobId), [retryIdOf(upload.jobId), retryIdOf(upload.jobId)]);
+      assert.deepEqual([r1.status, r2.status].sort(), [200, 201]);
+
+      // Two replays at once: one publishes (naming the retry job), the other is refused.
+      const replays = await Promise.all([api(cfg, token, 'POST', `/v1/dead-letters/${listed.id}/replay`), api(cfg, token, 'POST', `/v1/dead-letters/${listed.id}/replay`)]);
+      const ok = replays.filter((r) => r.status === 200);
+      assert.equal(ok.length, 1, replays.map((r) => `${r.status} ${r.text}`).join('\n'));
+      assert.equal((ok[0]?.json as { jobId: string }).jobId, retryId);
+      const other = replays.find((r) => r.status !== 200);
+      assert.equal(other?.status, 409);
+      assert.match((other?.json as { code: string }).code, /^(ALREADY_REPLAYED|REPLAY_IN_PROGRESS)$/);
+      // The ocr function is back: the retry's dispatch and the replayed message are both delivered; the stage runs once.
+      await restore();
+
+      const done = await waitForJob(cfg, retryId, 180_000);
+      assert.equal(done.job.status, 'COMPLETED', JSON.stringify(done.job.error));
+      assert.equal(done.job.retryOf, upload.jobId);
+      const db = testFirestore(cfg);
+      assert.equal((await db.doc(`documents/${upload.documentId}`).get()).get('status'), 'READY');
+      assert.equal((await db.doc(`documents/${upload.documentId}`).get()).get('jobId'), retryId);
+      assert.equal((await db.doc(`jobs/${upload.jobId}`).get()).get('status'), 'FAILED', 'the old job keeps its outcome');
+      const after = DeadLetterViewSchema.parse((await api(cfg, token, 'GET', `/v1/dead-letters/${listed.id}`)).json);
+      assert.equal(after.status, 'REPLAYED');
+      assert.equal(after.replayCount, 1);
+      assert.equal((await api(cfg, token, 'POST', `/v1/dead-letters/${listed.id}/replay`)).status, 409, 'replayed once only');
+      // A COMPLETED job is not retried.
+      const again = await api(cfg, token, 'POST', `/v1/jobs/${retryId}/retry`);
+      assert.equal(again.status, 409);
+      assert.equal((again.json as { code: string }).code, 'JOB_NOT_RETRYABLE');
     } finally {
-      await sub.setMetadata({ pushConfig: original.pushConfig ?? {}, retryPolicy: original.retryPolicy ?? null });
+      await restore();
     }
-    const { job } = await waitForJob(cfg, upload.jobId, 60_000);
-    assert.equal(job.status, 'FAILED');
-    assert.equal(job.error?.code, 'DEAD_LETTERED');
-
-    // Listed for the project's admin (the demo user), with where it came from and why.
-    const listed = await until('the dead-letter record', async () => {
-      const res = await api(cfg, token, 'GET', `/v1/dead-letters?projectId=${cfg.projectId}&jobId=${upload.jobId}`);
-      assert.equal(res.status, 200, res.text);
-      return DeadLetterListResponseSchema.parse(res.json).deadLetters.find((d) => d.action === 'failed-job');
-    });
-    assert.equal(listed.subscription, 'ocr-ocr-requests');
-    assert.equal(listed.topic, 'ocr-requests');
-    assert.equal(listed.documentId, upload.documentId);
-    assert.equal(listed.eventType, 'scriptorium.document.ocr.requested.v1');
-    assert.equal(listed.deliveryAttempts, 5);
-    assert.equal(listed.reason.code, 'DEAD_LETTERED');
-    assert.equal(listed.status, 'DEAD_LETTERED');
-    assert.equal(listed.replayable, true);
-
-    // Who sees it: a platform admin too; a viewer and a non-member do not.
-    assert.equal((await api(cfg, platformAdminToken, 'GET', `/v1/dead-letters/${listed.id}`)).status, 200);
-    assert.equal((await api(cfg, platformAdminToken, 'GET', '/v1/dead-letters?limit=5')).status, 200, 'a platform admin lists every project');
-    assert.equal((await api(cfg, projectAdminToken, 'GET', '/v1/dead-letters')).status, 403, 'a project admin must name the project');
-    assert.equal((await api(cfg, projectAdminToken, 'GET', `/v1/dead-letters?projectId=${cfg.projectId}`)).status, 200, 'a project admin lists their project');
-    assert.equal((await api(cfg, viewerToken, 'GET', `/v1/dead-letters?projectId=${cfg.projectId}`)).status, 403);
-    assert.equal((await api(cfg, viewerToken, 'GET', `/v1/dead-letters/${listed.id}`)).status, 404);
-    assert.equal((await api(cfg, outsiderToken, 'POST', `/v1/dead-letters/${listed.id}/replay`)).status, 404);
-
-    // The job ended: replay is refused until it is retried.
-    const refused = await api(cfg, token, 'POST', `/v1/dead-letters/${listed.id}/replay`);
-    assert.equal(refused.status, 409);
-    assert.equal((refused.json as { code: string }).code, 'JOB_TERMINAL');
-
-    assert.equal((await api(cfg, viewerToken, 'POST', `/v1/jobs/${upload.jobId}/retry`)).status, 403, 'a viewer cannot retry');
-    assert.equal((await api(cfg, outsiderToken, 'POST', `/v1/jobs/${upload.jobId}/retry`)).status, 404, 'a non-member sees no job');
-    // Retry: a new job, twice the same one (a double click retries once).
-    const [r1, r2] = await Promise.all([api(cfg, token, 'POST', `/v1/jobs/${upload.jobId}/retry`), api(cfg, token, 'POST', `/v1/jobs/${upload.jobId}/retry`)]);
-    const retries = [r1, r2].map((r) => RetryResponseSchema.parse(r.json));
-    assert.deepEqual(retries.map((r) => r.jobId), [retryIdOf(upload.jobId), retryIdOf(upload.jobId)]);
-    assert.deepEqual([r1.status, r2.status].sort(), [200, 201]);
-    const retryId = retryIdOf(upload.jobId);
-
-    // Two replays at once: one publishes (naming the retry job), the other is refused.
-    const replays = await Promise.all([api(cfg, token, 'POST', `/v1/dead-letters/${listed.id}/replay`), api(cfg, token, 'POST', `/v1/dead-letters/${listed.id}/replay`)]);
-    const ok = replays.filter((r) => r.status === 200);
-    assert.equal(ok.length, 1, replays.map((r) => `${r.status} ${r.text}`).join('\n'));
-    assert.equal((ok[0]?.json as { jobId: string }).jobId, retryId);
-    const other = replays.find((r) => r.status !== 200);
-    assert.equal(other?.status, 409);
-    assert.match((other?.json as { code: string }).code, /^(ALREADY_REPLAYED|REPLAY_IN_PROGRESS)$/);
-
-    const done = await waitForJob(cfg, retryId, 180_000);
-    assert.equal(done.job.status, 'COMPLETED', JSON.stringify(done.job.error));
-    assert.equal(done.job.retryOf, upload.jobId);
-    const db = testFirestore(cfg);
-    assert.equal((await db.doc(`documents/${upload.documentId}`).get()).get('status'), 'READY');
-    assert.equal((await db.doc(`documents/${upload.documentId}`).get()).get('jobId'), retryId);
-    assert.equal((await db.doc(`jobs/${upload.jobId}`).get()).get('status'), 'FAILED', 'the old job keeps its outcome');
-    const after = DeadLetterViewSchema.parse((await api(cfg, token, 'GET', `/v1/dead-letters/${listed.id}`)).json);
-    assert.equal(after.status, 'REPLAYED');
-    assert.equal(after.replayCount, 1);
-    assert.equal((await api(cfg, token, 'POST', `/v1/dead-letters/${listed.id}/replay`)).status, 409, 'replayed once only');
-    // A COMPLETED job is not retried.
-    const again = await api(cfg, token, 'POST', `/v1/jobs/${retryId}/retry`);
-    assert.equal(again.status, 409);
-    assert.equal((again.json as { code: string }).code, 'JOB_NOT_RETRYABLE');
   });
 });
 
