@@ -27,6 +27,7 @@ import { z } from 'zod';
 
 import { runProcess } from '../../shared/engines/exec.js';
 import { detectLanguage } from '../../shared/engines/language.js';
+import { bindLoopback } from './grpc.js';
 
 type IDocument = protos.google.cloud.documentai.v1.IDocument;
 type IProcessResponse = protos.google.cloud.documentai.v1.IProcessResponse;
@@ -225,9 +226,7 @@ export async function startFakeDocumentAi(options: FakeDocumentAiOptions = {}): 
 
   const server = new grpc.Server();
   server.addService(service, { ProcessDocument: processDocument });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
-  });
+  const port = await bindLoopback(server);
   return {
     endpoint: `127.0.0.1:${port}`,
     port,

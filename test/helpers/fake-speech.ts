@@ -35,6 +35,7 @@ import { runProcess } from '../../shared/engines/exec.js';
 import { parsePocketsphinxOutput } from '../../shared/engines/stt/local.js';
 import { sniffAudioContainer } from '../../shared/media/probe.js';
 import { parseWavHeader, wavHeader } from '../../shared/media/wav.js';
+import { bindLoopback } from './grpc.js';
 
 type ISpeechRecognitionResult = protos.google.cloud.speech.v2.ISpeechRecognitionResult;
 type IRecognizeResponse = protos.google.cloud.speech.v2.IRecognizeResponse;
@@ -364,9 +365,7 @@ export async function startFakeSpeech(options: FakeSpeechOptions = {}): Promise<
   const server = new grpc.Server();
   server.addService(speech, { Recognize: recognize, BatchRecognize: batchRecognize });
   server.addService(ops, { GetOperation: getOperation });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
-  });
+  const port = await bindLoopback(server);
   return {
     endpoint: `127.0.0.1:${port}`,
     requests,

@@ -20,6 +20,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { z } from 'zod';
 
 import { createLocalTranslationEngine } from '../../shared/engines/translate/local.js';
+import { bindLoopback } from './grpc.js';
 
 const require = createRequire(import.meta.url);
 const protoDir = (pkg: string): string => join(dirname(require.resolve(pkg)), '..', 'protos');
@@ -120,9 +121,7 @@ export async function startFakeTranslate(options: { respond?: Responder } = {}):
 
   const server = new grpc.Server();
   server.addService(service, { TranslateText: translateText });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
-  });
+  const port = await bindLoopback(server);
   return {
     endpoint: `127.0.0.1:${port}`,
     requests,

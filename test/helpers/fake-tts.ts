@@ -30,6 +30,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { z } from 'zod';
 
 import { runProcess } from '../../shared/engines/exec.js';
+import { bindLoopback } from './grpc.js';
 
 type ISynthesizeSpeechResponse = protos.google.cloud.texttospeech.v1.ISynthesizeSpeechResponse;
 type IListVoicesResponse = protos.google.cloud.texttospeech.v1.IListVoicesResponse;
@@ -238,9 +239,7 @@ export async function startFakeTts(options: { respond?: Responder; voices?: read
 
   const server = new grpc.Server();
   server.addService(service, { ListVoices: listVoices, SynthesizeSpeech: synthesizeSpeech });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
-  });
+  const port = await bindLoopback(server);
   return {
     endpoint: `127.0.0.1:${port}`,
     requests,
