@@ -427,6 +427,11 @@ async function runMetered(def: StageDefinition | DocumentlessStageDefinition, ev
   log.info(`${name} completed`, { metrics: output.metrics });
   return { action: 'completed', jobId, result: output.result };
 
+  /** The job's and the stage's attempt counts with this attempt given back (a slice or a throttled attempt is not a failure). */
+  function uncounted(job: Job): { attempts: number; stageAttempts: number } {
+    return { attempts: Math.max(0, job.attempts - 1), stageAttempts: Math.max(0, (job.stages[name]?.attempts ?? 1) - 1) };
+  }
+
   /**
    * The work stopped at its slice's end with more checkpointed: not a failed attempt. The lease is
    * released, the attempt uncounted, and the stage's request published again; if that publish is
@@ -436,8 +441,8 @@ async function runMetered(def: StageDefinition | DocumentlessStageDefinition, ev
     const out = await deps.jobs.update(jobId, (job) =>
       ours(job)
         ? {
-            attempts: Math.max(0, job.attempts - 1),
-            stages: [{ name, lease: null, attempts: Math.max(0, (job.stages[name]?.attempts ?? 1) - 1), metrics: { slices } }],
+            attempts: uncounted(job).attempts,
+            stages: [{ name, lease: null, attempts: uncounted(job).stageAttempts, metrics: { slices } }],
             usage: charge(),
             log: { level: 'INFO', message: `${name} continues in a new invocation (slice ${slices}): ${stop.message}` },
           }
@@ -481,8 +486,8 @@ async function runMetered(def: StageDefinition | DocumentlessStageDefinition, ev
         ours(job)
           ? {
               error,
-              attempts: Math.max(0, job.attempts - 1),
-              stages: [{ name, error, lease: null, attempts: Math.max(0, (job.stages[name]?.attempts ?? 1) - 1), metrics: { throttledAttempts: throttled } }],
+              attempts: uncounted(job).attempts,
+              stages: [{ name, error, lease: null, attempts: uncounted(job).stageAttempts, metrics: { throttledAttempts: throttled } }],
               // Not a failed attempt, but what it consumed before the refusal is billed all the same.
               usage: charge(),
               log: { level: 'WARNING', message: `${name} throttled by its engine (${throttled} of ${MAX_THROTTLED_ATTEMPTS} uncounted); will retry: ${error.message}` },
