@@ -8,16 +8,18 @@
  */
 import path from 'node:path';
 import { parseMessage } from '../../shared/events/envelope.js';
-import { transcribeAudio, TranscriptionPaused, type SpeechToTextEngine } from '../../shared/engines/stt/index.js';
+import { supportsBatch, transcribeAudio, TranscriptionPaused, type SpeechToTextEngine } from '../../shared/engines/stt/index.js';
 import { firstStageRequest } from '../../shared/stages/requests.js';
-import { formatTranscript, toPlainText, type TranscriptFormat } from '../../shared/media/transcript.js';
+import { assembleTranscript, formatTranscript, toPlainText, type Transcript, type TranscriptFormat } from '../../shared/media/transcript.js';
+import { probeMedia } from '../../shared/media/probe.js';
 import { PermanentError } from '../../shared/errors/index.js';
 import { languageFromTag } from '../../shared/engines/language.js';
 import { textReadyEvent } from '../../shared/stages/text-ready.js';
 import { ContinueLater, leaseFor, runStage, type StageDefinition, type StageDeps, type StageOutcome } from '../../shared/stages/runner.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
 import { derivedPrefix } from '../../shared/storage/names.js';
-import { transcribeCheckpoints } from '../../shared/stages/resume.js';
+import { transcribeBatchCheckpoint, transcribeCheckpoints } from '../../shared/stages/resume.js';
+import { BATCH_POLL_MS, batchTranscription } from './batch.js';
 import { meteredStorage, meteredStt } from '../../shared/cost/meter.js';
 import { rawPcmFormatOf } from '../../shared/jobs/media-input.js';
 
@@ -32,11 +34,32 @@ export interface TranscribeDeps extends StageDeps {
   readonly engine: () => SpeechToTextEngine;
   /** Segments transcribed at once (default 2: the local engine is single-threaded per process). */
   readonly concurrency?: number;
+  /**
+   * An engine with batch recognition (google) takes recordings at least this long (seconds) as one
+   * long-running operation from Cloud Storage (default 300; 0: never). See ./batch.ts.
+   */
+  readonly batchMinSeconds?: number;
+  /** Time between two polls of a batch operation (default {@link BATCH_POLL_MS}). */
+  readonly batchPollMs?: number;
+}
+
+/** Recordings at least this long go to batch recognition when the engine has it. */
+export const DEFAULT_BATCH_MIN_SECONDS = 300;
+
+/** What either way of transcribing gave the stage. */
+interface Transcribed {
+  readonly transcript: Transcript;
+  readonly durationSeconds: number;
+  readonly segmentCount: number;
+  readonly engineMs: number;
+  readonly resumedSegments: number;
+  /** The batch operation, when it was one. */
+  readonly batch?: { readonly operation: string; readonly resumed: boolean };
 }
 
 export type TranscribeOutcome = StageOutcome;
 
-export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' | 'concurrency' | 'jobs'>): StageDefinition {
+export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' | 'concurrency' | 'jobs' | 'batchMinSeconds' | 'batchPollMs'>): StageDefinition {
   return {
     name: 'transcribe',
     leaseMs: leaseFor('transcribe'),
@@ -46,7 +69,8 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
     async afterComplete(job, log) {
       if (job.input.generation === null) return;
       const removed = await transcribeCheckpoints(deps.jobs.ref(job.id), job.input.generation, deps.engine(), log).clear();
-      if (removed > 0) log.info(`transcribe: ${removed} segment checkpoint(s) removed`);
+      const batch = await transcribeBatchCheckpoint(deps.jobs.ref(job.id), job.input.generation, deps.engine(), log).clear();
+      if (removed + batch > 0) log.info(`transcribe: ${removed} segment and ${batch} batch checkpoint(s) removed`);
     },
     decode(eventData) {
       const { data: req, messageId } = parseMessage('transcribe-requests', eventData);
@@ -70,35 +94,74 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
       if (generation === null || documentId === null) throw new PermanentError('JOB_NOT_INGESTED', `job ${job.id} has no source generation or document`);
       const sourceRef = { bucket: job.input.bucket, object: job.input.object, generation };
       const source = path.join(workDir, 'source');
-      await storage.download(sourceRef, source);
-      // Each segment the engine transcribed is billed, also when a later one fails the attempt.
-      const engine = meteredStt(deps.engine(), usage);
-      // Segments an earlier attempt transcribed (same generation, engine and model) are not sent again.
-      const checkpoints = transcribeCheckpoints(deps.jobs.ref(job.id), generation, engine, log);
-      const doneSegments = await checkpoints.load();
-      if (doneSegments.size > 0) log.info(`transcribe: resuming with ${doneSegments.size} segment(s) done by an earlier attempt`, { resumedFrom: doneSegments.size });
-      let out: Awaited<ReturnType<typeof transcribeAudio>>;
-      try {
-        out = await transcribeAudio(
-          engine,
-          // Headerless PCM is read as declared at upload (the bytes are no container ingest recognised).
-          { path: source, ...(job.input.audio && !isMediaFamily(job.input.family) ? { raw: rawPcmFormatOf(job.input.audio) } : {}) },
-          {
-            signal,
-            workDir,
-            concurrency: deps.concurrency ?? 2,
-            doneSegments,
-            shouldPause: () => timeLeftMs() <= 0,
-            onSegment: (index, segment, result) => checkpoints.save(index, { start: segment.start, end: segment.end, result: { ...result, segments: result.segments.map(({ words, ...rest }) => ({ ...rest, ...(words ? { words: words.map((w) => ({ ...w })) } : {}) })) } }),
-            // Progress in audio seconds: what a listener to the job sees move.
-            onProgress: (p) => progress(p.durationSeconds > 0 ? p.secondsDone / p.durationSeconds : 0, { segmentsDone: p.segmentsDone, segmentCount: p.segmentCount, secondsDone: Math.round(p.secondsDone), durationSeconds: Math.round(p.durationSeconds) }),
-          },
-        );
-      } catch (err) {
-        if (err instanceof TranscriptionPaused) throw new ContinueLater(err.message);
-        throw err;
-      }
+      let downloaded = false;
+      const fetchSource = async (): Promise<string> => {
+        if (!downloaded) await storage.download(sourceRef, source);
+        downloaded = true;
+        return source;
+      };
+      // Headerless PCM is read as declared at upload (the bytes are no container ingest recognised).
+      const raw = job.input.audio && !isMediaFamily(job.input.family) ? rawPcmFormatOf(job.input.audio) : undefined;
       const prefix = derivedPrefix({ projectId: job.projectId, documentId, sourceGeneration: generation });
+
+      /**
+       * A long recording with an engine that has batch recognition: one operation from Cloud
+       * Storage, polled across invocations (./batch.ts). Null when this recording goes segment by segment.
+       */
+      const viaBatch = async (): Promise<Transcribed | null> => {
+        const base = deps.engine();
+        const min = deps.batchMinSeconds ?? DEFAULT_BATCH_MIN_SECONDS;
+        if (!supportsBatch(base) || min <= 0) return null;
+        const store = transcribeBatchCheckpoint(deps.jobs.ref(job.id), generation, base, log);
+        const existing = (await store.load()).get(0);
+        if (!existing) {
+          // The container's own duration decides (a probe, not a decode); one that declares none is batched.
+          const probed = await probeMedia(await fetchSource(), { ...(raw ? { raw } : {}), signal });
+          if (probed.durationSeconds !== undefined && probed.durationSeconds < min) return null;
+        }
+        const done = await batchTranscription(
+          { engine: base, storage, store, source: fetchSource, ...(raw ? { raw } : {}), target: { bucket: sourceRef.bucket, object: `${prefix}audio.flac` }, jobId: job.id, pollMs: deps.batchPollMs ?? BATCH_POLL_MS },
+          { signal, workDir, progress, log, timeLeftMs },
+          existing,
+        );
+        // The audio the service processed is billed once, when its result is taken.
+        usage.add('sttAudioSeconds', done.result.billedSeconds ?? Math.ceil(done.result.durationSeconds));
+        const transcript = assembleTranscript([{ offsetSeconds: 0, segments: done.result.segments }], { language: done.result.language, durationSeconds: done.result.durationSeconds, engine: base.name, model: done.result.model });
+        return { transcript, durationSeconds: done.result.durationSeconds, segmentCount: 1, engineMs: done.result.engineMs, resumedSegments: 0, batch: { operation: done.operation, resumed: done.resumed } };
+      };
+
+      /** Segment by segment (normalized, split on silence), checkpointed, paused at the slice's end. */
+      const viaSegments = async (): Promise<Transcribed> => {
+        // Each segment the engine transcribed is billed, also when a later one fails the attempt.
+        const engine = meteredStt(deps.engine(), usage);
+        // Segments an earlier attempt transcribed (same generation, engine and model) are not sent again.
+        const checkpoints = transcribeCheckpoints(deps.jobs.ref(job.id), generation, engine, log);
+        const doneSegments = await checkpoints.load();
+        if (doneSegments.size > 0) log.info(`transcribe: resuming with ${doneSegments.size} segment(s) done by an earlier attempt`, { resumedFrom: doneSegments.size });
+        try {
+          const out = await transcribeAudio(
+            engine,
+            { path: await fetchSource(), ...(raw ? { raw } : {}) },
+            {
+              signal,
+              workDir,
+              concurrency: deps.concurrency ?? 2,
+              doneSegments,
+              shouldPause: () => timeLeftMs() <= 0,
+              onSegment: (index, segment, result) => checkpoints.save(index, { start: segment.start, end: segment.end, result: { ...result, segments: result.segments.map(({ words, ...rest }) => ({ ...rest, ...(words ? { words: words.map((w) => ({ ...w })) } : {}) })) } }),
+              // Progress in audio seconds: what a listener to the job sees move.
+              onProgress: (p) => progress(p.durationSeconds > 0 ? p.secondsDone / p.durationSeconds : 0, { segmentsDone: p.segmentsDone, segmentCount: p.segmentCount, secondsDone: Math.round(p.secondsDone), durationSeconds: Math.round(p.durationSeconds) }),
+            },
+          );
+          return { transcript: out.transcript, durationSeconds: out.durationSeconds, segmentCount: out.segmentCount, engineMs: out.engineMs, resumedSegments: out.resumedSegments };
+        } catch (err) {
+          if (err instanceof TranscriptionPaused) throw new ContinueLater(err.message);
+          throw err;
+        }
+      };
+
+      const out = (await viaBatch()) ?? (await viaSegments());
+      const engine = deps.engine();
       const write = async (name: string, format: TranscriptFormat) => {
         const { body, contentType } = formatTranscript(out.transcript, format);
         const obj = await storage.writeDerived({ bucket: sourceRef.bucket, object: `${prefix}${name}`, contentType, body, metadata: { jobId: job.id } });
@@ -111,6 +174,7 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
       const ref = (o: { bucket: string; object: string; generation: string }) => ({ bucket: o.bucket, object: o.object, generation: o.generation });
       // ISO 639-3 on the document record, as OCR reports languages.
       const language = languageFromTag(out.transcript.language) ?? 'und';
+      const how = out.batch ? `batch recognition (operation ${out.batch.operation})` : `${out.segmentCount} segment(s)`;
       return {
         result: {
           text: ref(textObj),
@@ -125,10 +189,11 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
           chars: plain.length,
           // Segments taken from an earlier attempt's checkpoints rather than transcribed again.
           resumedFrom: out.resumedSegments,
+          ...(out.batch ? { batchOperation: out.batch.operation } : {}),
         },
-        metrics: { engineMs: Math.round(out.engineMs), audioSeconds: Math.round(out.durationSeconds), segments: out.segmentCount, textBytes: Buffer.byteLength(plain), resumedSegments: out.resumedSegments },
+        metrics: { engineMs: Math.round(out.engineMs), audioSeconds: Math.round(out.durationSeconds), segments: out.segmentCount, textBytes: Buffer.byteLength(plain), resumedSegments: out.resumedSegments, batch: out.batch ? 1 : 0 },
         document: { pageCount: 1, language, text: { bucket: textObj.bucket, object: textObj.object, generation: textObj.generation, size: textObj.size, md5Hash: textObj.md5Hash, crc32c: textObj.crc32c } },
-        message: `transcribed ${out.durationSeconds.toFixed(1)} s of audio in ${out.segmentCount} segment(s) with ${engine.name} (${engine.model}): ${out.transcript.segments.length} utterance(s), ${plain.length} characters`,
+        message: `transcribed ${out.durationSeconds.toFixed(1)} s of audio with ${how} with ${engine.name} (${engine.model}): ${out.transcript.segments.length} utterance(s), ${plain.length} characters`,
       };
     },
   };

@@ -16,6 +16,6 @@ let engine: SpeechToTextEngine | undefined;
 ff.cloudEvent('transcribe', (event: ff.CloudEvent<unknown>) =>
   runEventHandler('transcribe', event, (data) => {
     const rt = getRuntime();
-    return handleTranscribe(data, { ...rt, engine: () => (engine ??= withEngineFaults('stt', createSpeechToTextEngine(rt.config), rt.faults)) });
+    return handleTranscribe(data, { ...rt, batchMinSeconds: rt.config.SCRIPTORIUM_STT_BATCH_MIN_SECONDS, engine: () => (engine ??= withEngineFaults('stt', createSpeechToTextEngine(rt.config), rt.faults)) });
   }),
 );

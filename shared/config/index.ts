@@ -79,6 +79,12 @@ export const ConfigSchema = z.object({
   /** Longest audio segment sent to the engine in one request, in seconds (Google's synchronous limit is 60). */
   SCRIPTORIUM_STT_SEGMENT_SECONDS: intFromEnv(55).pipe(z.number().max(600, 'at most 600 s per segment')),
   /**
+   * With `google`: recordings at least this long (seconds) go to batch recognition from Cloud
+   * Storage (one long-running operation, polled across invocations) instead of segment-by-segment
+   * synchronous requests; 0 never uses batch. The local engine has no batch mode and ignores it.
+   */
+  SCRIPTORIUM_STT_BATCH_MIN_SECONDS: z.coerce.number().int().min(0).max(8 * 3600).default(300),
+  /**
    * Service-account key file used to sign URLs. In production leave unset: the runtime service
    * account signs through IAM signBlob. Locally the platform generates a key the storage emulator trusts.
    */

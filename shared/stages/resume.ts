@@ -82,3 +82,25 @@ export function transcribeCheckpoints(jobRef: DocumentReference, generation: str
   const key = `${generation}~${`${engine.name}-${engine.model}`.replace(/[^A-Za-z0-9._-]+/g, '_')}`;
   return jobCheckpoints(jobRef, 'transcribe', key, SttSegmentSchema, log);
 }
+
+const BatchOperationSchema = z.object({
+  /** The long-running operation's name (`projects/P/locations/L/operations/ID`). */
+  operation: z.string().min(1),
+  /** The normalized recording the operation reads (`gs://…`). */
+  uri: z.string().min(1),
+  language: z.string().min(1),
+  /** The normalized recording's length. */
+  durationSeconds: z.number().positive(),
+  startedAt: z.string(),
+});
+export type BatchOperationCheckpoint = z.infer<typeof BatchOperationSchema>;
+
+/**
+ * The batch recognition a transcription started (one per source generation, engine and model):
+ * later invocations poll it instead of starting another, and a failed operation's checkpoint is
+ * cleared so a retry starts anew. Unit 0 is the only one.
+ */
+export function transcribeBatchCheckpoint(jobRef: DocumentReference, generation: string, engine: { name: string; model: string }, log?: Logger): CheckpointStore<BatchOperationCheckpoint> {
+  const key = `${generation}~${`${engine.name}-${engine.model}`.replace(/[^A-Za-z0-9._-]+/g, '_')}`;
+  return jobCheckpoints(jobRef, 'transcribe-batch', key, BatchOperationSchema, log);
+}

@@ -1,6 +1,6 @@
 /**
  * A local Speech-to-Text v2: a real gRPC server speaking `google.cloud.speech.v2.Speech` (Recognize,
- * BatchRecognize) and `google.longrunning.Operations` (GetOperation) from the protos
+ * BatchRecognize) and `google.longrunning.Operations` (GetOperation, CancelOperation) from the protos
  * `@google-cloud/speech` ships (their `google/api`, `google/rpc` and `google/longrunning` imports
  * come from google-gax's copies), so the real client library talks to it over HTTP/2 exactly as it
  * would to Google. Every other method answers UNIMPLEMENTED.
@@ -99,6 +99,11 @@ export interface FakeSpeechOptions {
   readonly pollsUntilDone?: number;
   /** Default {@link recognizeWithPocketsphinx}. */
   readonly respond?: Responder;
+  /**
+   * Reads a `gs://` URI batch recognition was given that `putObject` did not register (e.g. from
+   * the storage emulator, as the service reads the bucket); undefined: the object does not exist.
+   */
+  readonly readObject?: (uri: string) => Promise<Buffer | undefined>;
 }
 
 export interface FakeSpeech {
@@ -109,6 +114,8 @@ export interface FakeSpeech {
   readonly polls: readonly string[];
   /** Calls the client cancelled before the server answered. */
   readonly cancelled: number;
+  /** Names of CancelOperation requests, in order. */
+  readonly cancels: readonly string[];
   respond: Responder;
   /** Makes `gs://…` readable by batch recognition, with the bytes of a local file. */
   putObject(uri: string, path: string): void;
@@ -157,6 +164,8 @@ interface FakeOperation {
   readonly created: Date;
   /** Settled once recognition finished (the reply) — computed when the operation starts. */
   readonly outcome: Promise<FakeReply | { readonly fileError: { readonly code: number; readonly message: string } }>;
+  /** CancelOperation was asked while it ran: it ends with CANCELLED. */
+  cancelled: boolean;
 }
 
 /** Starts a fake on 127.0.0.1:0. Close it in `after`. */
@@ -168,6 +177,7 @@ export async function startFakeSpeech(options: FakeSpeechOptions = {}): Promise<
   const work = await mkdtemp(join(tmpdir(), 'fake-speech-'));
   const requests: RecordedRequest[] = [];
   const polls: string[] = [];
+  const cancels: string[] = [];
   const objects = new Map<string, string>();
   const operations = new Map<string, FakeOperation>();
   let cancelled = 0;
@@ -310,14 +320,15 @@ export async function startFakeSpeech(options: FakeSpeechOptions = {}): Promise<
     const name = `projects/${project}/locations/${location}/operations/${randomUUID()}`;
     const outcome = (async () => {
       const path = objects.get(uri);
-      if (!path) return { fileError: { code: grpc.status.NOT_FOUND, message: `Unable to access audio file ${uri}: object not found.` } };
-      const audio = await decode(recorded, await readFile(path), work);
+      const bytes = path ? await readFile(path) : await options.readObject?.(uri);
+      if (!bytes) return { fileError: { code: grpc.status.NOT_FOUND, message: `Unable to access audio file ${uri}: object not found.` } };
+      const audio = await decode(recorded, bytes, work);
       if ('error' in audio) return { fileError: audio.error };
       return respond(recorded, audio, index);
     })();
     // Nobody may await it before the first poll: keep an unhandled rejection from crashing the test process.
     outcome.catch(() => undefined);
-    operations.set(name, { name, uri, polls: 0, created: new Date(), outcome });
+    operations.set(name, { name, uri, polls: 0, created: new Date(), outcome, cancelled: false });
     callback(null, { name, done: false, metadata: packAny('google.cloud.speech.v2.OperationMetadata', encodeMetadata(uri, 0, new Date())) });
   };
 
@@ -330,6 +341,11 @@ export async function startFakeSpeech(options: FakeSpeechOptions = {}): Promise<
       return;
     }
     op.polls++;
+    if (op.cancelled) {
+      const metadata = packAny('google.cloud.speech.v2.OperationMetadata', encodeMetadata(op.uri, 0, op.created));
+      callback(null, { name: op.name, done: true, metadata, error: { code: grpc.status.CANCELLED, message: 'Operation was cancelled.', details: [] } });
+      return;
+    }
     if (op.polls <= pollsUntilDone) {
       const percent = Math.round((op.polls / (pollsUntilDone + 1)) * 100);
       callback(null, { name: op.name, done: false, metadata: packAny('google.cloud.speech.v2.OperationMetadata', encodeMetadata(op.uri, percent, op.created)) });
@@ -364,7 +380,19 @@ export async function startFakeSpeech(options: FakeSpeechOptions = {}): Promise<
 
   const server = new grpc.Server();
   server.addService(speech, { Recognize: recognize, BatchRecognize: batchRecognize });
-  server.addService(ops, { GetOperation: getOperation });
+  // As google.longrunning says: cancelling is best effort; a finished or unknown operation is left alone.
+  const cancelOperation = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
+    const name = z.object({ name: z.string() }).safeParse(call.request);
+    const op = name.success ? operations.get(name.data.name) : undefined;
+    cancels.push(name.success ? name.data.name : '');
+    if (!op) {
+      callback(statusError(grpc.status.NOT_FOUND, `Operation ${name.success ? name.data.name : '?'} not found.`));
+      return;
+    }
+    op.cancelled = true;
+    callback(null, {});
+  };
+  server.addService(ops, { GetOperation: getOperation, CancelOperation: cancelOperation });
   const port = await bindLoopback(server);
   return {
     endpoint: `127.0.0.1:${port}`,
@@ -373,6 +401,7 @@ export async function startFakeSpeech(options: FakeSpeechOptions = {}): Promise<
     get cancelled() {
       return cancelled;
     },
+    cancels,
     get respond() {
       return respond;
     },

@@ -7,7 +7,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +17,7 @@ import { localConfigForTests } from '../helpers/platform.js';
 import { fixture, testFirestore } from '../helpers/client.js';
 import { fixturePath } from '../helpers/paths.js';
 import { pushEnvelope } from '../helpers/events.js';
+import { seedRunningJob, type Seeded } from '../helpers/seed.js';
 import { FAKE_PROCESSOR, startFakeDocumentAi, textFromInput, type FakeDocumentAi } from '../helpers/fake-documentai.js';
 import { handleOcr } from '../../functions/ocr/handler.js';
 import { handleEmbed } from '../../functions/embed/handler.js';
@@ -75,36 +75,9 @@ after(async () => {
 
 const deps = () => ({ jobs, documents, storage, publisher, log, config: { SCRIPTORIUM_MAX_ATTEMPTS: 3 } });
 
-interface Seeded {
-  jobId: string;
-  documentId: string;
-  generation: string;
-  object: string;
-}
-
 /** A document and a RUNNING job whose `stage` was dispatched (PENDING), with a real source object outside `uploads/`. */
-async function seed(kind: JobKind, stage: string, body: Buffer, fileName: string, contentType: string, family: string): Promise<Seeded> {
-  const suffix = randomBytes(10).toString('hex');
-  const documentId = `doc_${suffix}`;
-  const jobId = `job_${suffix}`;
-  const object = `test-sources/${documentId}/${fileName}`;
-  const file = new Storage({ projectId: cfg.gcpProjectId, apiEndpoint: cfg.storageEmulatorHost }).bucket(cfg.bucket).file(object);
-  await file.save(body, { resumable: false, contentType });
-  const generation = String(file.metadata.generation);
-  await db.runTransaction(async (tx) => {
-    documents.createIn(tx, {
-      id: documentId, projectId: 'test', ownerUid: 'u', fileName, contentType, declaredSize: body.length, status: 'PROCESSING', jobId, currentVersion: 1,
-      source: { bucket: cfg.bucket, object, generation, size: body.length, md5Hash: null, crc32c: null }, pageCount: null, language: null, text: null,
-    });
-    jobs.createIn(tx, {
-      id: jobId, kind, projectId: 'test', documentId, ownerUid: 'u', agentId: null, status: 'RUNNING', stage, progress: 10, attempts: 0, error: null,
-      input: { bucket: cfg.bucket, object, fileName, contentType, declaredSize: body.length, generation, uploadExpiresAt: null, md5Hash: null, crc32c: null, detectedType: contentType, family },
-      dispatchedStage: stage, result: null, cancelRequested: false, retryOf: null, metrics: {},
-    }, { level: 'INFO', message: 'seeded' });
-    return Promise.resolve();
-  });
-  await jobs.update(jobId, () => ({ stages: [{ name: stage, status: 'PENDING' }] }));
-  return { jobId, documentId, generation, object };
+function seed(kind: JobKind, stage: string, body: Buffer, fileName: string, contentType: string, family: string): Promise<Seeded> {
+  return seedRunningJob({ cfg, db, documents, jobs }, kind, stage, body, fileName, contentType, family);
 }
 
 function ocrEnvelope(s: Seeded, contentType: string) {

@@ -121,6 +121,12 @@ export interface GoogleSttEngine extends SpeechToTextEngine {
   startBatch(input: BatchInput, options?: SttOptions): Promise<BatchHandle>;
   /** The operation's state; a finished one comes with its transcript, a failed one throws (mapped like `transcribe`). */
   checkBatch(handle: BatchHandle, options?: SttOptions & { readonly durationSeconds?: number }): Promise<BatchStatus>;
+  /**
+   * Asks the service to stop a started operation (best effort: Speech-to-Text may finish it anyway,
+   * and a finished or unknown one is left as it is). Never throws for the service's refusal; returns
+   * whether the request was accepted.
+   */
+  cancelBatch(handle: BatchHandle): Promise<boolean>;
   /** `startBatch`, then `checkBatch` every `pollIntervalMs` (default 5000) until done. */
   transcribeUri(input: BatchInput, options?: SttOptions & { readonly pollIntervalMs?: number; readonly onProgress?: (percent: number | undefined) => void }): Promise<SttResult>;
   close(): Promise<void>;
@@ -206,7 +212,9 @@ export function createGoogleSttEngine(options: GoogleSttEngineOptions): GoogleSt
       if (!batchDescriptor) throw new Error('the Speech client has no batchRecognize descriptor');
       const op = new Operation(raw, batchDescriptor, createDefaultBackoffSettings());
       if (!op.done) return { done: false, progressPercent: progressOf(op.metadata as IOperationMetadata | null) };
-      if (op.error) throw op.error;
+      // The operation itself failed: polling it again gives the same answer, so the error says so
+      // (a caller that keeps the handle drops it and starts anew on retry: see isEndedBatchError).
+      if (op.error) throw endedBatch(toEngineError(op.error, signal, settings));
       const response = (op.result ?? {}) as IBatchRecognizeResponse;
       return { done: true, result: mapBatchResponse(response, handle, settings.model, callOptions.durationSeconds, elapsedMs(op.metadata as IOperationMetadata | null)) };
     } catch (err) {
@@ -271,6 +279,17 @@ export function createGoogleSttEngine(options: GoogleSttEngineOptions): GoogleSt
     },
     startBatch,
     checkBatch,
+    async cancelBatch(handle: BatchHandle): Promise<boolean> {
+      try {
+        const ctx = call(undefined);
+        const request = new operationsProtos.google.longrunning.CancelOperationRequest({ name: handle.operation });
+        await ctx.client.operationsClient.cancelOperation(request, callOptionsFor(ctx));
+        return true;
+      } catch {
+        // Cancelling is a courtesy to the bill: the job is cancelled whatever the service says.
+        return false;
+      }
+    },
     async transcribeUri(input, callOptions = {}): Promise<SttResult> {
       const started = performance.now();
       const handle = await startBatch(input, callOptions);
@@ -511,6 +530,21 @@ function grpcDetails(err: unknown): string {
  * Maps gRPC failures (of a call, or of one file in a batch) to the contract's errors; ours pass
  * through unchanged. Exported for tests.
  */
+const ENDED = Symbol('batch operation ended');
+
+function endedBatch(err: unknown): unknown {
+  if (typeof err === 'object' && err !== null) Object.defineProperty(err, ENDED, { value: true });
+  return err;
+}
+
+/**
+ * Whether `checkBatch` threw because the operation itself ended in failure (not because polling
+ * failed): its handle is spent, and a new attempt must start a new operation.
+ */
+export function isEndedBatchError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && ENDED in err;
+}
+
 export function toEngineError(err: unknown, signal: AbortSignal | undefined, settings: Pick<RequestSettings, 'recognizer' | 'model'>): unknown {
   if (err instanceof ScriptoriumError) return err;
   const code = grpcCode(err);

@@ -13,7 +13,7 @@ export * from './types.js';
 export { normalizeLanguageTag, primaryLanguage } from './common.js';
 export { DEBIAN_EN_US_MODEL, createLocalSttEngine, parsePocketsphinxOutput } from './local.js';
 export type { LocalSttEngineOptions, PocketsphinxModel } from './local.js';
-export { GOOGLE_STT_DEFAULT_LOCATION, GOOGLE_STT_DEFAULT_MODEL, createGoogleSttEngine } from './google.js';
+export { GOOGLE_STT_DEFAULT_LOCATION, GOOGLE_STT_DEFAULT_MODEL, createGoogleSttEngine, isEndedBatchError } from './google.js';
 export type { BatchHandle, BatchInput, BatchStatus, GoogleSttEngine, GoogleSttEngineOptions } from './google.js';
 export { transcribeAudio, TranscriptionPaused } from './transcribe.js';
 export type { TranscribeAudioInput, TranscribeAudioOptions, TranscribeAudioResult, TranscribeProgress } from './transcribe.js';
