@@ -122,6 +122,8 @@ export interface OperationDoc {
   readonly responseType?: string;
   /** Error statuses the operation answers with (problem+json), beyond 400/401/403/404/429/500 common to all. */
   readonly errors?: readonly number[];
+  /** A 303 See Other some requests get instead (to a signed URL), with its JSON body's schema. */
+  readonly redirect?: { readonly description: string; readonly response: z.ZodType };
 }
 
 /** An id grammar (anchored `^…$` RegExp) as a named group for a route pattern. */

@@ -69,6 +69,13 @@ function operation(method: Method, template: string, doc: OperationDoc, publicOp
       ? { description: doc.summary, content: { [doc.responseType]: { schema: { type: 'string' } } } }
       : { description: doc.summary };
   const responses: Json = { [status]: success };
+  if (doc.redirect) {
+    responses['303'] = {
+      description: doc.redirect.description,
+      headers: { Location: { description: 'A short-lived signed URL of the file (fetch it without credentials)', schema: { type: 'string', format: 'uri' } } },
+      content: { 'application/json': { schema: schemaOf(doc.redirect.response, 'output') } },
+    };
+  }
   const errors = new Set<number>([...(publicOp ? [] : COMMON_ERRORS), ...(doc.errors ?? [])]);
   for (const code of [...errors].sort((a, b) => a - b)) {
     responses[String(code)] = { $ref: `#/components/responses/Problem${code}` };

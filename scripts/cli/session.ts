@@ -230,8 +230,8 @@ export class ApiClient {
     return this.parse(res, ProjectUsageResponseSchema);
   }
 
-  /** `GET /v1/documents/:id/translation?lang=&format=…`: a translated recording's subtitles, JSON or dubbed MP4, as bytes. */
-  async translation(documentId: string, lang: string, format: 'vtt' | 'srt' | 'json' | 'mp4'): Promise<Buffer> {
+  /** `GET /v1/documents/:id/translation?lang=&format=…`: a translated recording's subtitles or JSON, as bytes (the dubbed MP4 answers 303 to a signed URL: see the download route). */
+  async translation(documentId: string, lang: string, format: 'vtt' | 'srt' | 'json'): Promise<Buffer> {
     const res = await this.send('GET', API_ROUTES.translation(documentId, lang, format), { accept: '*/*' });
     return Buffer.from(await res.arrayBuffer());
   }

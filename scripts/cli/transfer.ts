@@ -1,9 +1,12 @@
 /**
  * PUTting a file to a signed URL: streamed from disk (never read whole into memory), counting bytes
- * as they leave so a progress bar can follow.
+ * as they leave so a progress bar can follow; and GETting one to a file, streamed the same way.
  */
-import { createReadStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { CliFailure } from './io.js';
 import { describeFetchError } from './session.js';
@@ -85,4 +88,38 @@ export function summarizeStorageError(body: string): string {
     // Not JSON either: the raw text below.
   }
   return body.trim().slice(0, 300);
+}
+
+/**
+ * GETs a signed URL into `out`, streamed to disk (a dubbed video may be large): written beside the
+ * target and renamed, so no half-written file ever carries the target's name. Returns the bytes
+ * written. Sent without credentials: the URL's signature is the authorisation.
+ */
+export async function getToFile(url: string, out: string, timeoutMs = 600_000): Promise<number> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    throw new CliFailure(`downloading ${out} failed: ${describeFetchError(err)}`);
+  }
+  if (!res.ok || !res.body) {
+    const detail = (await res.text().catch(() => '')).slice(0, 200);
+    throw new CliFailure(`downloading ${out} failed: HTTP ${res.status}${detail ? `: ${detail}` : ''}`);
+  }
+  const tmp = `${out}.${randomUUID().slice(0, 8)}.part`;
+  let bytes = 0;
+  try {
+    const source = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+    source.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+    });
+    await pipeline(source, createWriteStream(tmp));
+    const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+    if (Number.isFinite(declared) && declared !== bytes) throw new Error(`received ${bytes} bytes, the store announced ${declared}`);
+    await rename(tmp, out);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err instanceof CliFailure ? err : new CliFailure(`downloading ${out} failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return bytes;
 }

@@ -20,8 +20,12 @@ export const ListDocumentsQuerySchema = z.object({
 
 export const ListDocumentsResponseSchema = z.object({ documents: z.array(DocumentSchema), nextPageToken: z.string().nullable() });
 
-/** What a download may be of: the original upload, the extracted text, a transcript format. */
-export const DOWNLOADABLES = ['original', 'text', 'transcript.txt', 'transcript.json', 'transcript.srt', 'transcript.vtt'] as const;
+/**
+ * What a download may be of: the original upload, the extracted text, a transcript format, and for
+ * a translated recording its translated subtitles and transcript and the dubbed video (a file too
+ * big to pass through a function's response: only ever a signed URL).
+ */
+export const DOWNLOADABLES = ['original', 'text', 'transcript.txt', 'transcript.json', 'transcript.srt', 'transcript.vtt', 'translation.vtt', 'translation.srt', 'translation.json', 'dub.mp4'] as const;
 export type Downloadable = (typeof DOWNLOADABLES)[number];
 
 export const DownloadQuerySchema = z.object({

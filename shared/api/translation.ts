@@ -21,3 +21,6 @@ export const TranslationQuerySchema = z
   })
   .strict();
 export type TranslationQuery = z.infer<typeof TranslationQuerySchema>;
+
+/** The body of the 303 that `format=mp4` answers (its `Location` is the same URL). */
+export const TranslationRedirectSchema = z.object({ url: z.string(), method: z.literal('GET'), expiresAt: z.string(), fileName: z.string() });

@@ -102,9 +102,26 @@ describe('video translation (video.translate): transcribe → translate → dub'
     for (const c of times) assert.ok(c.start >= 0 && c.end > c.start && c.end <= video.durationSeconds + 0.5, JSON.stringify(c));
     console.log(`subtitles:\n${srtText}`);
 
-    const mp4 = await download(`/v1/documents/${upload.documentId}/translation?lang=es&format=mp4`);
-    assert.equal(mp4.status, 200);
-    assert.equal(mp4.type, 'video/mp4');
+    // The dubbed video never passes through the API: 303 to a short-lived signed URL, fetched without credentials.
+    const redirect = await fetch(`${cfg.apiUrl}/v1/documents/${upload.documentId}/translation?lang=es&format=mp4`, { headers: { authorization: `Bearer ${token}` }, redirect: 'manual' });
+    assert.equal(redirect.status, 303);
+    const location = redirect.headers.get('location') ?? '';
+    const linkBody = (await redirect.json()) as { url: string; expiresAt: string; fileName: string };
+    assert.equal(linkBody.url, location);
+    assert.match(linkBody.fileName, /\.es\.mp4$/);
+    assert.ok(Date.parse(linkBody.expiresAt) > Date.now());
+    const fetched = await fetch(location);
+    assert.equal(fetched.status, 200);
+    assert.match(fetched.headers.get('content-disposition') ?? '', /attachment; filename=".*\.es\.mp4"/);
+    const mp4 = { body: Buffer.from(await fetched.arrayBuffer()) };
+    // The download route signs the same object.
+    const viaDownload = await api(cfg, token, 'GET', `/v1/documents/${upload.documentId}/download?what=dub.mp4`);
+    assert.equal(viaDownload.status, 200);
+    const linked = await fetch((viaDownload.json as { url: string }).url);
+    assert.deepEqual(Buffer.from(await linked.arrayBuffer()), mp4.body);
+    const subs = await api(cfg, token, 'GET', `/v1/documents/${upload.documentId}/download?what=translation.srt`);
+    assert.equal(subs.status, 200);
+    assert.equal(Buffer.from(await (await fetch((subs.json as { url: string }).url)).arrayBuffer()).toString('utf8'), srtText);
     const dir = await mkdtemp(join(tmpdir(), 'vt-e2e-'));
     try {
       const dubbed = join(dir, 'dubbed.mp4');

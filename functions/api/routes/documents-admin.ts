@@ -11,6 +11,7 @@ import type { StoredObject } from '../../../shared/firestore/documents.js';
 import { COLLECTIONS } from '../../../shared/firestore/paths.js';
 import { DOCUMENT_ID } from '../../../shared/ids.js';
 import { textStageOf, transcriptRefsOf } from '../../../shared/stages/text-ready.js';
+import { dubRefsOf, translationRefsOf } from '../../../shared/stages/translation-ready.js';
 import { checkIfMatch, idGroup, invalid, json, projectRole, type ApiResponse, type Route, type RouteContext } from '../http.js';
 import { deleteDocumentFully, deletionAuditId } from './document-deletion.js';
 
@@ -112,9 +113,15 @@ async function downloadDocument({ req, caller, deps, params }: RouteContext): Pr
   } else if (what === 'text') {
     ref = record.text;
     fileName = `${baseName(record.fileName)}.txt`;
+  } else if (what.startsWith('translation.') || what === 'dub.mp4') {
+    const job = await deps.jobs.get(record.jobId);
+    if (!job || job.kind !== 'video.translate' || !job.input.translate) throw new HttpError(409, 'NOT_A_TRANSLATION', `document ${id} version ${versionNo} was not uploaded for translation`);
+    const format = what.slice(what.indexOf('.') + 1) as 'vtt' | 'srt' | 'json' | 'mp4';
+    ref = format === 'mp4' ? (dubRefsOf(job)?.mp4 ?? null) : (translationRefsOf(job)?.[format] ?? null);
+    fileName = `${baseName(record.fileName)}.${job.input.translate.to}.${format}`;
   } else {
     const job = await deps.jobs.get(record.jobId);
-    if (!job || job.kind !== 'speech.transcribe') throw new HttpError(409, 'NOT_A_RECORDING', `document ${id} is not a recording: it has no transcript`);
+    if (!job || (job.kind !== 'speech.transcribe' && job.kind !== 'video.translate')) throw new HttpError(409, 'NOT_A_RECORDING', `document ${id} is not a recording: it has no transcript`);
     const format = what.slice('transcript.'.length) as 'txt' | 'json' | 'srt' | 'vtt';
     const refs = transcriptRefsOf(job);
     ref = format === 'txt' ? (textStageOf(job)?.result?.text ?? null) : (refs?.[format] ?? null);

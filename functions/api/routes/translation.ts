@@ -1,14 +1,16 @@
 /**
  * Video translation: `GET /v1/documents/:id/translation?lang=&format=vtt|srt|json|mp4` returns a
  * translated recording's subtitles (WebVTT, SRT), the translated transcript (JSON with timings) or
- * the dubbed MP4, for its current version. Subtitles exist once the translate stage completed, the
- * MP4 once the dub stage did (409 NOT_READY before).
+ * (as a 303 to a short-lived signed URL: a video is never passed through the function) the dubbed
+ * MP4, for its current version. Subtitles exist once the translate stage completed, the MP4 once
+ * the dub stage did (409 NOT_READY before).
  */
-import { TRANSLATION_CONTENT_TYPES, TranslationQuerySchema } from '../../../shared/api/translation.js';
+import { TRANSLATION_CONTENT_TYPES, TranslationQuerySchema, TranslationRedirectSchema } from '../../../shared/api/translation.js';
 import { HttpError, isRetryable } from '../../../shared/errors/index.js';
 import { DOCUMENT_ID } from '../../../shared/ids.js';
 import { dubRefsOf, translationRefsOf } from '../../../shared/stages/translation-ready.js';
 import { idGroup, invalid, type ApiResponse, type Route, type RouteContext } from '../http.js';
+import { DOWNLOAD_TTL_SECONDS } from './documents-admin.js';
 
 async function translationRoute({ req, caller, deps, params }: RouteContext): Promise<ApiResponse> {
   const parsed = TranslationQuerySchema.safeParse({ ...(req.query?.lang !== undefined ? { lang: req.query.lang } : {}), ...(req.query?.format !== undefined ? { format: req.query.format } : {}) });
@@ -30,6 +32,15 @@ async function translationRoute({ req, caller, deps, params }: RouteContext): Pr
     const what = format === 'mp4' ? 'dubbed video' : 'translation';
     throw new HttpError(409, 'NOT_READY', `document ${documentId} has no ${what} yet (job ${job.id} is ${job.status}, stage ${job.stage})`, { status: job.status, stage: job.stage, jobId: job.id, ...(job.error ? { error: job.error.code } : {}) });
   }
+  const name = `${doc.fileName.replace(/\.[^.]*$/, '')}.${asked}.${format}`.replace(/["\\\r\n]/g, '_');
+  if (format === 'mp4') {
+    // A dubbed video can be far larger than a function's response may be (32 MiB on Cloud Run):
+    // it is never passed through. 303 sends the caller to a short-lived signed URL of the object
+    // (GET /v1/documents/{id}/download?what=dub.mp4 gives the same URL as JSON).
+    const ttlSeconds = Math.min(DOWNLOAD_TTL_SECONDS, deps.config.SCRIPTORIUM_SIGNED_URL_TTL_SECONDS);
+    const signed = await deps.storage.signDownload({ bucket: ref.bucket, object: ref.object, generation: ref.generation, ttlSeconds, now: deps.now?.() ?? new Date(), responseContentDisposition: `attachment; filename="${name}"` });
+    return { status: 303, headers: { location: signed.url }, body: TranslationRedirectSchema.parse({ url: signed.url, method: 'GET', expiresAt: signed.expiresAt.toISOString(), fileName: name }) };
+  }
   let body: Buffer;
   try {
     body = await deps.storage.read(ref);
@@ -38,7 +49,6 @@ async function translationRoute({ req, caller, deps, params }: RouteContext): Pr
     deps.log.error('translation file missing from storage', { documentId, ref, err });
     throw new HttpError(500, 'TRANSLATION_UNAVAILABLE', 'the translation of this document cannot be read; the error was logged');
   }
-  const name = `${doc.fileName.replace(/\.[^.]*$/, '')}.${asked}.${format}`.replace(/["\\\r\n]/g, '_');
   return { status: 200, headers: { 'content-type': TRANSLATION_CONTENT_TYPES[format], 'content-disposition': `attachment; filename="${name}"` }, body };
 }
 
@@ -53,6 +63,7 @@ export const translationRoutes: readonly Route[] = [
         tag: 'documents',
         query: TranslationQuerySchema,
         responseType: 'text/vtt',
+        redirect: { description: 'format=mp4: the dubbed video is at a short-lived signed URL (Location)', response: TranslationRedirectSchema },
         errors: [409],
       },
     },

@@ -11,7 +11,8 @@ import { guessContentType } from '../content-type.js';
 import { DEFAULT_STALL_TIMEOUT_MS, DEFAULT_STALL_WARN_MS, followJob } from '../follow.js';
 import { EXIT, UsageError, CliFailure, type CliContext, type Command } from '../io.js';
 import { ApiError, loadConfig, openFirebaseSession } from '../session.js';
-import { putFile } from '../transfer.js';
+import { getToFile, putFile } from '../transfer.js';
+import { DownloadResponseSchema } from '../../../shared/api/documents-admin.js';
 import { DUB_MIXES, LanguageTagSchema } from '../../../shared/jobs/media-input.js';
 
 const USAGE = `Usage: scriptorium translate-video FILE --to LANG [--out DIR] [--mix replace|duck] [--timeout SECONDS] [--json] [--config FILE]
@@ -97,12 +98,18 @@ async function run(ctx: CliContext): Promise<number> {
     }
     await mkdir(outDir, { recursive: true });
     const files: Record<string, string> = {};
-    for (const format of ['vtt', 'srt', 'mp4'] as const) {
+    for (const format of ['vtt', 'srt'] as const) {
       const target = path.join(outDir, `${name}.${to}.${format}`);
       await writeFile(target, await session.api.translation(created.documentId, to, format));
       files[format] = target;
       say(`wrote ${target}`);
     }
+    // The dubbed video comes from a short-lived signed URL (it never passes through the API), streamed to disk.
+    const link = await session.api.request('GET', `/v1/documents/${encodeURIComponent(created.documentId)}/download?what=dub.mp4`, DownloadResponseSchema);
+    const mp4 = path.join(outDir, `${name}.${to}.mp4`);
+    const bytes = await getToFile(link.url, mp4);
+    files.mp4 = mp4;
+    say(`wrote ${mp4} (${bytes} bytes)`);
     const elapsedMs = Math.round(performance.now() - started);
     if (json) ctx.stdout.write(`${JSON.stringify({ ...ids, status: 'COMPLETED', files, elapsedMs })}\n`);
     return EXIT.OK;
