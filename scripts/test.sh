@@ -38,6 +38,8 @@ cleanup() {
   fi
   "${cli[@]}" stop --profile test || true
   rm -f "$platform_log"
+  [[ -n ${outputs:-} ]] && rm -rf "$outputs"
+  return 0
 }
 trap cleanup EXIT
 
@@ -46,14 +48,24 @@ trap cleanup EXIT
 platform_pid=$!
 
 status=0
+summary=()
 record() { # stage exit-code
   local code=$2
   if ((code != 0)); then
     echo "✗ $1 failed (exit $code)" >&2
+    summary+=("✗ $1 failed (exit $code)")
     ((status == 0)) && status=$code
   else
     echo "✓ $1"
+    summary+=("✓ $1")
   fi
+}
+
+# Each stage's output is also kept, so the end of the log (all a CI page may show) repeats what
+# failed: the stage, and each failing test with the lines after it (its error and location).
+outputs=$(mktemp -d)
+failures_of() { # tap-file
+  grep -n -A 25 -E '^\s*not ok ' "$1" | grep -v -E '^[0-9]+-\s*(duration_ms|type):' | head -n 200
 }
 
 # --test-force-exit: a test file that leaves a handle open (an unclosed client) must not hang the
@@ -72,15 +84,15 @@ tests_in() {
   done
 }
 
-npx eslint .
-record lint $?
+npx eslint . 2>&1 | tee "$outputs/lint"
+record lint "${PIPESTATUS[0]}"
 
 mapfile -t unit < <(tests_in unit)
 if ((${#unit[@]} == 0)); then
   record "unit tests (none found in dist/test/unit)" 1
 else
-  node --test --test-force-exit --test-timeout=120000 "${unit[@]}"
-  record "unit tests" $?
+  node --test --test-force-exit --test-timeout=120000 "${unit[@]}" 2>&1 | tee "$outputs/unit"
+  record "unit tests" "${PIPESTATUS[0]}"
 fi
 
 wait "$platform_pid"
@@ -96,8 +108,22 @@ mapfile -t slow < <(tests_in integration e2e)
 if ((${#slow[@]} == 0)); then
   record "integration and e2e tests (none found)" 1
 else
-  node --test --test-concurrency=1 --test-force-exit --test-timeout=600000 "${slow[@]}"
-  record "integration and e2e tests" $?
+  node --test --test-concurrency=1 --test-force-exit --test-timeout=600000 "${slow[@]}" 2>&1 | tee "$outputs/slow"
+  record "integration and e2e tests" "${PIPESTATUS[0]}"
 fi
 
+echo
+echo "── summary ──"
+printf '%s\n' "${summary[@]}"
+if ((status != 0)); then
+  for stage in lint unit slow; do
+    [[ -s $outputs/$stage ]] || continue
+    if [[ $stage == lint ]]; then
+      grep -E 'error|✖' "$outputs/lint" | head -n 50
+    else
+      failures_of "$outputs/$stage"
+    fi
+  done
+fi
+rm -rf "$outputs"
 exit "$status"
