@@ -115,6 +115,8 @@ locals {
     SCRIPTORIUM_STT_LANGUAGE = var.stt_language
     SCRIPTORIUM_STT_MODEL    = var.stt_model
     SCRIPTORIUM_STT_LOCATION = var.stt_location
+    # Long recordings: one batch operation (google), polled across invocations.
+    SCRIPTORIUM_STT_BATCH_MIN_SECONDS = var.stt_batch_min_seconds
   }
 
   transcribe_function_env = merge(local.function_env, local.stt_env)

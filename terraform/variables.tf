@@ -210,6 +210,17 @@ variable "stt_location" {
   default     = "global"
 }
 
+variable "stt_batch_min_seconds" {
+  description = "SCRIPTORIUM_STT_BATCH_MIN_SECONDS: with stt_engine = \"google\", recordings at least this long (seconds) are transcribed by one Speech-to-Text batch recognition from Cloud Storage (a normalized FLAC next to the source, read with the transcribe function's own bucket access), polled across invocations; shorter ones go segment by segment with synchronous Recognize. 0 never uses batch. The local engine ignores it."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.stt_batch_min_seconds >= 0 && var.stt_batch_min_seconds <= 28800 && floor(var.stt_batch_min_seconds) == var.stt_batch_min_seconds
+    error_message = "stt_batch_min_seconds must be a whole number of seconds from 0 to 28800 (8 hours, batch recognition's limit)."
+  }
+}
+
 variable "tts_engine" {
   description = <<-EOT
     SCRIPTORIUM_TTS_ENGINE of the synthesize and dub functions (and of the api function, which lists voices).
