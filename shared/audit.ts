@@ -9,7 +9,7 @@
 import { Timestamp, type Firestore, type Transaction, type WriteBatch } from '@google-cloud/firestore';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { toPlain } from './firestore/client.js';
+import { isAlreadyExists, toPlain } from './firestore/client.js';
 
 export const AUDIT_COLLECTION = 'auditLog';
 
@@ -108,7 +108,7 @@ export async function audit(deps: AuditDeps, event: AuditEvent, id?: string): Pr
     await deps.db.collection(AUDIT_COLLECTION).doc(entry).create(entryData(event, at));
   } catch (err) {
     // ALREADY_EXISTS (gRPC 6): written before, by the first attempt.
-    if (id !== undefined && typeof err === 'object' && err !== null && 'code' in err && err.code === 6) return entry;
+    if (id !== undefined && isAlreadyExists(err)) return entry;
     throw err;
   }
   return entry;

@@ -19,6 +19,7 @@ import type { Logger } from '../../shared/logger/index.js';
 import type { SearchDeps } from '../../shared/search/search.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
 import type { TextToSpeechEngine } from '../../shared/engines/tts/types.js';
+import type { DocReader } from '../../shared/firestore/reads.js';
 
 export interface ApiRequest {
   readonly method: string;
@@ -54,6 +55,8 @@ export interface ApiDeps {
   readonly projects: ProjectRepository;
   readonly documents: DocumentRepository;
   readonly jobs: JobRepository;
+  /** How other single documents (settings) are read; absent: one RPC each (the function batches: shared/firestore/reads.ts). */
+  readonly reads?: DocReader;
   readonly storage: StorageGateway;
   /** Starts re-embeddings (text-ready events for the embed function) and announces expired uploads. */
   readonly publisher: Publisher;

@@ -6,6 +6,10 @@ import { hasBody, readJsonBody } from '../../shared/http/body.js';
 import { problemBody, PROBLEM_CONTENT_TYPE } from '../../shared/http/problem.js';
 import { installRequestGate, markBodyConsumed, originalHeaders, passedGate } from '../../shared/http/gate.js';
 import { getRuntime } from '../../shared/runtime/index.js';
+import { batchedReads } from '../../shared/firestore/reads.js';
+import { DocumentRepository } from '../../shared/firestore/documents.js';
+import { JobRepository } from '../../shared/firestore/jobs.js';
+import { ProjectRepository } from '../../shared/firestore/projects.js';
 import { corsHeaders } from './cors.js';
 import { handleApi, requestIdOf, type ApiDeps } from './handler.js';
 
@@ -18,8 +22,11 @@ let verifier: TokenVerifier | undefined;
 function apiDeps(): ApiDeps {
   if (deps) return deps;
   const rt = getRuntime();
-  verifier ??= createFirebaseVerifier(rt.config.GOOGLE_CLOUD_PROJECT, { db: rt.db, log: rt.log });
-  deps = { ...rt, verifier };
+  // Requests answered at once read their documents together: the caller's record, the resource,
+  // the membership of many requests go out as one getAll per event-loop turn (shared/firestore/reads.ts).
+  const reads = batchedReads(rt.db);
+  verifier ??= createFirebaseVerifier(rt.config.GOOGLE_CLOUD_PROJECT, { db: rt.db, log: rt.log, reads });
+  deps = { ...rt, documents: new DocumentRepository(rt.db, reads), projects: new ProjectRepository(rt.db, reads), jobs: new JobRepository(rt.db, reads), reads, verifier };
   return deps;
 }
 

@@ -17,6 +17,7 @@ import type { Logger } from '../logger/index.js';
 import { API_KEY_PREFIX, ApiKeyRepository } from './api-keys.js';
 import type { ApiKeyGrant, AuthMethod, GlobalRole } from './roles.js';
 import { UserDirectory } from './users.js';
+import type { DocReader } from '../firestore/reads.js';
 
 export type { ApiKeyGrant, AuthMethod, GlobalRole } from './roles.js';
 
@@ -73,7 +74,12 @@ export interface VerifierDeps {
   readonly db: Firestore;
   readonly log?: Logger;
   readonly now?: () => Date;
+  /** How the user record is read (the API batches reads: ../firestore/reads.ts). */
+  readonly reads?: DocReader;
 }
+
+/** Verified ID tokens kept (LRU): a busy instance sees each signed-in user's token many times an hour. */
+const VERIFIED_TOKENS = 5000;
 
 /** Which credential a request presents (both at once is refused: which one would act?). */
 export function presentedCredential(authorization: string | undefined, apiKeyHeader: string | undefined): { kind: 'idToken' | 'apiKey'; value: string } {
@@ -86,7 +92,28 @@ export function presentedCredential(authorization: string | undefined, apiKeyHea
 }
 
 export function createFirebaseVerifier(projectId: string, deps: VerifierDeps): TokenVerifier {
-  const users = new UserDirectory(deps.db);
+  const users = new UserDirectory(deps.db, deps.reads);
+  // Signature, audience, issuer: checked once per token, kept until the token's own expiry. Only
+  // this part is kept: the account (disabled, sessions revoked) and the user's record are read on
+  // every request, so a change takes effect on the next one.
+  const verified = new Map<string, DecodedIdToken>();
+  const verifyToken = async (auth: ReturnType<typeof getAuth>, token: string): Promise<DecodedIdToken> => {
+    const hit = verified.get(token);
+    if (hit && hit.exp * 1000 > now().getTime()) {
+      // Most recently used last (Map keeps insertion order).
+      verified.delete(token);
+      verified.set(token, hit);
+      return hit;
+    }
+    verified.delete(token);
+    const decoded = await auth.verifyIdToken(token, false);
+    verified.set(token, decoded);
+    if (verified.size > VERIFIED_TOKENS) {
+      const oldest = verified.keys().next();
+      if (!oldest.done) verified.delete(oldest.value);
+    }
+    return decoded;
+  };
   const keys = new ApiKeyRepository(deps.db);
   const now = deps.now ?? (() => new Date());
 
@@ -96,7 +123,7 @@ export function createFirebaseVerifier(projectId: string, deps: VerifierDeps): T
     try {
       // Signature, audience, issuer and expiry only (no network but the cached signing keys): the
       // account and the record are then read in parallel rather than one after the other.
-      decoded = await auth.verifyIdToken(token, false);
+      decoded = await verifyToken(auth, token);
     } catch (cause) {
       throw tokenFailure(cause);
     }

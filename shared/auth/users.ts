@@ -9,6 +9,7 @@ import { FieldValue, type Firestore } from '@google-cloud/firestore';
 import { z } from 'zod';
 import { toPlain } from '../firestore/client.js';
 import { GLOBAL_ROLES, type GlobalRole } from './roles.js';
+import { directReads, type DocReader } from '../firestore/reads.js';
 
 export const USERS_COLLECTION = 'users';
 
@@ -24,11 +25,15 @@ export const UserRecordSchema = z.object({
 export type UserRecord = z.infer<typeof UserRecordSchema>;
 
 export class UserDirectory {
-  constructor(private readonly db: Firestore) {}
+  /** `reads`: how single documents are read (the API batches them: ../firestore/reads.ts). */
+  constructor(
+    private readonly db: Firestore,
+    private readonly reads: DocReader = directReads,
+  ) {}
 
   /** The record, or null when the user was never provisioned (or the record is unreadable). */
   async get(uid: string): Promise<UserRecord | null> {
-    const snap = await this.db.collection(USERS_COLLECTION).doc(uid).get();
+    const snap = await this.reads.read(this.db.collection(USERS_COLLECTION).doc(uid));
     if (!snap.exists) return null;
     const parsed = UserRecordSchema.safeParse({ ...(toPlain(snap.data()) as object), uid });
     return parsed.success ? parsed.data : null;

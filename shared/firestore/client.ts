@@ -24,3 +24,8 @@ export function toPlain(value: unknown): unknown {
   }
   return value;
 }
+
+/** A create-only write met an existing document (gRPC ALREADY_EXISTS, 6). */
+export function isAlreadyExists(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && err.code === 6;
+}

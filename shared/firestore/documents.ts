@@ -13,6 +13,7 @@ import { FieldValue, type DocumentReference, type DocumentSnapshot, type Firesto
 import { z } from 'zod';
 import { COLLECTIONS, paths } from './paths.js';
 import { toPlain } from './client.js';
+import { directReads, type CreateWrites, type DocReader } from './reads.js';
 
 export const DOCUMENT_STATUSES = ['AWAITING_UPLOAD', 'PROCESSING', 'READY', 'FAILED', 'CANCELLED'] as const;
 export type DocumentStatus = (typeof DOCUMENT_STATUSES)[number];
@@ -122,14 +123,18 @@ export function versionView(document: DocumentRecord, version: VersionRecord): D
 }
 
 export class DocumentRepository {
-  constructor(private readonly db: Firestore) {}
+  /** `reads`: how single documents are read (the API batches them: ./reads.ts). */
+  constructor(
+    private readonly db: Firestore,
+    private readonly reads: DocReader = directReads,
+  ) {}
 
   ref(documentId: string): DocumentReference {
     return this.db.doc(paths.document(documentId));
   }
 
   async get(documentId: string): Promise<DocumentRecord | null> {
-    return this.parse(await this.ref(documentId).get());
+    return this.parse(await this.reads.read(this.ref(documentId)));
   }
 
   /** A read document record (from a get or a query), or null when it does not exist. */
@@ -162,7 +167,7 @@ export class DocumentRepository {
   }
 
   /** Creates a document with its first version (both records, create-only). */
-  createIn(tx: Transaction, doc: NewDocument): void {
+  createIn(tx: CreateWrites, doc: NewDocument): void {
     const now = FieldValue.serverTimestamp();
     const { id, requestKey, ...data } = doc;
     tx.create(this.ref(id), { ...data, chunkCount: null, embedding: null, summary: null, latestVersion: doc.currentVersion, activeJobId: doc.jobId, createdAt: now, updatedAt: now });

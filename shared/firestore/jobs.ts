@@ -9,6 +9,7 @@ import { canTransition, isStageTerminal, isTerminal, JobSchema, logSlot, type Jo
 import { paths } from './paths.js';
 import { recordUsage, type UsageCharge } from '../cost/record.js';
 import { toPlain } from './client.js';
+import { directReads, type CreateWrites, type DocReader } from './reads.js';
 
 export interface JobLogEntry {
   readonly level: 'INFO' | 'WARNING' | 'ERROR';
@@ -90,7 +91,11 @@ export type NewJob = Omit<Job, 'createdAt' | 'updatedAt' | 'startedAt' | 'finish
 };
 
 export class JobRepository {
-  constructor(private readonly db: Firestore) {}
+  /** `reads`: how single documents are read (the API batches them: ./reads.ts). */
+  constructor(
+    private readonly db: Firestore,
+    private readonly reads: DocReader = directReads,
+  ) {}
 
   ref(jobId: string): DocumentReference {
     return this.db.doc(paths.job(jobId));
@@ -101,12 +106,12 @@ export class JobRepository {
   }
 
   async get(jobId: string): Promise<Job | null> {
-    const snap = await this.ref(jobId).get();
+    const snap = await this.reads.read(this.ref(jobId));
     return snap.exists ? this.parse(jobId, snap.data()) : null;
   }
 
   /** Writes a new job inside `tx` (with `create`: fails if the id exists). */
-  createIn(tx: Transaction, job: NewJob, log: JobLogEntry): void {
+  createIn(tx: CreateWrites, job: NewJob, log: JobLogEntry): void {
     const now = FieldValue.serverTimestamp();
     const { id, ...data } = job;
     // Three writes in the creating transaction: this job, its first log entry and the document record.

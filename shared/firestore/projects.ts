@@ -5,15 +5,20 @@
 import { FieldValue, type Firestore } from '@google-cloud/firestore';
 import { z } from 'zod';
 import { paths, ROLES, type Role } from './paths.js';
+import { directReads, type DocReader } from './reads.js';
 
 export const MemberSchema = z.object({ role: z.enum(ROLES), email: z.string().nullable().optional() });
 
 export class ProjectRepository {
-  constructor(private readonly db: Firestore) {}
+  /** `reads`: how single documents are read (the API batches them: ./reads.ts). */
+  constructor(
+    private readonly db: Firestore,
+    private readonly reads: DocReader = directReads,
+  ) {}
 
   /** The caller's role in a project, or null when not a member (or no such project). */
   async roleOf(projectId: string, uid: string): Promise<Role | null> {
-    const snap = await this.db.doc(paths.member(projectId, uid)).get();
+    const snap = await this.reads.read(this.db.doc(paths.member(projectId, uid)));
     if (!snap.exists) return null;
     const parsed = MemberSchema.safeParse(snap.data());
     return parsed.success ? parsed.data.role : null;
@@ -21,7 +26,7 @@ export class ProjectRepository {
 
   /** Whether the project exists (global admins and API keys act only in existing projects). */
   async exists(projectId: string): Promise<boolean> {
-    return (await this.db.doc(paths.project(projectId)).get()).exists;
+    return (await this.reads.read(this.db.doc(paths.project(projectId)))).exists;
   }
 
   /** Creates or refreshes a project and an admin member (used by the demo seed and tests). */

@@ -6,6 +6,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { ProjectSettingsSchema, UserSettingsSchema, type ProjectSettings, type UserSettings } from '../api/settings.js';
 import { toPlain } from './client.js';
+import { directReads, type DocReader } from './reads.js';
 
 export const settingsPaths = {
   user: (uid: string) => `users/${uid}/settings/preferences`,
@@ -51,6 +52,6 @@ export async function readUserSettings(db: Firestore, uid: string): Promise<Stor
   return userSettingsFrom((await db.doc(settingsPaths.user(uid)).get()).data());
 }
 
-export async function readProjectSettings(db: Firestore, projectId: string): Promise<Stored<ProjectSettings>> {
-  return projectSettingsFrom((await db.doc(settingsPaths.project(projectId)).get()).data());
+export async function readProjectSettings(db: Firestore, projectId: string, reads: DocReader = directReads): Promise<Stored<ProjectSettings>> {
+  return projectSettingsFrom((await reads.read(db.doc(settingsPaths.project(projectId)))).data());
 }

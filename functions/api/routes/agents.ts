@@ -29,8 +29,8 @@ export function agentView(snap: DocumentSnapshot): Agent | null {
  * The agent an upload runs with: the named one, else the project's default, else none. A named
  * agent must exist in the project and be active (400 otherwise).
  */
-export async function agentForUpload(db: Firestore, projectId: string, agentId: string | undefined): Promise<{ agentId: string; agentVersion: number } | null> {
-  const id = agentId ?? ((await db.doc(settingsPaths.project(projectId)).get()).get('defaultAgentId') as string | null | undefined) ?? null;
+export async function agentForUpload(db: Firestore, projectId: string, agentId: string | undefined, defaultAgentId: string | null): Promise<{ agentId: string; agentVersion: number } | null> {
+  const id = agentId ?? defaultAgentId;
   if (!id) return null;
   const agent = agentView(await agentsCollection(db, projectId).doc(id).get());
   if (!agent || agent.status !== 'active') {

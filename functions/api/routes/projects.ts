@@ -11,7 +11,7 @@ import { FieldPath, FieldValue, type DocumentSnapshot, type Firestore } from '@g
 import { audit, auditInTransaction } from '../../../shared/audit.js';
 import type { Caller } from '../../../shared/auth/index.js';
 import { HttpError } from '../../../shared/errors/index.js';
-import { toPlain } from '../../../shared/firestore/client.js';
+import { isAlreadyExists, toPlain } from '../../../shared/firestore/client.js';
 import { COLLECTIONS, paths, type Role } from '../../../shared/firestore/paths.js';
 import { PROJECT_ID, UID } from '../../../shared/ids.js';
 import { decodeCursor, encodeCursor, queryKey } from '../../../shared/api/pagination.js';
@@ -79,7 +79,7 @@ async function createProject({ req, caller, deps, requestId }: RouteContext): Pr
       return Promise.resolve();
     });
   } catch (err) {
-    if (typeof err === 'object' && err !== null && 'code' in err && err.code === 6) throw new HttpError(409, 'ALREADY_EXISTS', `project id ${id} is taken: choose another`);
+    if (isAlreadyExists(err)) throw new HttpError(409, 'ALREADY_EXISTS', `project id ${id} is taken: choose another`);
     throw err;
   }
   const view = projectView(await db.doc(paths.project(id)).get());

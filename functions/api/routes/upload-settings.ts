@@ -1,12 +1,9 @@
 /** The project-settings side of `POST /v1/uploads`: allowed content types and the project's size limit. */
-import type { Firestore } from '@google-cloud/firestore';
-import { contentTypeAllowed } from '../../../shared/api/settings.js';
+import { contentTypeAllowed, type ProjectSettings } from '../../../shared/api/settings.js';
 import { HttpError } from '../../../shared/errors/index.js';
-import { readProjectSettings } from '../../../shared/firestore/settings.js';
 
 /** Refuses an upload the project's settings do not allow (415 for the type, 413 for the size). */
-export async function checkProjectUploadSettings(db: Firestore, projectId: string, contentType: string, size: number): Promise<void> {
-  const { settings } = await readProjectSettings(db, projectId);
+export function checkProjectUploadSettings(settings: ProjectSettings, projectId: string, contentType: string, size: number): void {
   if (!contentTypeAllowed(settings.allowedContentTypes, contentType)) {
     throw new HttpError(415, 'CONTENT_TYPE_NOT_ALLOWED', `project ${projectId} does not accept ${contentType} uploads`, { allowed: settings.allowedContentTypes });
   }

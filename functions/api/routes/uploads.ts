@@ -10,6 +10,8 @@ import { announceOutcome, failJob } from '../../../shared/jobs/outcomes.js';
 import { uploadObjectName } from '../../../shared/storage/names.js';
 import { agentForUpload } from './agents.js';
 import { checkProjectUploadSettings } from './upload-settings.js';
+import { readProjectSettings } from '../../../shared/firestore/settings.js';
+import { isAlreadyExists } from '../../../shared/firestore/client.js';
 import { invalid, json, requireRole, UPLOAD_ROLES, type ApiDeps, type ApiRequest, type ApiResponse, type Route } from '../http.js';
 
 /** Deterministic ids for idempotent requests, random otherwise (`doc_` + 20 hex). */
@@ -92,10 +94,11 @@ async function planFirstUpload(body: UploadBody, caller: Caller, deps: ApiDeps, 
   const jobId = jobIdFor(documentId);
   const bucket = deps.config.SCRIPTORIUM_BUCKET;
   const object = uploadObjectName(body.projectId, documentId, body.fileName);
-  const existing = await deps.db.runTransaction(async (tx) => {
-    const doc = await deps.documents.getIn(tx, documentId);
-    if (doc) return doc;
-    deps.documents.createIn(tx, {
+  // The records are created in one batch of create-only writes (one RPC): if the document exists (a
+  // retried request with the same clientRequestId), the commit fails ALREADY_EXISTS and nothing is
+  // written; that document is the answer. A transaction would read first, in three RPCs.
+  const batch = deps.db.batch();
+  deps.documents.createIn(batch, {
       id: documentId,
       projectId: body.projectId,
       ownerUid: caller.uid,
@@ -110,12 +113,17 @@ async function planFirstUpload(body: UploadBody, caller: Caller, deps: ApiDeps, 
       language: null,
       text: null,
     });
-    deps.jobs.createIn(tx, newProcessJob(body, caller, documentId, jobId, newJobInput(body, bucket, object, uploadExpiresAt, 1), agent), {
-      level: 'INFO',
-      message: `waiting for upload of ${body.fileName} (${body.size} bytes, ${body.contentType})`,
-    });
-    return null;
+  deps.jobs.createIn(batch, newProcessJob(body, caller, documentId, jobId, newJobInput(body, bucket, object, uploadExpiresAt, 1), agent), {
+    level: 'INFO',
+    message: `waiting for upload of ${body.fileName} (${body.size} bytes, ${body.contentType})`,
   });
+  let existing = false;
+  try {
+    await batch.commit();
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+    existing = true;
+  }
   // A retried request names the document's first version (a later version has its own request key).
   const first = existing ? await deps.documents.getVersion(documentId, 1) : null;
   return { documentId, version: 1, jobId: first?.jobId ?? jobId, object: first?.source.object ?? object, existing: first };
@@ -186,10 +194,11 @@ async function createUpload(req: ApiRequest, caller: Caller, deps: ApiDeps): Pro
   if (body.translate && body.audio) throw new HttpError(400, 'INVALID_ARGUMENT', 'translate needs a recording in a container (MP4, WebM, WAV…); headerless PCM cannot be translated', { translate: ['not with audio'] });
   const max = deps.config.SCRIPTORIUM_MAX_UPLOAD_BYTES;
   if (body.size > max) throw new HttpError(413, 'UPLOAD_TOO_LARGE', `declared size ${body.size} bytes exceeds the limit of ${max} bytes`, { limit: max });
-  await requireRole(deps, caller, body.projectId, UPLOAD_ROLES);
+  // The role and the project's settings are read at once (the settings are used only once the role allowed it).
+  const [, { settings }] = await Promise.all([requireRole(deps, caller, body.projectId, UPLOAD_ROLES), readProjectSettings(deps.db, body.projectId, deps.reads)]);
   // The project's own limits (settings) narrow the platform's, and the agent is resolved now: the job records it.
-  await checkProjectUploadSettings(deps.db, body.projectId, body.contentType, body.size);
-  const agent = await agentForUpload(deps.db, body.projectId, body.agentId);
+  checkProjectUploadSettings(settings, body.projectId, body.contentType, body.size);
+  const agent = await agentForUpload(deps.db, body.projectId, body.agentId, settings.defaultAgentId);
 
   const now = deps.now?.() ?? new Date();
   const uploadExpiresAt = new Date(now.getTime() + deps.config.SCRIPTORIUM_SIGNED_URL_TTL_SECONDS * 1000).toISOString();
