@@ -11,13 +11,19 @@
  * Reports p50/p95/p99 latency, requests per second, the status codes and the error rate, and each
  * scenario's p50 over the baseline's measured in the same run. A figure, not a timed test.
  *
- *   node dist/scripts/bench-api.js [--users 100] [--seconds 20] [--json out.json]
+ * With `--rate R` each user sends R requests per second (a user reading answers between requests)
+ * instead of back to back; without it the run measures saturation (latency ≈ users ÷ throughput).
+ * Each scenario also reports the CPU time per request of each local component (the API process and
+ * every emulator, from /proc), which says where the machine's two cores go.
+ *
+ *   node dist/scripts/bench-api.js [--users 100] [--seconds 20] [--rate R] [--only read,upload] [--json out.json]
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { readLocalConfig, type LocalConfig } from '../emulators/local-config.js';
 import { API_ROUTES, CreateUploadResponseSchema } from '../shared/api/contracts.js';
+import { groupCpuMs } from './bench-common.js';
 
 interface Scenario {
   readonly name: string;
@@ -39,6 +45,10 @@ interface Figures {
   readonly timeouts: number;
   /** Share of requests answered other than 2xx, or not answered. */
   readonly errorRate: number;
+  /** Requests each user sends per second (think time between them), or null: back to back. */
+  readonly ratePerUser: number | null;
+  /** CPU time per request of each local component (API, emulators) over the run, ms. */
+  readonly cpuMsPerRequest: Record<string, number>;
 }
 
 async function signIn(cfg: LocalConfig, email: string, password: string): Promise<{ token: string; uid: string }> {
@@ -105,13 +115,16 @@ async function provisionUsers(cfg: LocalConfig, adminToken: string, n: number): 
   });
 }
 
-async function run(cfg: LocalConfig, scenario: Scenario, tokens: readonly string[], seconds: number): Promise<Figures> {
+async function run(cfg: LocalConfig, scenario: Scenario, tokens: readonly string[], seconds: number, rate: number | null): Promise<Figures> {
   let client = 0;
+  const cpuBefore = cfg.pgids ? groupCpuMs(cfg.pgids) : {};
   const result = await autocannon({
     url: `${cfg.apiUrl}${scenario.path}`,
     method: scenario.method,
     connections: tokens.length,
     duration: seconds,
+    // A user who reads or uploads, then looks at the answer: `rate` requests per second each.
+    ...(rate !== null ? { connectionRate: rate } : {}),
     timeout: 30,
     ...(scenario.body !== undefined ? { body: scenario.body } : {}),
     headers: scenario.body !== undefined ? { 'content-type': 'application/json' } : {},
@@ -127,6 +140,12 @@ async function run(cfg: LocalConfig, scenario: Scenario, tokens: readonly string
   const answered = Object.values(statuses).reduce((a, b) => a + b, 0);
   const ok = Object.entries(statuses).filter(([code]) => code.startsWith('2')).reduce((a, [, n]) => a + n, 0);
   const total = answered + result.errors;
+  const cpuAfter = cfg.pgids ? groupCpuMs(cfg.pgids) : {};
+  const cpuMsPerRequest: Record<string, number> = {};
+  for (const [name, ms] of Object.entries(cpuAfter)) {
+    const used = ms - (cpuBefore[name] ?? 0);
+    if (used > 0 && total > 0) cpuMsPerRequest[name] = Math.round((used / total) * 100) / 100;
+  }
   return {
     scenario: scenario.name,
     connections: tokens.length,
@@ -138,6 +157,8 @@ async function run(cfg: LocalConfig, scenario: Scenario, tokens: readonly string
     errors: result.errors,
     timeouts: result.timeouts,
     errorRate: total === 0 ? 0 : Math.round(((total - ok) / total) * 10000) / 10000,
+    ratePerUser: rate,
+    cpuMsPerRequest,
   };
 }
 
@@ -151,7 +172,9 @@ function percentileOf(result: autocannon.Result, p: 95): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { users: { type: 'string', default: '100' }, seconds: { type: 'string', default: '20' }, json: { type: 'string' } } });
+  const { values } = parseArgs({ options: { users: { type: 'string', default: '100' }, seconds: { type: 'string', default: '20' }, rate: { type: 'string' }, only: { type: 'string' }, json: { type: 'string' } } });
+  const rate = values.rate === undefined ? null : Number(values.rate);
+  if (rate !== null && (!Number.isFinite(rate) || rate <= 0)) throw new Error('--rate must be > 0 (requests per second per user)');
   const users = Number(values.users);
   const seconds = Number(values.seconds);
   if (!Number.isInteger(users) || users < 1 || users > 1000) throw new Error('--users must be 1..1000');
@@ -168,18 +191,21 @@ async function main(): Promise<void> {
     { name: 'read: GET /v1/documents/:id', method: 'GET', path: API_ROUTES.document(target.documentId), authenticated: true },
     { name: 'upload: POST /v1/uploads (signed URL)', method: 'POST', path: API_ROUTES.createUpload, body: JSON.stringify({ projectId: cfg.projectId, fileName: 'load.pdf', contentType: 'application/pdf', size: 1000 }), authenticated: true },
   ];
+  // `--only read,upload`: the scenarios whose name starts with one of these words (add `health` for the baseline).
+  const only = values.only?.split(',').map((w) => w.trim()).filter((w) => w.length > 0);
   const figures: Figures[] = [];
-  for (const s of scenarios) {
+  for (const s of scenarios.filter((x) => !only || only.some((w) => x.name.startsWith(w)))) {
     process.stderr.write(`running ${s.name} for ${seconds} s with ${users} connections…\n`);
-    figures.push(await run(cfg, s, tokens, seconds));
+    figures.push(await run(cfg, s, tokens, seconds, rate));
   }
-  const baseline = figures[0]?.latencyMs.p50 ?? 0;
+  const baseline = figures.find((f) => f.scenario.startsWith('health'))?.latencyMs.p50 ?? 0;
   const lines = figures.map((f) => {
     const ratio = baseline > 0 ? ` (${(f.latencyMs.p50 / baseline).toFixed(1)}× baseline p50)` : '';
-    return `${f.scenario}: ${f.requests} requests, ${f.requestsPerSecond}/s; latency p50 ${f.latencyMs.p50} ms, p95 ≈${f.latencyMs.p95} ms, p99 ${f.latencyMs.p99} ms, max ${f.latencyMs.max} ms${ratio}; statuses ${JSON.stringify(f.statuses)}; errors ${f.errors} (timeouts ${f.timeouts}); error rate ${(f.errorRate * 100).toFixed(2)} %`;
+    const cpu = Object.entries(f.cpuMsPerRequest).filter(([, ms]) => ms >= 0.05).sort((a, b) => b[1] - a[1]).map(([n, ms]) => `${n} ${ms}`).join(', ');
+    return `${f.scenario}: ${f.requests} requests, ${f.requestsPerSecond}/s; latency p50 ${f.latencyMs.p50} ms, p95 ≈${f.latencyMs.p95} ms, p99 ${f.latencyMs.p99} ms, max ${f.latencyMs.max} ms${ratio}; statuses ${JSON.stringify(f.statuses)}; errors ${f.errors} (timeouts ${f.timeouts}); error rate ${(f.errorRate * 100).toFixed(2)} %; CPU ms per request: ${cpu || 'n/a'}`;
   });
   process.stdout.write(`${lines.join('\n')}\n(p95 interpolated between autocannon's p90 and p97.5)\n`);
-  if (values.json) await writeFile(values.json, `${JSON.stringify({ users, seconds, figures }, null, 2)}\n`);
+  if (values.json) await writeFile(values.json, `${JSON.stringify({ users, seconds, ratePerUser: rate, figures }, null, 2)}\n`);
 }
 
 main().catch((err: unknown) => {

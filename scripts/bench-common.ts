@@ -76,3 +76,25 @@ export function memorySampler(cfg: LocalConfig): { stop(): Record<string, { serv
   };
 }
 
+
+/** CPU time (user + system, ms) used so far by every live process of each process group, from /proc. */
+export function groupCpuMs(pgids: Readonly<Record<string, number>>): Record<string, number> {
+  const tick = 1000 / 100; // USER_HZ is 100 on Linux
+  const out: Record<string, number> = Object.fromEntries(Object.keys(pgids).map((k) => [k, 0]));
+  const byGroup = new Map(Object.entries(pgids).map(([name, pgid]) => [pgid, name]));
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Fields after the command name (which may hold spaces) in parentheses: state ppid pgrp … utime(14) stime(15).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const name = byGroup.get(Number(fields[2]));
+    if (name === undefined) continue;
+    out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * tick;
+  }
+  return out;
+}
