@@ -11,12 +11,13 @@
  * Reports p50/p95/p99 latency, requests per second, the status codes and the error rate, and each
  * scenario's p50 over the baseline's measured in the same run. A figure, not a timed test.
  *
- * With `--rate R` each user sends R requests per second (a user reading answers between requests)
- * instead of back to back; without it the run measures saturation (latency ≈ users ÷ throughput).
+ * Users send back to back (a closed loop): the run measures saturation, where latency ≈ users ÷
+ * throughput. (autocannon's per-connection rate starts every connection's requests in the same
+ * instant, a burst each second that measures the burst, not the users, so it is not offered.)
  * Each scenario also reports the CPU time per request of each local component (the API process and
  * every emulator, from /proc), which says where the machine's two cores go.
  *
- *   node dist/scripts/bench-api.js [--users 100] [--seconds 20] [--rate R] [--only read,upload] [--json out.json]
+ *   node dist/scripts/bench-api.js [--users 100] [--seconds 20] [--only read,upload] [--json out.json]
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -45,8 +46,6 @@ interface Figures {
   readonly timeouts: number;
   /** Share of requests answered other than 2xx, or not answered. */
   readonly errorRate: number;
-  /** Requests each user sends per second (think time between them), or null: back to back. */
-  readonly ratePerUser: number | null;
   /** CPU time per request of each local component (API, emulators) over the run, ms. */
   readonly cpuMsPerRequest: Record<string, number>;
 }
@@ -115,7 +114,7 @@ async function provisionUsers(cfg: LocalConfig, adminToken: string, n: number): 
   });
 }
 
-async function run(cfg: LocalConfig, scenario: Scenario, tokens: readonly string[], seconds: number, rate: number | null): Promise<Figures> {
+async function run(cfg: LocalConfig, scenario: Scenario, tokens: readonly string[], seconds: number): Promise<Figures> {
   let client = 0;
   const cpuBefore = cfg.pgids ? groupCpuMs(cfg.pgids) : {};
   const result = await autocannon({
@@ -123,8 +122,6 @@ async function run(cfg: LocalConfig, scenario: Scenario, tokens: readonly string
     method: scenario.method,
     connections: tokens.length,
     duration: seconds,
-    // A user who reads or uploads, then looks at the answer: `rate` requests per second each.
-    ...(rate !== null ? { connectionRate: rate } : {}),
     timeout: 30,
     ...(scenario.body !== undefined ? { body: scenario.body } : {}),
     headers: scenario.body !== undefined ? { 'content-type': 'application/json' } : {},
@@ -157,7 +154,6 @@ async function run(cfg: LocalConfig, scenario: Scenario, tokens: readonly string
     errors: result.errors,
     timeouts: result.timeouts,
     errorRate: total === 0 ? 0 : Math.round(((total - ok) / total) * 10000) / 10000,
-    ratePerUser: rate,
     cpuMsPerRequest,
   };
 }
@@ -172,9 +168,7 @@ function percentileOf(result: autocannon.Result, p: 95): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { users: { type: 'string', default: '100' }, seconds: { type: 'string', default: '20' }, rate: { type: 'string' }, only: { type: 'string' }, json: { type: 'string' } } });
-  const rate = values.rate === undefined ? null : Number(values.rate);
-  if (rate !== null && (!Number.isFinite(rate) || rate <= 0)) throw new Error('--rate must be > 0 (requests per second per user)');
+  const { values } = parseArgs({ options: { users: { type: 'string', default: '100' }, seconds: { type: 'string', default: '20' }, only: { type: 'string' }, json: { type: 'string' } } });
   const users = Number(values.users);
   const seconds = Number(values.seconds);
   if (!Number.isInteger(users) || users < 1 || users > 1000) throw new Error('--users must be 1..1000');
@@ -196,7 +190,7 @@ async function main(): Promise<void> {
   const figures: Figures[] = [];
   for (const s of scenarios.filter((x) => !only || only.some((w) => x.name.startsWith(w)))) {
     process.stderr.write(`running ${s.name} for ${seconds} s with ${users} connections…\n`);
-    figures.push(await run(cfg, s, tokens, seconds, rate));
+    figures.push(await run(cfg, s, tokens, seconds));
   }
   const baseline = figures.find((f) => f.scenario.startsWith('health'))?.latencyMs.p50 ?? 0;
   const lines = figures.map((f) => {
@@ -205,7 +199,7 @@ async function main(): Promise<void> {
     return `${f.scenario}: ${f.requests} requests, ${f.requestsPerSecond}/s; latency p50 ${f.latencyMs.p50} ms, p95 ≈${f.latencyMs.p95} ms, p99 ${f.latencyMs.p99} ms, max ${f.latencyMs.max} ms${ratio}; statuses ${JSON.stringify(f.statuses)}; errors ${f.errors} (timeouts ${f.timeouts}); error rate ${(f.errorRate * 100).toFixed(2)} %; CPU ms per request: ${cpu || 'n/a'}`;
   });
   process.stdout.write(`${lines.join('\n')}\n(p95 interpolated between autocannon's p90 and p97.5)\n`);
-  if (values.json) await writeFile(values.json, `${JSON.stringify({ users, seconds, ratePerUser: rate, figures }, null, 2)}\n`);
+  if (values.json) await writeFile(values.json, `${JSON.stringify({ users, seconds, figures }, null, 2)}\n`);
 }
 
 main().catch((err: unknown) => {

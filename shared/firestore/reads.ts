@@ -15,6 +15,7 @@
  * the other reads too.
  */
 import type { DocumentData, DocumentReference, DocumentSnapshot, Firestore, WithFieldValue } from '@google-cloud/firestore';
+import { createBatcher } from '../batcher.js';
 
 /**
  * What creating records needs of a transaction or a write batch (both have it): a first upload's
@@ -33,11 +34,6 @@ export interface DocReader {
 /** One RPC per read: what every process but the API uses. */
 export const directReads: DocReader = { read: (ref) => ref.get() };
 
-interface Pending {
-  readonly ref: DocumentReference;
-  readonly waiters: { resolve: (snap: DocumentSnapshot) => void; reject: (err: unknown) => void }[];
-}
-
 /** Largest `getAll` sent: bigger batches are split (the RPC has no small limit; this bounds one answer's size). */
 export const MAX_BATCH = 100;
 
@@ -46,50 +42,24 @@ export const MAX_BATCH = 100;
  * {@link MAX_BATCH}); the same document asked twice is read once. A failed `getAll` fails every read
  * in it, with its error (the callers' own error handling applies, as for a direct get).
  */
-export function batchedReads(db: Firestore, options: { readonly maxBatch?: number } = {}): DocReader & { readonly stats: { batches: number; reads: number } } {
-  const maxBatch = Math.max(1, Math.min(MAX_BATCH, options.maxBatch ?? MAX_BATCH));
-  let queue = new Map<string, Pending>();
-  let scheduled = false;
-  const stats = { batches: 0, reads: 0 };
-
-  const send = async (batch: readonly Pending[]): Promise<void> => {
-    stats.batches++;
-    try {
-      const snaps = await db.getAll(...batch.map((p) => p.ref));
+export function batchedReads(db: Firestore, options: { readonly maxBatch?: number } = {}): DocReader & { readonly stats: { loads: number; batches: number } } {
+  const refs = new Map<string, DocumentReference>();
+  const batcher = createBatcher<string, DocumentSnapshot>(
+    async (paths) => {
+      const asked = paths.map((p) => refs.get(p) ?? db.doc(p));
+      for (const p of paths) refs.delete(p);
+      const snaps = await db.getAll(...asked);
       // getAll answers in the order asked.
-      batch.forEach((p, i) => {
-        const snap = snaps[i];
-        for (const w of p.waiters) {
-          if (snap) w.resolve(snap);
-          else w.reject(new Error(`getAll returned no snapshot for ${p.ref.path}`));
-        }
-      });
-    } catch (err) {
-      for (const p of batch) for (const w of p.waiters) w.reject(err);
-    }
-  };
-
-  const flush = (): void => {
-    scheduled = false;
-    const pending = [...queue.values()];
-    queue = new Map();
-    for (let i = 0; i < pending.length; i += maxBatch) void send(pending.slice(i, i + maxBatch));
-  };
-
+      return new Map(paths.map((p, i) => [p, snaps[i] ?? new Error(`getAll returned no snapshot for ${p}`)]));
+    },
+    { maxBatch: Math.max(1, Math.min(MAX_BATCH, options.maxBatch ?? MAX_BATCH)) },
+  );
   return {
-    stats,
+    stats: batcher.stats,
     read(ref) {
-      stats.reads++;
-      return new Promise<DocumentSnapshot>((resolve, reject) => {
-        const entry = queue.get(ref.path) ?? { ref, waiters: [] };
-        entry.waiters.push({ resolve, reject });
-        queue.set(ref.path, entry);
-        if (!scheduled) {
-          scheduled = true;
-          // After this turn's other callbacks (the other requests' reads) have queued theirs.
-          setImmediate(flush);
-        }
-      });
+      // The reference itself is kept for the batch (it carries its converter and client).
+      refs.set(ref.path, ref);
+      return batcher.load(ref.path);
     },
   };
 }

@@ -11,7 +11,7 @@
  * other SDKs (aws-sdk-js-v3#2726, google-cloud-go#9347). This signer signs `URL.host`, which keeps a
  * non-default port and drops a default one, exactly as an HTTP client will send it.
  */
-import { createHash, createSign } from 'node:crypto';
+import { createHash, createPrivateKey, createSign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 /** The two fields of a service-account key file that signing needs. */
@@ -119,11 +119,25 @@ export function signV4Url(opts: SignV4Options): SignedV4Url {
   const payload = headers['x-goog-content-sha256'] ?? 'UNSIGNED-PAYLOAD';
   const canonicalRequest = [method, path, canonicalQuery, canonicalHeaders, signedHeaders, payload].join('\n');
   const stringToSign = ['GOOG4-RSA-SHA256', date, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
-  const signature = createSign('RSA-SHA256').update(stringToSign).sign(key.privateKey, 'hex');
+  const signature = createSign('RSA-SHA256').update(stringToSign).sign(privateKeyOf(key.privateKey), 'hex');
 
   const url = new URL(base.origin);
   url.pathname = path;
   const withSignature: [string, string][] = [...query, ['X-Goog-Signature', signature]];
   url.search = withSignature.map(([k, v]) => `${encodeRfc3986(k)}=${encodeRfc3986(v)}`).join('&');
   return { url: url.href, headers, canonicalRequest, stringToSign };
+}
+
+/** Parsed signing keys by PEM: parsing a PKCS#8 PEM costs more than the RSA signature itself (~1 ms vs ~0.4 ms here). */
+const parsedKeys = new Map<string, KeyObject>();
+
+function privateKeyOf(pem: string): KeyObject {
+  let key = parsedKeys.get(pem);
+  if (!key) {
+    key = createPrivateKey(pem);
+    // A process signs with one key (two across a rotation): a handful at most are ever kept.
+    if (parsedKeys.size >= 8) parsedKeys.clear();
+    parsedKeys.set(pem, key);
+  }
+  return key;
 }
