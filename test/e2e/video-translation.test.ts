@@ -10,12 +10,13 @@
  */
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localConfigForTests } from '../helpers/platform.js';
 import { api, putSigned, signIn, testFirestore, waitForJob } from '../helpers/client.js';
 import { makeTestVideo, pcm8k, probeStreams } from '../helpers/video.js';
+import { runCli } from '../helpers/cli-run.js';
 import { CreateUploadResponseSchema, type CreateUploadResponse } from '../../shared/api/contracts.js';
 import type { LocalConfig } from '../../emulators/local-config.js';
 import type { Job } from '../../shared/jobs/model.js';
@@ -147,6 +148,30 @@ describe('video translation (video.translate): transcribe → translate → dub'
     // Another language than the one asked for is not there.
     assert.equal((await api(cfg, token, 'GET', `/v1/documents/${upload.documentId}/translation?lang=fr`)).status, 404);
     assert.equal((await api(cfg, token, 'GET', `/v1/documents/${upload.documentId}/translation?format=avi`)).status, 400);
+  });
+
+  it('scriptorium translate-video uploads, follows the job and writes the subtitles and the dubbed MP4 (streamed from its signed URL)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vt-cli-'));
+    try {
+      const file = join(dir, 'lecture.mp4');
+      await writeFile(file, video.body);
+      const out = join(dir, 'out');
+      const run = await runCli(['translate-video', file, '--to', 'es', '--out', out, '--json'], { timeoutMs: 400_000 });
+      assert.equal(run.code, 0, run.stderr);
+      const report = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { status: string; files: Record<string, string>; documentId: string };
+      assert.equal(report.status, 'COMPLETED');
+      assert.deepEqual(Object.keys(report.files).sort(), ['mp4', 'srt', 'vtt']);
+      assert.equal(report.files.mp4, join(out, 'lecture.es.mp4'));
+      assert.match(await readFile(join(out, 'lecture.es.vtt'), 'utf8'), /^WEBVTT/);
+      assert.match(await readFile(join(out, 'lecture.es.srt'), 'utf8'), /^1\r?\n\d{2}:/);
+      const probe = await probeStreams(join(out, 'lecture.es.mp4'));
+      assert.deepEqual(probe.streams.map((s) => s.codec_type).sort(), ['audio', 'video']);
+      assert.ok(Math.abs(Number(probe.format.duration) - video.durationSeconds) < 1);
+      // Nothing half-written is left beside the files.
+      assert.deepEqual((await readdir(out)).sort(), ['lecture.es.mp4', 'lecture.es.srt', 'lecture.es.vtt']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('fails a language pair the local engine does not have once, with LANGUAGE_PAIR_NOT_SUPPORTED', async () => {

@@ -4,39 +4,18 @@
  */
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { localConfigForTests } from '../helpers/platform.js';
 import { createUpload, signIn, testFirestore } from '../helpers/client.js';
 import { pushEnvelope } from '../helpers/events.js';
-import { REPO_ROOT } from '../helpers/paths.js';
+import { runCli, type CliRun } from '../helpers/cli-run.js';
 import { pushPath } from '../../shared/topology.js';
 import type { LocalConfig } from '../../emulators/local-config.js';
 
-const BIN = path.join(REPO_ROOT, 'scripts', 'scriptorium.mjs');
 let cfg: LocalConfig;
 let token: string;
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function cli(args: readonly string[]): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, SCRIPTORIUM_LOCAL_CONFIG: process.env.SCRIPTORIUM_LOCAL_CONFIG ?? path.join(REPO_ROOT, '.scriptorium', 'test.json') }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli(args, { timeoutMs: 120_000 });
 }
 
 before(async () => {

@@ -8,50 +8,23 @@
  */
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readLocalConfig, type LocalConfig } from '../../emulators/local-config.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { runCli, type CliRun } from '../helpers/cli-run.js';
 
 const ROOT = REPO_ROOT;
-const BIN = path.join(ROOT, 'scripts', 'scriptorium.mjs');
 const PDF = path.join(ROOT, 'test', 'fixtures', 'pdf', 'minimal-document.pdf');
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  wallMs: number;
-}
 
 let configFile = '';
 let cfg: LocalConfig;
 
 /** Runs the bin with SCRIPTORIUM_LOCAL_CONFIG set; never rejects on a non-zero exit. */
 function cli(args: readonly string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<CliRun> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: opts.cwd ?? ROOT,
-      env: { ...process.env, SCRIPTORIUM_LOCAL_CONFIG: configFile },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 180_000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, wallMs: performance.now() - started });
-    });
-  });
+  return runCli(args, { ...opts, configFile });
 }
 
 function parseJson<T>(run: CliRun): T {
