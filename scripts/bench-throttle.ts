@@ -1,6 +1,6 @@
 /**
  * Throttling under a burst: N OCR stage requests at once against the fake Document AI (a real gRPC
- * server, test/helpers/fake-documentai.ts) that enforces a quota of Q requests per second (a sliding
+ * server, scripts/fakes/fake-documentai.ts) that enforces a quota of Q requests per second (a sliding
  * one-second window; above it, RESOURCE_EXHAUSTED), through the real google OCR engine, once
  * without the limiter (the engine's previous behaviour: two quick retries, then the attempt fails and
  * is redelivered) and once with it (shared/engines/throttle.ts at 90 % of the quota).
@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { FAKE_PROCESSOR, respondWithPages, startFakeDocumentAi } from '../test/helpers/fake-documentai.js';
-import { fixturePath } from '../test/helpers/paths.js';
+import { FAKE_PROCESSOR, respondWithPages, startFakeDocumentAi } from './fakes/fake-documentai.js';
+import { fixturePath } from './lib/paths.js';
 import { createGoogleOcrEngine } from '../shared/engines/ocr/google.js';
 import { isThrottled, Throttle } from '../shared/engines/throttle.js';
 

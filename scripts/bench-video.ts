@@ -1,5 +1,5 @@
 /**
- * Video translation benchmark on the running local stack (the test stack with
+ * Video translation benchmark on the running local stack (`npm start`, or the test stack with
  * SCRIPTORIUM_LOCAL_CONFIG): makes an English video of about `--seconds` (the LibriVox fixtures over
  * a still picture), uploads it with `translate: {to}` and reports the end-to-end time (upload request
  * to COMPLETED), each stage's time and the job's Firestore writes (its own meter). A figure, not a
@@ -9,12 +9,12 @@
  */
 import { parseArgs } from 'node:util';
 import { CreateUploadResponseSchema } from '../shared/api/contracts.js';
-import { api, putSigned, signIn, waitForJob } from '../test/helpers/client.js';
-import { localConfigForTests } from '../test/helpers/platform.js';
-import { makeTestVideo } from '../test/helpers/video.js';
+import { api, putSigned, signIn, waitForJob } from './lib/stack-client.js';
+import { readLocalConfig } from '../emulators/local-config.js';
+import { makeTestVideo } from './lib/test-video.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, to: { type: 'string', default: 'es' }, runs: { type: 'string', default: '1' } } });
-const cfg = localConfigForTests();
+const cfg = readLocalConfig();
 const token = await signIn(cfg);
 const video = await makeTestVideo(0, Number(values.seconds));
 console.log(`video: ${video.durationSeconds.toFixed(1)} s, ${video.body.length} bytes`);

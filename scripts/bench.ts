@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Timestamp } from '@google-cloud/firestore';
 import { readLocalConfig, type LocalConfig } from '../emulators/local-config.js';
-import { createUpload, fixture, putSigned, signIn, testFirestore, waitForJob } from '../test/helpers/client.js';
+import { createUpload, fixture, putSigned, signIn, testFirestore, waitForJob } from './lib/stack-client.js';
 import { createLocalOcrEngine } from '../shared/engines/ocr/local.js';
 import type { OcrContentType } from '../shared/engines/ocr/types.js';
 

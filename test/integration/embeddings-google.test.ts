@@ -1,6 +1,6 @@
 /**
  * The `google` embedding engine with the real @google/genai client over real HTTP, against the
- * local server in test/helpers/fake-vertex.ts (no network, no credentials, no emulator: this runs
+ * local server in scripts/fakes/fake-vertex.ts (no network, no credentials, no emulator: this runs
  * at unit-test speed). The fake records the requests as Vertex AI would receive them, so these
  * tests check the exact path, instances, task types, parameters and batching.
  */
@@ -13,8 +13,8 @@ import { createGoogleEmbeddingEngine, estimateTokens, packRequests } from '../..
 import type { GoogleEmbeddingEngineOptions } from '../../shared/engines/embeddings/google.js';
 import { createEmbeddingEngine } from '../../shared/engines/embeddings/index.js';
 import type { EmbeddingEngine } from '../../shared/engines/embeddings/types.js';
-import { FAKE_VERTEX_LOCATION, FAKE_VERTEX_PROJECT, embedAll, fakeVector, respondNever, respondWithError, startFakeVertex } from '../helpers/fake-vertex.js';
-import type { FakeVertex, Responder } from '../helpers/fake-vertex.js';
+import { FAKE_VERTEX_LOCATION, FAKE_VERTEX_PROJECT, embedAll, fakeVector, respondNever, respondWithError, startFakeVertex } from '../../scripts/fakes/fake-vertex.js';
+import type { FakeVertex, Responder } from '../../scripts/fakes/fake-vertex.js';
 import { fastThrottle } from '../helpers/throttle.js';
 
 let fake: FakeVertex;

@@ -1,6 +1,6 @@
 /**
  * The `google` OCR engine with the real Document AI client library over real gRPC, against the
- * local server in test/helpers/fake-documentai.ts (no network, no credentials). The fake decodes
+ * local server in scripts/fakes/fake-documentai.ts (no network, no credentials). The fake decodes
  * what the client sends with the service's own protos, so these tests see the request as Google
  * would: processor name, MIME type, bytes, options, routing header.
  */
@@ -23,8 +23,8 @@ import { createGoogleOcrEngine } from '../../shared/engines/ocr/google.js';
 import type { GoogleOcrEngine, GoogleOcrEngineOptions } from '../../shared/engines/ocr/google.js';
 import { createOcrEngine } from '../../shared/engines/ocr/index.js';
 import type { OcrContentType, OcrEngine, OcrProgress } from '../../shared/engines/ocr/types.js';
-import { FAKE_PROCESSOR, respondNever, respondWithError, respondWithPages, startFakeDocumentAi, textFromInput } from '../helpers/fake-documentai.js';
-import type { FakeDocumentAi, Responder } from '../helpers/fake-documentai.js';
+import { FAKE_PROCESSOR, respondNever, respondWithError, respondWithPages, startFakeDocumentAi, textFromInput } from '../../scripts/fakes/fake-documentai.js';
+import type { FakeDocumentAi, Responder } from '../../scripts/fakes/fake-documentai.js';
 import { wordRecall } from '../helpers/text-metrics.js';
 import { FIXTURES, REPO_ROOT as ROOT } from '../helpers/paths.js';
 import { fastThrottle } from '../helpers/throttle.js';

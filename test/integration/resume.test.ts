@@ -18,7 +18,7 @@ import { fixture, testFirestore } from '../helpers/client.js';
 import { fixturePath } from '../helpers/paths.js';
 import { pushEnvelope } from '../helpers/events.js';
 import { seedRunningJob, type Seeded } from '../helpers/seed.js';
-import { FAKE_PROCESSOR, startFakeDocumentAi, textFromInput, type FakeDocumentAi } from '../helpers/fake-documentai.js';
+import { FAKE_PROCESSOR, startFakeDocumentAi, textFromInput, type FakeDocumentAi } from '../../scripts/fakes/fake-documentai.js';
 import { handleOcr } from '../../functions/ocr/handler.js';
 import { handleEmbed } from '../../functions/embed/handler.js';
 import { handleTranscribe } from '../../functions/transcribe/handler.js';

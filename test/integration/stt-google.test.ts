@@ -1,6 +1,6 @@
 /**
  * The `google` speech-to-text engine with the real Speech-to-Text v2 client library over real
- * gRPC, against the local server in test/helpers/fake-speech.ts (no network, no credentials). The
+ * gRPC, against the local server in scripts/fakes/fake-speech.ts (no network, no credentials). The
  * fake decodes what the client sends with the service's own protos, so these tests see requests
  * as Google would, and answer with real recognition (pocketsphinx behind the v2 protocol), canned
  * real-shaped results, or the service's errors.
@@ -23,8 +23,8 @@ import { createSpeechToTextEngine, supportsBatch } from '../../shared/engines/st
 import { wordErrors } from '../../shared/engines/stt/metrics.js';
 import { transcribeAudio } from '../../shared/engines/stt/transcribe.js';
 import { toPlainText } from '../../shared/media/transcript.js';
-import { FAKE_PROJECT, duration, recognizeWithPocketsphinx, respondNever, respondWithError, respondWithResults, startFakeSpeech } from '../helpers/fake-speech.js';
-import type { FakeSpeech, Responder } from '../helpers/fake-speech.js';
+import { FAKE_PROJECT, duration, recognizeWithPocketsphinx, respondNever, respondWithError, respondWithResults, startFakeSpeech } from '../../scripts/fakes/fake-speech.js';
+import type { FakeSpeech, Responder } from '../../scripts/fakes/fake-speech.js';
 import { fixturePath } from '../helpers/paths.js';
 import { fastThrottle } from '../helpers/throttle.js';
 

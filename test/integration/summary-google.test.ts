@@ -1,6 +1,6 @@
 /**
  * The `google` summary engine with the real `@google/genai` client over real HTTP, against the
- * local Vertex AI endpoint in test/helpers/fake-gemini.ts (no network, no credentials: a fixed
+ * local Vertex AI endpoint in scripts/fakes/fake-gemini.ts (no network, no credentials: a fixed
  * bearer token). The fake decodes what the client sends, so these tests see each request as Google
  * would: resource path (project, location, model), headers, contents, system instruction and
  * generation config, and the number of requests a long document costs.
@@ -18,8 +18,8 @@ import { createSummaryEngine } from '../../shared/engines/summary/index.js';
 import type { SummaryEngineConfig } from '../../shared/engines/summary/index.js';
 import type { SummaryEngine, SummaryInput } from '../../shared/engines/summary/types.js';
 import { splitSentences } from '../../shared/text/sentences.js';
-import { FAKE_GEMINI_PROJECT, documentOf, fakeGoogleAuth, firstSentences, respondWith, respondWithError, startFakeGemini } from '../helpers/fake-gemini.js';
-import type { FakeGemini, GeminiReply, GeminiRequest, GeminiResponder } from '../helpers/fake-gemini.js';
+import { FAKE_GEMINI_PROJECT, documentOf, fakeGoogleAuth, firstSentences, respondWith, respondWithError, startFakeGemini } from '../../scripts/fakes/fake-gemini.js';
+import type { FakeGemini, GeminiReply, GeminiRequest, GeminiResponder } from '../../scripts/fakes/fake-gemini.js';
 import { fixturePath } from '../helpers/paths.js';
 import { fastThrottle } from '../helpers/throttle.js';
 

@@ -25,7 +25,7 @@ import { fixturePath } from '../helpers/paths.js';
 import { pushEnvelope } from '../helpers/events.js';
 import { seedRunningJob, type Seeded } from '../helpers/seed.js';
 import { fastThrottle } from '../helpers/throttle.js';
-import { FAKE_PROJECT, startFakeSpeech, type FakeSpeech } from '../helpers/fake-speech.js';
+import { FAKE_PROJECT, startFakeSpeech, type FakeSpeech } from '../../scripts/fakes/fake-speech.js';
 import { handleTranscribe, type TranscribeOutcome } from '../../functions/transcribe/handler.js';
 import { JobRepository } from '../../shared/firestore/jobs.js';
 import { DocumentRepository } from '../../shared/firestore/documents.js';

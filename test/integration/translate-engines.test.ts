@@ -1,7 +1,7 @@
 /**
  * Translation engines: `local` on the real Apertium (English↔Spanish and the other installed pairs,
  * real sentences), `google` through the real client library against a local Cloud Translation server
- * speaking the v3 protocol (test/helpers/fake-translate.ts): the requests it sends, the answers it
+ * speaking the v3 protocol (scripts/fakes/fake-translate.ts): the requests it sends, the answers it
  * reads, and how it classifies quota, invalid input and deadlines.
  */
 import { after, before, describe, it } from 'node:test';
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { createGoogleTranslationEngine, createLocalTranslationEngine, translateTexts, type TranslationEngine } from '../../shared/engines/translate/index.js';
 import { ScriptoriumError } from '../../shared/errors/index.js';
-import { respondWithError, respondWithTranslation, startFakeTranslate, type FakeTranslate } from '../helpers/fake-translate.js';
+import { respondWithError, respondWithTranslation, startFakeTranslate, type FakeTranslate } from '../../scripts/fakes/fake-translate.js';
 
 async function failure(p: Promise<unknown>): Promise<ScriptoriumError> {
   try {

@@ -1,6 +1,6 @@
 /**
  * The `google` text-to-speech engine with the real `@google-cloud/text-to-speech` client over real
- * gRPC, against the local server in test/helpers/fake-tts.ts (no network, no credentials). The fake
+ * gRPC, against the local server in scripts/fakes/fake-tts.ts (no network, no credentials). The fake
  * decodes what the client sends with the service's own protos, so these tests see each request as
  * Google would; it answers with real speech (flite, encoded by ffmpeg as asked) or with the errors
  * the service gives.
@@ -24,8 +24,8 @@ import type { GoogleTextToSpeechOptions } from '../../shared/engines/tts/google.
 import { createTextToSpeechEngine } from '../../shared/engines/tts/index.js';
 import { synthesizeLong } from '../../shared/engines/tts/long.js';
 import type { TextToSpeechEngine } from '../../shared/engines/tts/types.js';
-import { FAKE_VOICES, TOO_LONG_MESSAGE, respondNever, respondWithError, respondWithSpeech, startFakeTts } from '../helpers/fake-tts.js';
-import type { FakeTts, RecordedListVoices, RecordedSynthesis, Responder } from '../helpers/fake-tts.js';
+import { FAKE_VOICES, TOO_LONG_MESSAGE, respondNever, respondWithError, respondWithSpeech, startFakeTts } from '../../scripts/fakes/fake-tts.js';
+import type { FakeTts, RecordedListVoices, RecordedSynthesis, Responder } from '../../scripts/fakes/fake-tts.js';
 import { fastThrottle } from '../helpers/throttle.js';
 
 const run = promisify(execFile);

@@ -3,7 +3,7 @@
  * through `@google/genai` in Vertex mode. For these models the client sends
  * `POST {endpoint}/v1/projects/P/locations/L/publishers/google/models/M:predict` with
  * `{instances: [{content, task_type}], parameters: {autoTruncate, outputDimensionality}}` and reads
- * `predictions[].embeddings.{values, statistics}` (test/helpers/fake-vertex.ts speaks exactly that).
+ * `predictions[].embeddings.{values, statistics}` (scripts/fakes/fake-vertex.ts speaks exactly that).
  *
  * Limits (https://cloud.google.com/vertex-ai/generative-ai/docs/embeddings/get-text-embeddings#api_limits,
  * and https://cloud.google.com/vertex-ai/docs/quotas#text-embedding-limits): at most 250 input

@@ -556,7 +556,7 @@ export function toEngineError(err: unknown, signal: AbortSignal | undefined, set
       return signal?.aborted ? abortError(signal, err) : new TransientError(engineFailed, what, err);
     case CODE.INVALID_ARGUMENT:
     case CODE.OUT_OF_RANGE:
-      // The service's words decide which problem this is (see test/helpers/fake-speech.ts for examples).
+      // The service's words decide which problem this is (see scripts/fakes/fake-speech.ts for examples).
       if (/language.*not supported|not supported for language|locale .*not available|unsupported language|invalid language/i.test(details)) {
         return new PermanentError(languageNotSupported, `the language is not supported by model ${settings.model} here (${what})`, err);
       }

@@ -286,7 +286,7 @@ function toEngineError(err: unknown, signal: AbortSignal | undefined, doing: str
     case CODE.CANCELLED:
       return signal?.aborted ? abortError(signal, err) : new TransientError(engineFailed, what, err);
     case CODE.INVALID_ARGUMENT:
-      // The service's words decide which problem this is (see test/helpers/fake-tts.ts for examples).
+      // The service's words decide which problem this is (see scripts/fakes/fake-tts.ts for examples).
       if (/longer than the limit|too long|exceeds?\b.*\blimit/i.test(details)) return new PermanentError(inputTooLarge, what, err);
       if (/ssml|markup|xml/i.test(details)) return new PermanentError(invalidSsml, what, err);
       if (/voice/i.test(details) && /does not exist|doesn't exist|not found|misspelled|unknown/i.test(details)) return new PermanentError(voiceNotFound, what, err);
