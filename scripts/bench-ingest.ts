@@ -12,10 +12,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Firestore } from '@google-cloud/firestore';
-import { readLocalConfig, type LocalConfig } from '../emulators/local-config.js';
+import { readLocalConfig } from '../emulators/local-config.js';
 import { API_ROUTES, CreateUploadResponseSchema } from '../shared/api/contracts.js';
 import { toPlain } from '../shared/firestore/client.js';
 import { isTerminal, JobSchema, type Job } from '../shared/jobs/model.js';
+import { signIn } from './bench-common.js';
 
 const MIX: readonly { file: string; type: string }[] = [
   { file: 'pdf/minimal-document.pdf', type: 'application/pdf' },
@@ -26,16 +27,6 @@ const MIX: readonly { file: string; type: string }[] = [
   { file: 'ocr/phototest.txt', type: 'text/plain' },
 ];
 
-async function signIn(cfg: LocalConfig): Promise<string> {
-  const res = await fetch(`http://${cfg.authEmulatorHost}/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=local`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: cfg.demoUser.email, password: cfg.demoUser.password, returnSecureToken: true }),
-  });
-  const body = (await res.json()) as { idToken?: string };
-  if (!body.idToken) throw new Error(`sign-in failed: ${res.status}`);
-  return body.idToken;
-}
 
 async function waitTerminal(db: Firestore, jobId: string, timeoutMs: number): Promise<Job> {
   return new Promise((resolve, reject) => {

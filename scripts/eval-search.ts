@@ -24,6 +24,7 @@ import { createEmbeddingEngine } from '../shared/engines/embeddings/index.js';
 import type { EmbeddingEngine } from '../shared/engines/embeddings/types.js';
 import { sink } from '../shared/logger/index.js';
 import { search, type SearchDeps } from '../shared/search/index.js';
+import { signIn } from './bench-common.js';
 
 interface LabelledQuery {
   readonly query: string;
@@ -154,16 +155,6 @@ async function main(): Promise<void> {
   await db.terminate();
 }
 
-async function signIn(cfg: ReturnType<typeof readLocalConfig>): Promise<string> {
-  const res = await fetch(`http://${cfg.authEmulatorHost}/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=local`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: cfg.demoUser.email, password: cfg.demoUser.password, returnSecureToken: true }),
-  });
-  const body = (await res.json()) as { idToken?: string };
-  if (!body.idToken) throw new Error(`sign-in failed: ${res.status}`);
-  return body.idToken;
-}
 
 main().then(
   () => process.exit(0),
