@@ -11,13 +11,15 @@
  * Reports p50/p95/p99 latency, requests per second, the status codes and the error rate, and each
  * scenario's p50 over the baseline's measured in the same run. A figure, not a timed test.
  *
- * Users send back to back (a closed loop): the run measures saturation, where latency ≈ users ÷
- * throughput. (autocannon's per-connection rate starts every connection's requests in the same
- * instant, a burst each second that measures the burst, not the users, so it is not offered.)
+ * By default users send back to back through autocannon (a closed loop): the run measures
+ * saturation, where latency ≈ users ÷ throughput. With `--think-ms T` each user waits a random think
+ * time (exponential, mean T) between an answer and its next request, users not synchronised, as
+ * people using a client are (autocannon's fixed per-connection rate fires every connection in the
+ * same instant, a burst each second, so this mode has its own driver and exact percentiles).
  * Each scenario also reports the CPU time per request of each local component (the API process and
  * every emulator, from /proc), which says where the machine's two cores go.
  *
- *   node dist/scripts/bench-api.js [--users 100] [--seconds 20] [--only read,upload] [--json out.json]
+ *   node dist/scripts/bench-api.js [--users 100] [--seconds 20] [--only read,upload] [--think-ms T] [--json out.json]
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -158,6 +160,76 @@ async function run(cfg: LocalConfig, scenario: Scenario, tokens: readonly string
   };
 }
 
+/** The q-th percentile (0–100) of sorted values, nearest rank. */
+function nearestRank(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((q / 100) * sorted.length) - 1))] ?? 0;
+}
+
+/**
+ * Users who think between requests: each user sends a request, reads the answer, then waits a
+ * random think time (exponential, mean `thinkMs`) before the next, users starting spread over the
+ * first think time. Unlike a fixed per-connection rate, arrivals are not synchronised, as people's
+ * are not. Latencies are exact (every request is recorded).
+ */
+async function runWithThinkTime(cfg: LocalConfig, scenario: Scenario, tokens: readonly string[], seconds: number, thinkMs: number): Promise<Figures> {
+  const cpuBefore = cfg.pgids ? groupCpuMs(cfg.pgids) : {};
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let errors = 0;
+  let timeouts = 0;
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  const think = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, -Math.log(1 - Math.random()) * thinkMs));
+  await Promise.all(
+    tokens.map(async (token) => {
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * thinkMs));
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        try {
+          const res = await fetch(`${cfg.apiUrl}${scenario.path}`, {
+            method: scenario.method,
+            headers: { ...(scenario.authenticated ? { authorization: `Bearer ${token}` } : {}), ...(scenario.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+            ...(scenario.body !== undefined ? { body: scenario.body } : {}),
+            signal: AbortSignal.timeout(30_000),
+          });
+          await res.arrayBuffer();
+          statuses[String(res.status)] = (statuses[String(res.status)] ?? 0) + 1;
+        } catch (err) {
+          errors++;
+          if (err instanceof Error && err.name === 'TimeoutError') timeouts++;
+        }
+        latencies.push(performance.now() - t0);
+        await think();
+      }
+    }),
+  );
+  const wall = (performance.now() - started) / 1000;
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const total = latencies.length;
+  const ok = Object.entries(statuses).filter(([code]) => code.startsWith('2')).reduce((a, [, n]) => a + n, 0);
+  const cpuAfter = cfg.pgids ? groupCpuMs(cfg.pgids) : {};
+  const cpuMsPerRequest: Record<string, number> = {};
+  for (const [name, ms] of Object.entries(cpuAfter)) {
+    const used = ms - (cpuBefore[name] ?? 0);
+    if (used > 0 && total > 0) cpuMsPerRequest[name] = Math.round((used / total) * 100) / 100;
+  }
+  const r = (x: number): number => Math.round(x * 10) / 10;
+  return {
+    scenario: `${scenario.name} (think time ${thinkMs} ms)`,
+    connections: tokens.length,
+    seconds,
+    requests: total,
+    requestsPerSecond: r(total / wall),
+    latencyMs: { p50: r(nearestRank(sorted, 50)), p95: r(nearestRank(sorted, 95)), p99: r(nearestRank(sorted, 99)), mean: r(latencies.reduce((a, b) => a + b, 0) / Math.max(1, total)), max: r(sorted.at(-1) ?? 0) },
+    statuses,
+    errors,
+    timeouts,
+    errorRate: total === 0 ? 0 : Math.round(((total - ok) / total) * 10000) / 10000,
+    cpuMsPerRequest,
+  };
+}
+
 /**
  * autocannon reports p50, p75, p90, p97.5, p99 (not p95): p95 is read between p90 and p97.5, linearly.
  * The histogram is not exposed, so this is an interpolation, said so in the report.
@@ -168,7 +240,9 @@ function percentileOf(result: autocannon.Result, p: 95): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { users: { type: 'string', default: '100' }, seconds: { type: 'string', default: '20' }, only: { type: 'string' }, json: { type: 'string' } } });
+  const { values } = parseArgs({ options: { users: { type: 'string', default: '100' }, seconds: { type: 'string', default: '20' }, only: { type: 'string' }, 'think-ms': { type: 'string' }, json: { type: 'string' } } });
+  const thinkMs = values['think-ms'] === undefined ? null : Number(values['think-ms']);
+  if (thinkMs !== null && (!Number.isFinite(thinkMs) || thinkMs <= 0)) throw new Error('--think-ms must be > 0');
   const users = Number(values.users);
   const seconds = Number(values.seconds);
   if (!Number.isInteger(users) || users < 1 || users > 1000) throw new Error('--users must be 1..1000');
@@ -190,16 +264,16 @@ async function main(): Promise<void> {
   const figures: Figures[] = [];
   for (const s of scenarios.filter((x) => !only || only.some((w) => x.name.startsWith(w)))) {
     process.stderr.write(`running ${s.name} for ${seconds} s with ${users} connections…\n`);
-    figures.push(await run(cfg, s, tokens, seconds));
+    figures.push(thinkMs === null ? await run(cfg, s, tokens, seconds) : await runWithThinkTime(cfg, s, tokens, seconds, thinkMs));
   }
   const baseline = figures.find((f) => f.scenario.startsWith('health'))?.latencyMs.p50 ?? 0;
   const lines = figures.map((f) => {
     const ratio = baseline > 0 ? ` (${(f.latencyMs.p50 / baseline).toFixed(1)}× baseline p50)` : '';
     const cpu = Object.entries(f.cpuMsPerRequest).filter(([, ms]) => ms >= 0.05).sort((a, b) => b[1] - a[1]).map(([n, ms]) => `${n} ${ms}`).join(', ');
-    return `${f.scenario}: ${f.requests} requests, ${f.requestsPerSecond}/s; latency p50 ${f.latencyMs.p50} ms, p95 ≈${f.latencyMs.p95} ms, p99 ${f.latencyMs.p99} ms, max ${f.latencyMs.max} ms${ratio}; statuses ${JSON.stringify(f.statuses)}; errors ${f.errors} (timeouts ${f.timeouts}); error rate ${(f.errorRate * 100).toFixed(2)} %; CPU ms per request: ${cpu || 'n/a'}`;
+    return `${f.scenario}: ${f.requests} requests, ${f.requestsPerSecond}/s; latency p50 ${f.latencyMs.p50} ms, p95 ${thinkMs === null ? "≈" : ""}${f.latencyMs.p95} ms, p99 ${f.latencyMs.p99} ms, max ${f.latencyMs.max} ms${ratio}; statuses ${JSON.stringify(f.statuses)}; errors ${f.errors} (timeouts ${f.timeouts}); error rate ${(f.errorRate * 100).toFixed(2)} %; CPU ms per request: ${cpu || 'n/a'}`;
   });
-  process.stdout.write(`${lines.join('\n')}\n(p95 interpolated between autocannon's p90 and p97.5)\n`);
-  if (values.json) await writeFile(values.json, `${JSON.stringify({ users, seconds, figures }, null, 2)}\n`);
+  process.stdout.write(`${lines.join('\n')}\n${thinkMs === null ? "(p95 interpolated between autocannon's p90 and p97.5)" : '(exact percentiles over every request)'}\n`);
+  if (values.json) await writeFile(values.json, `${JSON.stringify({ users, seconds, thinkMs, figures }, null, 2)}\n`);
 }
 
 main().catch((err: unknown) => {
