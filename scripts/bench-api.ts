@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { readLocalConfig, type LocalConfig } from '../emulators/local-config.js';
 import { API_ROUTES, CreateUploadResponseSchema } from '../shared/api/contracts.js';
-import { groupCpuMs } from './bench-common.js';
+import { cpuPerRequest, groupCpuMs } from './bench-common.js';
 
 interface Scenario {
   readonly name: string;
@@ -139,12 +139,7 @@ async function run(cfg: LocalConfig, scenario: Scenario, tokens: readonly string
   const answered = Object.values(statuses).reduce((a, b) => a + b, 0);
   const ok = Object.entries(statuses).filter(([code]) => code.startsWith('2')).reduce((a, [, n]) => a + n, 0);
   const total = answered + result.errors;
-  const cpuAfter = cfg.pgids ? groupCpuMs(cfg.pgids) : {};
-  const cpuMsPerRequest: Record<string, number> = {};
-  for (const [name, ms] of Object.entries(cpuAfter)) {
-    const used = ms - (cpuBefore[name] ?? 0);
-    if (used > 0 && total > 0) cpuMsPerRequest[name] = Math.round((used / total) * 100) / 100;
-  }
+  const cpuMsPerRequest = cpuPerRequest(cpuBefore, cfg.pgids ? groupCpuMs(cfg.pgids) : {}, total);
   return {
     scenario: scenario.name,
     connections: tokens.length,
@@ -208,12 +203,7 @@ async function runWithThinkTime(cfg: LocalConfig, scenario: Scenario, tokens: re
   const sorted = [...latencies].sort((a, b) => a - b);
   const total = latencies.length;
   const ok = Object.entries(statuses).filter(([code]) => code.startsWith('2')).reduce((a, [, n]) => a + n, 0);
-  const cpuAfter = cfg.pgids ? groupCpuMs(cfg.pgids) : {};
-  const cpuMsPerRequest: Record<string, number> = {};
-  for (const [name, ms] of Object.entries(cpuAfter)) {
-    const used = ms - (cpuBefore[name] ?? 0);
-    if (used > 0 && total > 0) cpuMsPerRequest[name] = Math.round((used / total) * 100) / 100;
-  }
+  const cpuMsPerRequest = cpuPerRequest(cpuBefore, cfg.pgids ? groupCpuMs(cfg.pgids) : {}, total);
   const r = (x: number): number => Math.round(x * 10) / 10;
   return {
     scenario: `${scenario.name} (think time ${thinkMs} ms)`,

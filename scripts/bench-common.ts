@@ -98,3 +98,13 @@ export function groupCpuMs(pgids: Readonly<Record<string, number>>): Record<stri
   }
   return out;
 }
+
+/** CPU ms per request of each group between two {@link groupCpuMs} readings (groups that used none left out). */
+export function cpuPerRequest(before: Readonly<Record<string, number>>, after: Readonly<Record<string, number>>, requests: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, ms] of Object.entries(after)) {
+    const used = ms - (before[name] ?? 0);
+    if (used > 0 && requests > 0) out[name] = Math.round((used / requests) * 100) / 100;
+  }
+  return out;
+}

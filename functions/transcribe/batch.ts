@@ -21,7 +21,7 @@ import { MEDIA_ERROR_CODES } from '../../shared/media/types.js';
 import type { RawPcmFormat } from '../../shared/media/types.js';
 import type { CheckpointStore } from '../../shared/stages/checkpoints.js';
 import type { BatchOperationCheckpoint } from '../../shared/stages/resume.js';
-import { ContinueLater, type StageContext } from '../../shared/stages/runner.js';
+import { abortedByCancel, ContinueLater, type StageContext } from '../../shared/stages/runner.js';
 import type { StorageGateway } from '../../shared/storage/index.js';
 
 /** Default time between two polls of a running operation. */
@@ -40,11 +40,9 @@ export interface BatchRun {
   readonly pollMs: number;
 }
 
-/** What a batch transcription gave: the engine's result, whether it was resumed, and the polls this invocation made. */
+/** What a batch transcription gave: the engine's result and its operation. */
 export interface BatchOutcome {
   readonly result: SttResult;
-  /** The operation was started by an earlier invocation. */
-  readonly resumed: boolean;
   readonly operation: string;
 }
 
@@ -55,9 +53,8 @@ export interface BatchOutcome {
 export async function batchTranscription(run: BatchRun, ctx: Pick<StageContext, 'signal' | 'workDir' | 'progress' | 'log' | 'timeLeftMs'>, existing?: BatchOperationCheckpoint): Promise<BatchOutcome> {
   const { engine, store } = run;
   const { signal } = ctx;
-  const resumed = existing !== undefined;
   const handle = existing ?? (await start(run, ctx));
-  if (resumed) ctx.log.info(`transcribe: polling batch recognition ${handle.operation} started at ${handle.startedAt}`, { operation: handle.operation });
+  if (existing) ctx.log.info(`transcribe: polling batch recognition ${handle.operation} started at ${handle.startedAt}`, { operation: handle.operation });
   try {
     for (;;) {
       let status;
@@ -71,7 +68,7 @@ export async function batchTranscription(run: BatchRun, ctx: Pick<StageContext, 
         }
         throw err;
       }
-      if (status.done) return { result: status.result, resumed, operation: handle.operation };
+      if (status.done) return { result: status.result, operation: handle.operation };
       const percent = status.progressPercent ?? 0;
       await ctx.progress(Math.min(0.99, percent / 100), { batchPercent: percent, durationSeconds: Math.round(handle.durationSeconds) });
       if (ctx.timeLeftMs() <= run.pollMs) throw new ContinueLater(`batch recognition ${handle.operation} is ${percent}% done`);
@@ -80,15 +77,11 @@ export async function batchTranscription(run: BatchRun, ctx: Pick<StageContext, 
   } finally {
     // A cancelled job asks the service to stop the operation (its audio is billed as processed);
     // an attempt that lost its lease leaves it to the attempt that took over, which polls it.
-    if (signal.aborted && isCancel(signal.reason)) {
+    if (abortedByCancel(signal)) {
       const ok = await engine.cancelBatch(handle);
       ctx.log.info(`transcribe: batch recognition ${handle.operation} ${ok ? 'cancel requested' : 'could not be cancelled'}`);
     }
   }
-}
-
-function isCancel(reason: unknown): boolean {
-  return typeof reason === 'object' && reason !== null && 'why' in reason && reason.why === 'cancelled';
 }
 
 async function start(run: BatchRun, ctx: Pick<StageContext, 'signal' | 'workDir' | 'log'>): Promise<BatchOperationCheckpoint> {

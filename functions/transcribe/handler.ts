@@ -20,8 +20,9 @@ import type { StorageGateway } from '../../shared/storage/index.js';
 import { derivedPrefix } from '../../shared/storage/names.js';
 import { transcribeBatchCheckpoint, transcribeCheckpoints } from '../../shared/stages/resume.js';
 import { BATCH_POLL_MS, batchTranscription } from './batch.js';
-import { meteredStorage, meteredStt } from '../../shared/cost/meter.js';
+import { chargeStt, meteredStorage, meteredStt } from '../../shared/cost/meter.js';
 import { rawPcmFormatOf } from '../../shared/jobs/media-input.js';
+import { STT_BATCH_MIN_SECONDS_DEFAULT } from '../../shared/config/index.js';
 
 /** The bytes were recognised as a recording container (then any PCM declaration is moot). */
 function isMediaFamily(family: string | null): boolean {
@@ -43,9 +44,6 @@ export interface TranscribeDeps extends StageDeps {
   readonly batchPollMs?: number;
 }
 
-/** Recordings at least this long go to batch recognition when the engine has it. */
-export const DEFAULT_BATCH_MIN_SECONDS = 300;
-
 /** What either way of transcribing gave the stage. */
 interface Transcribed {
   readonly transcript: Transcript;
@@ -53,8 +51,8 @@ interface Transcribed {
   readonly segmentCount: number;
   readonly engineMs: number;
   readonly resumedSegments: number;
-  /** The batch operation, when it was one. */
-  readonly batch?: { readonly operation: string; readonly resumed: boolean };
+  /** The batch operation's name, when it was one. */
+  readonly batchOperation?: string;
 }
 
 export type TranscribeOutcome = StageOutcome;
@@ -110,7 +108,7 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
        */
       const viaBatch = async (): Promise<Transcribed | null> => {
         const base = deps.engine();
-        const min = deps.batchMinSeconds ?? DEFAULT_BATCH_MIN_SECONDS;
+        const min = deps.batchMinSeconds ?? STT_BATCH_MIN_SECONDS_DEFAULT;
         if (!supportsBatch(base) || min <= 0) return null;
         const store = transcribeBatchCheckpoint(deps.jobs.ref(job.id), generation, base, log);
         const existing = (await store.load()).get(0);
@@ -125,9 +123,9 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
           existing,
         );
         // The audio the service processed is billed once, when its result is taken.
-        usage.add('sttAudioSeconds', done.result.billedSeconds ?? Math.ceil(done.result.durationSeconds));
+        chargeStt(usage, done.result);
         const transcript = assembleTranscript([{ offsetSeconds: 0, segments: done.result.segments }], { language: done.result.language, durationSeconds: done.result.durationSeconds, engine: base.name, model: done.result.model });
-        return { transcript, durationSeconds: done.result.durationSeconds, segmentCount: 1, engineMs: done.result.engineMs, resumedSegments: 0, batch: { operation: done.operation, resumed: done.resumed } };
+        return { transcript, durationSeconds: done.result.durationSeconds, segmentCount: 1, engineMs: done.result.engineMs, resumedSegments: 0, batchOperation: done.operation };
       };
 
       /** Segment by segment (normalized, split on silence), checkpointed, paused at the slice's end. */
@@ -174,7 +172,7 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
       const ref = (o: { bucket: string; object: string; generation: string }) => ({ bucket: o.bucket, object: o.object, generation: o.generation });
       // ISO 639-3 on the document record, as OCR reports languages.
       const language = languageFromTag(out.transcript.language) ?? 'und';
-      const how = out.batch ? `batch recognition (operation ${out.batch.operation})` : `${out.segmentCount} segment(s)`;
+      const how = out.batchOperation ? `batch recognition (operation ${out.batchOperation})` : `${out.segmentCount} segment(s)`;
       return {
         result: {
           text: ref(textObj),
@@ -189,9 +187,9 @@ export function transcribeStage(deps: Pick<TranscribeDeps, 'storage' | 'engine' 
           chars: plain.length,
           // Segments taken from an earlier attempt's checkpoints rather than transcribed again.
           resumedFrom: out.resumedSegments,
-          ...(out.batch ? { batchOperation: out.batch.operation } : {}),
+          ...(out.batchOperation ? { batchOperation: out.batchOperation } : {}),
         },
-        metrics: { engineMs: Math.round(out.engineMs), audioSeconds: Math.round(out.durationSeconds), segments: out.segmentCount, textBytes: Buffer.byteLength(plain), resumedSegments: out.resumedSegments, batch: out.batch ? 1 : 0 },
+        metrics: { engineMs: Math.round(out.engineMs), audioSeconds: Math.round(out.durationSeconds), segments: out.segmentCount, textBytes: Buffer.byteLength(plain), resumedSegments: out.resumedSegments, batch: out.batchOperation ? 1 : 0 },
         document: { pageCount: 1, language, text: { bucket: textObj.bucket, object: textObj.object, generation: textObj.generation, size: textObj.size, md5Hash: textObj.md5Hash, crc32c: textObj.crc32c } },
         message: `transcribed ${out.durationSeconds.toFixed(1)} s of audio with ${how} with ${engine.name} (${engine.model}): ${out.transcript.segments.length} utterance(s), ${plain.length} characters`,
       };

@@ -11,7 +11,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { getApps, initializeApp, type App } from 'firebase-admin/app';
 import { getAuth, type DecodedIdToken, type UserRecord } from 'firebase-admin/auth';
-import { createBatcher, type Batcher } from '../batcher.js';
+import { createBatcher } from '../batcher.js';
 import { HttpError } from '../errors/index.js';
 import { isUid } from '../ids.js';
 import type { Logger } from '../logger/index.js';
@@ -100,20 +100,16 @@ export function createFirebaseVerifier(projectId: string, deps: VerifierDeps): T
   const verified = new Map<string, DecodedIdToken>();
   // The accounts of the requests verified at once are looked up together (one accounts:lookup of up
   // to 100 users: ../batcher.ts), each still read after its request arrived.
-  let accounts: Batcher<string, UserRecord> | undefined;
-  const accountOf = (auth: ReturnType<typeof getAuth>, uid: string): Promise<UserRecord> => {
-    accounts ??= createBatcher<string, UserRecord>(
-      async (uids) => {
-        const found = await auth.getUsers(uids.map((u) => ({ uid: u })));
-        const byUid = new Map<string, UserRecord | Error>(found.users.map((u) => [u.uid, u]));
-        // Not found: the error getUser gives (its code is what tokenFailure reads).
-        for (const u of uids) if (!byUid.has(u)) byUid.set(u, Object.assign(new Error(`no user record for ${u}`), { code: 'auth/user-not-found' }));
-        return byUid;
-      },
-      { maxBatch: 100 },
-    );
-    return accounts.load(uid);
-  };
+  const accounts = createBatcher<string, UserRecord>(
+    async (uids) => {
+      const found = await getAuth(adminApp(projectId)).getUsers(uids.map((u) => ({ uid: u })));
+      const byUid = new Map<string, UserRecord | Error>(found.users.map((u) => [u.uid, u]));
+      // Not found: the error getUser gives (its code is what tokenFailure reads).
+      for (const u of uids) if (!byUid.has(u)) byUid.set(u, Object.assign(new Error(`no user record for ${u}`), { code: 'auth/user-not-found' }));
+      return byUid;
+    },
+    { maxBatch: 100 },
+  );
   const verifyToken = async (auth: ReturnType<typeof getAuth>, token: string): Promise<DecodedIdToken> => {
     const hit = verified.get(token);
     if (hit && hit.exp * 1000 > now().getTime()) {
@@ -147,7 +143,7 @@ export function createFirebaseVerifier(projectId: string, deps: VerifierDeps): T
     // The uid goes into Firestore paths (`users/{uid}`, `members/{uid}`): refused before any read.
     if (!isUid(decoded.uid)) throw new HttpError(403, 'UNSUPPORTED_PRINCIPAL', 'this account cannot use the API: its user id is not supported');
     const [account, record] = await Promise.all([
-      accountOf(auth, decoded.uid).catch((cause: unknown) => {
+      accounts.load(decoded.uid).catch((cause: unknown) => {
         throw tokenFailure(cause);
       }),
       users.get(decoded.uid),

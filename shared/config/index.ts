@@ -14,6 +14,9 @@ const intFromEnv = (def: number) => z.coerce.number().int().positive().default(d
 /** An optional variable set to '' counts as unset: deploy tooling often cannot omit a key, only blank it. */
 const emptyAsUnset = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema);
 
+/** Recordings at least this long go to batch recognition when the engine has it (SCRIPTORIUM_STT_BATCH_MIN_SECONDS). */
+export const STT_BATCH_MIN_SECONDS_DEFAULT = 300;
+
 /** API rate-limit defaults (also what the API applies when its deps leave them out). */
 export const RATE_LIMIT_DEFAULTS = { perMinute: 600, burst: 120, authFailuresPerMinute: 30 } as const;
 
@@ -83,7 +86,7 @@ export const ConfigSchema = z.object({
    * Storage (one long-running operation, polled across invocations) instead of segment-by-segment
    * synchronous requests; 0 never uses batch. The local engine has no batch mode and ignores it.
    */
-  SCRIPTORIUM_STT_BATCH_MIN_SECONDS: z.coerce.number().int().min(0).max(8 * 3600).default(300),
+  SCRIPTORIUM_STT_BATCH_MIN_SECONDS: z.coerce.number().int().min(0).max(8 * 3600).default(STT_BATCH_MIN_SECONDS_DEFAULT),
   /**
    * Service-account key file used to sign URLs. In production leave unset: the runtime service
    * account signs through IAM signBlob. Locally the platform generates a key the storage emulator trusts.

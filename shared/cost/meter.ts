@@ -14,7 +14,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Firestore } from '@google-cloud/firestore';
 import type { EmbeddingEngine } from '../engines/embeddings/types.js';
-import type { SpeechToTextEngine } from '../engines/stt/types.js';
+import type { SpeechToTextEngine, SttResult } from '../engines/stt/types.js';
 import type { SummaryEngine } from '../engines/summary/types.js';
 import type { StorageGateway } from '../storage/index.js';
 import { billableCharacters, estimateTokens, TTS_TIER_UNIT, ttsTier, type Units, type UsageUnit } from './usage.js';
@@ -135,7 +135,12 @@ function tapReads(meter: UsageMeter, method: string, stream: NodeJS.ReadableStre
   };
 }
 
-/** Speech-to-Text: each successful request's billed seconds (what the service reports, else its audio length rounded up to the second). */
+/** Bills one speech result: the seconds the service reports, else its audio length rounded up to the second. */
+export function chargeStt(meter: UsageMeter, result: Pick<SttResult, 'billedSeconds' | 'durationSeconds'>): void {
+  meter.add('sttAudioSeconds', result.billedSeconds ?? Math.ceil(result.durationSeconds));
+}
+
+/** Speech-to-Text: each successful request's billed seconds ({@link chargeStt}). */
 export function meteredStt(engine: SpeechToTextEngine, meter: UsageMeter): SpeechToTextEngine {
   return {
     name: engine.name,
@@ -146,7 +151,7 @@ export function meteredStt(engine: SpeechToTextEngine, meter: UsageMeter): Speec
     supportsLanguage: (language) => engine.supportsLanguage(language),
     async transcribe(input, options) {
       const result = await engine.transcribe(input, options);
-      meter.add('sttAudioSeconds', result.billedSeconds ?? Math.ceil(result.durationSeconds));
+      chargeStt(meter, result);
       return result;
     },
   };

@@ -43,12 +43,10 @@ export const MAX_BATCH = 100;
  * in it, with its error (the callers' own error handling applies, as for a direct get).
  */
 export function batchedReads(db: Firestore, options: { readonly maxBatch?: number } = {}): DocReader & { readonly stats: { loads: number; batches: number } } {
-  const refs = new Map<string, DocumentReference>();
   const batcher = createBatcher<string, DocumentSnapshot>(
     async (paths) => {
-      const asked = paths.map((p) => refs.get(p) ?? db.doc(p));
-      for (const p of paths) refs.delete(p);
-      const snaps = await db.getAll(...asked);
+      // Plain references (no converters: the repositories parse the data themselves).
+      const snaps = await db.getAll(...paths.map((p) => db.doc(p)));
       // getAll answers in the order asked.
       return new Map(paths.map((p, i) => [p, snaps[i] ?? new Error(`getAll returned no snapshot for ${p}`)]));
     },
@@ -56,10 +54,6 @@ export function batchedReads(db: Firestore, options: { readonly maxBatch?: numbe
   );
   return {
     stats: batcher.stats,
-    read(ref) {
-      // The reference itself is kept for the batch (it carries its converter and client).
-      refs.set(ref.path, ref);
-      return batcher.load(ref.path);
-    },
+    read: (ref) => batcher.load(ref.path),
   };
 }

@@ -17,6 +17,7 @@
 import { FieldPath, Timestamp, type CollectionReference, type DocumentReference } from '@google-cloud/firestore';
 import type { z } from 'zod';
 import type { Logger } from '../logger/index.js';
+import { isAlreadyExists } from '../firestore/client.js';
 
 /** Firestore documents hold at most 1 MiB; a bigger payload is not checkpointed (the unit is redone on resume). */
 const MAX_PAYLOAD_BYTES = 900 * 1024;
@@ -75,8 +76,7 @@ export function jobCheckpoints<T>(jobRef: DocumentReference, stage: string, key:
       } catch (err) {
         // ALREADY_EXISTS (6): another attempt (a duplicate delivery) wrote this unit first; the same
         // unit of the same bytes, so either copy is right. Anything else: the unit is redone on resume.
-        const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
-        if (code !== 6) log?.warn('checkpoint write failed; the unit will be redone if the stage restarts', { stage, unit, err });
+        if (!isAlreadyExists(err)) log?.warn('checkpoint write failed; the unit will be redone if the stage restarts', { stage, unit, err });
       }
     },
     async clear() {

@@ -77,10 +77,14 @@ export type SegmentCheckpoint = z.infer<typeof SttSegmentSchema>;
 /** A checkpoint's result is an engine result (the schema is SttResult's shape). */
 export const segmentResult = (c: SegmentCheckpoint): SttResult => c.result;
 
-export function transcribeCheckpoints(jobRef: DocumentReference, generation: string, engine: { name: string; model: string }, log?: Logger): CheckpointStore<SegmentCheckpoint> {
+/** Speech checkpoints are of one source generation, engine and model. */
+function speechKey(generation: string, engine: { name: string; model: string }): string {
   // Firestore document ids must not contain '/': model names may (e.g. a recognizer path).
-  const key = `${generation}~${`${engine.name}-${engine.model}`.replace(/[^A-Za-z0-9._-]+/g, '_')}`;
-  return jobCheckpoints(jobRef, 'transcribe', key, SttSegmentSchema, log);
+  return `${generation}~${`${engine.name}-${engine.model}`.replace(/[^A-Za-z0-9._-]+/g, '_')}`;
+}
+
+export function transcribeCheckpoints(jobRef: DocumentReference, generation: string, engine: { name: string; model: string }, log?: Logger): CheckpointStore<SegmentCheckpoint> {
+  return jobCheckpoints(jobRef, 'transcribe', speechKey(generation, engine), SttSegmentSchema, log);
 }
 
 const BatchOperationSchema = z.object({
@@ -101,6 +105,5 @@ export type BatchOperationCheckpoint = z.infer<typeof BatchOperationSchema>;
  * cleared so a retry starts anew. Unit 0 is the only one.
  */
 export function transcribeBatchCheckpoint(jobRef: DocumentReference, generation: string, engine: { name: string; model: string }, log?: Logger): CheckpointStore<BatchOperationCheckpoint> {
-  const key = `${generation}~${`${engine.name}-${engine.model}`.replace(/[^A-Za-z0-9._-]+/g, '_')}`;
-  return jobCheckpoints(jobRef, 'transcribe-batch', key, BatchOperationSchema, log);
+  return jobCheckpoints(jobRef, 'transcribe-batch', speechKey(generation, engine), BatchOperationSchema, log);
 }

@@ -215,6 +215,11 @@ class Stopped extends Error {
   }
 }
 
+/** Whether the work's signal was aborted because the job was cancelled (not a takeover, not a timeout). */
+export function abortedByCancel(signal: AbortSignal): boolean {
+  return signal.aborted && signal.reason instanceof Stopped && signal.reason.why === 'cancelled';
+}
+
 /** A lease lasts this long without a heartbeat: a dead attempt is noticed within it. */
 export const LEASE_MS = 120_000;
 

@@ -12,7 +12,8 @@ import { COLLECTIONS } from '../../../shared/firestore/paths.js';
 import { DOCUMENT_ID } from '../../../shared/ids.js';
 import { textStageOf, transcriptRefsOf } from '../../../shared/stages/text-ready.js';
 import { dubRefsOf, translationRefsOf } from '../../../shared/stages/translation-ready.js';
-import { checkIfMatch, idGroup, invalid, json, projectRole, type ApiResponse, type Route, type RouteContext } from '../http.js';
+import { checkIfMatch, idGroup, invalid, json, projectRole, type ApiDeps, type ApiResponse, type Route, type RouteContext } from '../http.js';
+import type { SignedDownload } from '../../../shared/storage/index.js';
 import { deleteDocumentFully, deletionAuditId } from './document-deletion.js';
 
 /** Download URLs are bearer credentials: short-lived (and never longer than upload URLs). */
@@ -89,6 +90,12 @@ function attachment(fileName: string): string {
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
 }
 
+/** A short-lived signed GET of one stored file, offered as an attachment named `fileName` (the download route's, and the dub's 303). */
+export function signedDownload(deps: ApiDeps, ref: Pick<StoredObject, 'bucket' | 'object' | 'generation'>, fileName: string): Promise<SignedDownload> {
+  const ttlSeconds = Math.min(DOWNLOAD_TTL_SECONDS, deps.config.SCRIPTORIUM_SIGNED_URL_TTL_SECONDS);
+  return deps.storage.signDownload({ bucket: ref.bucket, object: ref.object, ttlSeconds, now: deps.now?.() ?? new Date(), generation: ref.generation, responseContentDisposition: attachment(fileName) });
+}
+
 function baseName(fileName: string): string {
   return fileName.replace(/\.[^.]+$/, '') || fileName;
 }
@@ -128,8 +135,7 @@ async function downloadDocument({ req, caller, deps, params }: RouteContext): Pr
     fileName = `${baseName(record.fileName)}.${format}`;
   }
   if (!ref) throw notReady();
-  const ttlSeconds = Math.min(DOWNLOAD_TTL_SECONDS, deps.config.SCRIPTORIUM_SIGNED_URL_TTL_SECONDS);
-  const signed = await deps.storage.signDownload({ bucket: ref.bucket, object: ref.object, ttlSeconds, now: deps.now?.() ?? new Date(), generation: ref.generation, responseContentDisposition: attachment(fileName) });
+  const signed = await signedDownload(deps, ref, fileName);
   const body = DownloadResponseSchema.parse({ url: signed.url, method: 'GET', expiresAt: signed.expiresAt.toISOString(), fileName, what: what satisfies Downloadable, version: versionNo });
   return json(200, body);
 }

@@ -10,7 +10,7 @@ import { HttpError, isRetryable } from '../../../shared/errors/index.js';
 import { DOCUMENT_ID } from '../../../shared/ids.js';
 import { dubRefsOf, translationRefsOf } from '../../../shared/stages/translation-ready.js';
 import { idGroup, invalid, type ApiResponse, type Route, type RouteContext } from '../http.js';
-import { DOWNLOAD_TTL_SECONDS } from './documents-admin.js';
+import { signedDownload } from './documents-admin.js';
 
 async function translationRoute({ req, caller, deps, params }: RouteContext): Promise<ApiResponse> {
   const parsed = TranslationQuerySchema.safeParse({ ...(req.query?.lang !== undefined ? { lang: req.query.lang } : {}), ...(req.query?.format !== undefined ? { format: req.query.format } : {}) });
@@ -37,8 +37,7 @@ async function translationRoute({ req, caller, deps, params }: RouteContext): Pr
     // A dubbed video can be far larger than a function's response may be (32 MiB on Cloud Run):
     // it is never passed through. 303 sends the caller to a short-lived signed URL of the object
     // (GET /v1/documents/{id}/download?what=dub.mp4 gives the same URL as JSON).
-    const ttlSeconds = Math.min(DOWNLOAD_TTL_SECONDS, deps.config.SCRIPTORIUM_SIGNED_URL_TTL_SECONDS);
-    const signed = await deps.storage.signDownload({ bucket: ref.bucket, object: ref.object, generation: ref.generation, ttlSeconds, now: deps.now?.() ?? new Date(), responseContentDisposition: `attachment; filename="${name}"` });
+    const signed = await signedDownload(deps, ref, name);
     return { status: 303, headers: { location: signed.url }, body: TranslationRedirectSchema.parse({ url: signed.url, method: 'GET', expiresAt: signed.expiresAt.toISOString(), fileName: name }) };
   }
   let body: Buffer;
