@@ -398,6 +398,16 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
   const logFile = (name: string) => path.join(p.logsDir, `${name}.log`);
   const base = { cwd: root, marker };
 
+  const passthrough: NodeJS.ProcessEnv = {};
+  for (const k of INHERITED_ENV) if (process.env[k] !== undefined) passthrough[k] = process.env[k];
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('SCRIPTORIUM_') && v !== undefined) passthrough[k] = v;
+  // Fault injection (shared/faults.ts): the test profile's functions (and the storage emulator's
+  // notifications) read their faults from this file, which only tests write; absent, nothing is injected. A leftover of an earlier run is removed.
+  const faultsFile = passthrough.SCRIPTORIUM_FAULTS_FILE ?? (profile === 'test' ? path.join(p.stateDir, 'faults.json') : undefined);
+  if (faultsFile !== undefined) {
+    passthrough.SCRIPTORIUM_FAULTS_FILE = faultsFile;
+    rmSync(faultsFile, { force: true });
+  }
   const firestoreImport = persist ? latestFirestoreExport(p.firestoreData) : undefined;
   const authImport = persist && existsSync(path.join(p.authData, 'firebase-export-metadata.json'));
   const components: Record<string, Component> = {
@@ -454,6 +464,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
           '--enable-source-maps', storageMain, '--port', String(ports.storage), '--host', HOST,
           '--pubsub-emulator-host', hosts.pubsub, '--trust-key-file', p.signingKey,
           ...(persist ? ['--persist', p.storageData] : []),
+          ...(faultsFile !== undefined ? ['--faults-file', faultsFile] : []),
         ],
         env: emulatorEnv({ METADATA_SERVER_DETECTION: 'none' }),
         logFile: logFile('storage'),
@@ -462,16 +473,6 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Running
     },
   };
 
-  const passthrough: NodeJS.ProcessEnv = {};
-  for (const k of INHERITED_ENV) if (process.env[k] !== undefined) passthrough[k] = process.env[k];
-  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('SCRIPTORIUM_') && v !== undefined) passthrough[k] = v;
-  // Fault injection (shared/faults.ts): the test profile's functions read their faults from this
-  // file, which only tests write; absent, nothing is injected. A leftover of an earlier run is removed.
-  const faultsFile = passthrough.SCRIPTORIUM_FAULTS_FILE ?? (profile === 'test' ? path.join(p.stateDir, 'faults.json') : undefined);
-  if (faultsFile !== undefined) {
-    passthrough.SCRIPTORIUM_FAULTS_FILE = faultsFile;
-    rmSync(faultsFile, { force: true });
-  }
   topology.functions.forEach((fn, i) => {
     components[fn.name] = {
       spawn: {

@@ -7,7 +7,7 @@
 # The lines counted:
 #   dead-letter function  "dead-lettered message"   {deadLetter: true, subscription, reason, ...}
 #   any stage, the API    "job ended"               {jobEnded: true, status, kind, errorCode, ...}
-#   reaper                "reaper acted"            {reaper: true, expired, redispatched, announced, failures}
+#   reaper                "reaper acted"            {reaper: true, expired, redispatched, announced, reingested, failures}
 #   reaper                "jobs running longer than the threshold"  {oldJobs, thresholdMinutes}
 
 variable "alert_notification_channels" {

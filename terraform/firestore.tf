@@ -94,11 +94,13 @@ resource "google_firestore_index" "audit_by_project_at" {
   }
 }
 
-# The stale-job reaper (functions/reaper/handler.ts) runs three queries a minute, each an equality
+# The stale-job reaper (functions/reaper/handler.ts) runs four queries a minute, each an equality
 # plus a range on another field, which needs a composite index (single-field indexes cannot be merged
 # for a range): running jobs untouched since T, oldest first (status == RUNNING, updatedAt < T,
 # ordered by updatedAt); uploads awaited past their URL's expiry (status == PENDING,
-# input.uploadExpiresAt < S); ended jobs never announced (announced == false, finishedAt < T).
+# input.uploadExpiresAt < S); uploads whose look in the bucket is due, oldest first (status ==
+# PENDING, input.uploadCheckAt <= S, ordered by it); ended jobs never announced (announced == false,
+# finishedAt < T).
 resource "google_firestore_index" "jobs_by_status_updated" {
   project    = var.project_id
   database   = google_firestore_database.default.name
@@ -127,6 +129,22 @@ resource "google_firestore_index" "jobs_by_status_upload_expiry" {
 
   fields {
     field_path = "input.uploadExpiresAt"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "jobs_by_status_upload_check" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "jobs"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "input.uploadCheckAt"
     order      = "ASCENDING"
   }
 }

@@ -243,11 +243,10 @@ resource "google_storage_bucket_iam_member" "synthesize_documents_viewer" {
   member = google_service_account.runtime["synthesize"].member
 }
 
-# reaper: reads and writes jobs (Firestore, above) and never touches Cloud Storage. A stuck OCR or
-# transcribe stage is restarted by publishing its request again (on ocr-requests or
-# transcribe-requests), a stuck text stage (embed, summarize) by publishing the text-ready event
-# again, and an unannounced outcome by publishing it on document-events: publisher on exactly those
-# three topics.
+# reaper: reads and writes jobs (Firestore, above). A stuck OCR or transcribe stage is restarted by
+# publishing its request again (on ocr-requests or transcribe-requests), a stuck text stage (embed,
+# summarize) by publishing the text-ready event again, and an unannounced outcome by publishing it on
+# document-events: publisher on exactly those topics, plus the two below.
 resource "google_pubsub_topic_iam_member" "reaper_publishes_ocr_requests" {
   topic  = google_pubsub_topic.ocr_requests.id
   role   = "roles/pubsub.publisher"
@@ -269,6 +268,21 @@ resource "google_pubsub_topic_iam_member" "reaper_publishes_synthesize_requests"
 
 resource "google_pubsub_topic_iam_member" "reaper_publishes_document_events" {
   topic  = google_pubsub_topic.document_events.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.runtime["reaper"].member
+}
+
+# reaper: a job still awaiting its upload has its upload name looked up in the bucket (object
+# metadata, a GET: objectViewer, no write); an upload stored whose notification never reached ingest
+# is handed to ingest again by publishing the same notification on object-events.
+resource "google_storage_bucket_iam_member" "reaper_documents_viewer" {
+  bucket = google_storage_bucket.documents.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.runtime["reaper"].member
+}
+
+resource "google_pubsub_topic_iam_member" "reaper_publishes_object_events" {
+  topic  = google_pubsub_topic.object_events.id
   role   = "roles/pubsub.publisher"
   member = google_service_account.runtime["reaper"].member
 }

@@ -3,6 +3,7 @@
  *
  *   node dist/emulators/storage/main.js --port 9199 [--host 127.0.0.1] [--persist DIR]
  *     [--pubsub-emulator-host H:P] [--trust-key-file SA.json ...] [--max-upload-bytes N]
+ *     [--faults-file FILE]   (tests: drop notifications as shared/faults.ts publish rules say)
  *
  * Logs JSON lines to stdout; readiness probe `GET /_health`; exits 0 on SIGTERM/SIGINT after
  * in-flight requests finish. `--pubsub-emulator-host` defaults to $PUBSUB_EMULATOR_HOST.
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
       'pubsub-emulator-host': { type: 'string' },
       'trust-key-file': { type: 'string', multiple: true, default: [] },
       'max-upload-bytes': { type: 'string' },
+      'faults-file': { type: 'string' },
     },
     strict: true,
   });
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
     ...(values.persist ? { persistDir: values.persist } : {}),
     ...(pubsub ? { pubsubEmulatorHost: pubsub } : {}),
     ...(maxUpload !== undefined && Number.isFinite(maxUpload) ? { maxUploadBytes: maxUpload } : {}),
+    ...(values['faults-file'] ? { faultsFile: values['faults-file'] } : {}),
   });
   if (state.stopSignal) {
     const pending = state.stopSignal;

@@ -9,6 +9,7 @@
  */
 import type { BucketRecord, NotificationRecord } from './store.js';
 import { StorageApiError } from './errors.js';
+import type { FaultInjector } from '../../shared/faults.js';
 
 export type EventType = 'OBJECT_FINALIZE' | 'OBJECT_DELETE' | 'OBJECT_METADATA_UPDATE' | 'OBJECT_ARCHIVE';
 export const EVENT_TYPES: readonly EventType[] = ['OBJECT_FINALIZE', 'OBJECT_DELETE', 'OBJECT_METADATA_UPDATE', 'OBJECT_ARCHIVE'];
@@ -65,6 +66,12 @@ export class Notifier {
     private readonly pubsubHost: string | undefined,
     private readonly log: Log,
     private readonly retry = { attempts: 6, firstDelayMs: 100, timeoutMs: 5000 },
+    /**
+     * Fault injection (shared/faults.ts; local platform tests only): a publish rule for a topic and
+     * service `storage-emulator` drops that many notifications, as a Pub/Sub outage outlasting the
+     * retries above, or the Pub/Sub emulator forgetting them on restart, loses them.
+     */
+    private readonly faults: FaultInjector | null = null,
   ) {}
 
   /** Whether publishing is configured at all. */
@@ -120,6 +127,11 @@ export class Notifier {
     const context = { topic, eventType: message.attributes.eventType, bucket: message.attributes.bucketId, object: message.attributes.objectId };
     if (!this.pubsubHost) {
       this.log({ severity: 'ERROR', message: 'notification not published: no Pub/Sub emulator configured (--pubsub-emulator-host)', ...context });
+      return;
+    }
+    const injected = this.faults?.publishFault(topic.slice(topic.lastIndexOf('/') + 1)).fail;
+    if (injected) {
+      this.log({ severity: 'ERROR', message: 'notification publish failed; event lost', ...context, error: injected.message, attributes: message.attributes });
       return;
     }
     const url = `http://${this.pubsubHost}/v1/${topic}:publish`;

@@ -18,6 +18,7 @@ import { trustedKeyMap } from './signing.js';
 import { Store } from './store.js';
 import { UploadSessions } from './uploads.js';
 import { handleXmlApi } from './xml-api.js';
+import { FaultInjector } from '../../shared/faults.js';
 
 /** A service account whose V4 (and V2) signatures the emulator accepts. */
 export interface TrustedServiceAccount {
@@ -42,6 +43,8 @@ export interface StorageEmulatorOptions {
   log?: (entry: Record<string, unknown>) => void;
   /** Largest object accepted by any upload path, in bytes (default 2 GiB). */
   maxUploadBytes?: number;
+  /** A fault spec file (shared/faults.ts) whose publish rules for service `storage-emulator` drop notifications (tests only). */
+  faultsFile?: string;
 }
 
 /** A running emulator. */
@@ -106,7 +109,7 @@ export async function startStorageEmulator(opts: StorageEmulatorOptions = {}): P
   const sessions = new UploadSessions();
   const emu: Emulator = {
     store,
-    notifier: new Notifier(opts.pubsubEmulatorHost, log),
+    notifier: new Notifier(opts.pubsubEmulatorHost, log, undefined, opts.faultsFile ? new FaultInjector({ SCRIPTORIUM_FAULTS_FILE: opts.faultsFile }, 'storage-emulator') : null),
     trusted: trustedKeyMap(opts.trustedServiceAccounts ?? []),
     sessions,
     log,

@@ -16,7 +16,10 @@ import { textReadyEvent, textStageOf } from '../../shared/stages/text-ready.js';
 import { translationReadyEvent, translationRefsOf } from '../../shared/stages/translation-ready.js';
 import { COLLECTIONS } from '../../shared/firestore/paths.js';
 import { announceOutcome, failJob } from '../../shared/jobs/outcomes.js';
-import { DEFAULT_REAPER_SETTINGS, reaperDecision, type ReaperSettings } from '../../shared/jobs/reaper.js';
+import { DEFAULT_REAPER_SETTINGS, reaperDecision, uploadCheckDecision, type ReaperSettings, type StoredUpload } from '../../shared/jobs/reaper.js';
+import type { StorageGateway } from '../../shared/storage/index.js';
+import { countedWrite } from '../../shared/firestore/jobs.js';
+import type { GcsObject } from '../../shared/events/contracts.js';
 import type { Job } from '../../shared/jobs/model.js';
 import type { Logger } from '../../shared/logger/index.js';
 
@@ -25,6 +28,8 @@ export interface ReaperDeps {
   readonly jobs: JobRepository;
   readonly documents: DocumentRepository;
   readonly publisher: Publisher;
+  /** Looks for the upload of a job still PENDING (its notification may have been lost). */
+  readonly storage: Pick<StorageGateway, 'objectResource'>;
   readonly log: Logger;
   readonly settings?: ReaperSettings;
   /** Jobs examined per query and run (the next run takes the rest). */
@@ -39,10 +44,13 @@ export interface ReaperReport {
   readonly expired: number;
   readonly redispatched: number;
   readonly announced: number;
+  /** Stored uploads whose notification was published again. */
+  readonly reingested: number;
   readonly failures: number;
 }
 
 const UPLOAD_EXPIRED = { code: 'UPLOAD_EXPIRED', message: 'no file was uploaded before the signed upload URL expired', retryable: false } as const;
+const UPLOAD_NOT_INGESTED = { code: 'UPLOAD_NOT_INGESTED', message: 'the file was uploaded but could not be taken for processing', retryable: false } as const;
 
 type StageRequestMessage = FirstStageRequest | ReturnType<typeof synthesizeRequest> | { topic: 'document-events'; data: DocumentEvent };
 
@@ -77,19 +85,23 @@ export async function handleReap(deps: ReaperDeps): Promise<ReaperReport> {
   const limit = deps.limit ?? 200;
   const now = deps.now?.() ?? new Date();
   const col = deps.db.collection(COLLECTIONS.jobs);
-  // Three narrow queries (each served by a composite index in production; see terraform/firestore.tf):
+  // Four narrow queries (each served by a composite index in production; see terraform/firestore.tf):
   // running jobs nobody has written for a while (a live attempt writes at least every 30 s), uploads
-  // awaited past their URL's expiry, and ended jobs never announced.
+  // awaited past their URL's expiry, uploads whose look in the bucket is due (oldest first, so a
+  // pile of abandoned uploads cannot starve the rest: each look moves its job's next one later),
+  // and ended jobs never announced.
   const quiet = Timestamp.fromMillis(now.getTime() - Math.min(settings.staleMs, 60_000));
-  const [running, pending, unannounced] = await Promise.all([
+  const [running, pending, due, unannounced] = await Promise.all([
     col.where('status', '==', 'RUNNING').where('updatedAt', '<', quiet).orderBy('updatedAt').limit(limit).get(),
     col.where('status', '==', 'PENDING').where('input.uploadExpiresAt', '<', new Date(now.getTime() - settings.uploadGraceMs).toISOString()).limit(limit).get(),
+    col.where('status', '==', 'PENDING').where('input.uploadCheckAt', '<=', now.toISOString()).orderBy('input.uploadCheckAt').limit(limit).get(),
     col.where('announced', '==', false).where('finishedAt', '<', Timestamp.fromMillis(now.getTime() - settings.announceAfterMs)).limit(limit).get(),
   ]);
-  const ids = [...new Set([...running.docs, ...pending.docs, ...unannounced.docs].filter((d) => deps.projectId === undefined || d.get('projectId') === deps.projectId).map((d) => d.id))];
+  const ids = [...new Set([...running.docs, ...pending.docs, ...due.docs, ...unannounced.docs].filter((d) => deps.projectId === undefined || d.get('projectId') === deps.projectId).map((d) => d.id))];
   let expired = 0;
   let redispatched = 0;
   let announced = 0;
+  let reingested = 0;
   let failures = 0;
   for (const id of ids) {
     try {
@@ -97,14 +109,15 @@ export async function handleReap(deps: ReaperDeps): Promise<ReaperReport> {
       if (action === 'expire-upload') expired++;
       else if (action === 'redispatch') redispatched++;
       else if (action === 'announce') announced++;
+      else if (action === 'reingest') reingested++;
     } catch (err) {
       // One job's failure must not stop the others; the next run tries it again.
       failures++;
       deps.log.error('reaper: could not handle a job', { jobId: id, err });
     }
   }
-  const report = { examined: ids.length, expired, redispatched, announced, failures };
-  if (expired + redispatched + announced + failures > 0) deps.log.warn('reaper acted', { reaper: true, ...report });
+  const report = { examined: ids.length, expired, redispatched, announced, reingested, failures };
+  if (expired + redispatched + announced + reingested + failures > 0) deps.log.warn('reaper acted', { reaper: true, ...report });
   await reportOldJobs(deps, now);
   return report;
 }
@@ -141,12 +154,8 @@ async function reapOne(jobId: string, deps: ReaperDeps, settings: ReaperSettings
       if (done) deps.log.warn('reaper announced a terminal job', { jobId, why: first.why });
       return done ? 'announce' : 'none';
     }
-    case 'expire-upload': {
-      const still = (job: Job, readTime: Date): boolean => reaperDecision(job, readTime, settings).action === 'expire-upload';
-      const out = await failJob(deps, jobId, current.documentId, { ...UPLOAD_EXPIRED, message: `${UPLOAD_EXPIRED.message} (reaper: ${first.why})` }, still);
-      if (out.applied) await announceOutcome(deps, out.job);
-      return out.applied ? 'expire-upload' : 'none';
-    }
+    case 'check-upload':
+      return checkUpload(current, deps, settings);
     case 'redispatch': {
       // A holder, not a variable: it is filled inside the transaction's callback.
       const decided: { value: { stages: readonly string[]; why: string } | null } = { value: null };
@@ -167,6 +176,61 @@ async function reapOne(jobId: string, deps: ReaperDeps, settings: ReaperSettings
       }
       deps.log.warn('reaper re-dispatched a stuck job', { jobId, stages: chosen.stages, why: chosen.why });
       return 'redispatch';
+    }
+  }
+}
+
+/** The attributes Cloud Storage sets on an OBJECT_FINALIZE notification of `object` (as ingest checks them). */
+function finalizeAttributes(object: GcsObject): Record<string, string> {
+  return { eventType: 'OBJECT_FINALIZE', bucketId: object.bucket, objectId: object.name, objectGeneration: object.generation, payloadFormat: 'JSON_API_V1', reaper: 'true' };
+}
+
+/**
+ * A PENDING job whose look in the bucket is due, or whose URL expired: the upload is looked for,
+ * then (uploadCheckDecision) its notification is published again, the job failed, or the next look
+ * scheduled. Every change to the job is made in a transaction that decides again on the job as it
+ * then is, so ingest taking the upload meanwhile, or a second reaper, changes nothing.
+ */
+async function checkUpload(job: Job, deps: ReaperDeps, settings: ReaperSettings): Promise<string> {
+  const object = await deps.storage.objectResource({ bucket: job.input.bucket, object: job.input.object });
+  const stored: StoredUpload | null = object ? { generation: object.generation, timeCreated: object.timeCreated } : null;
+  // The same verdict at the transaction's read time, for the job as it then is.
+  const verdict = (j: Job, readTime: Date) => (reaperDecision(j, readTime, settings).action === 'check-upload' ? uploadCheckDecision(j, stored, readTime, settings) : null);
+  const first = uploadCheckDecision(job, stored, deps.now?.() ?? new Date(), settings);
+  switch (first.action) {
+    case 'wait':
+      // Not a decision about the job: only when to look again. A plain field write (no log entry, and
+      // updatedAt untouched: it tells whether ingest ever wrote to the job).
+      await deps.jobs.ref(job.id).update({ 'input.uploadCheckAt': first.nextCheckAt, 'metrics.firestoreWrites': countedWrite() });
+      return 'none';
+    case 'expire-upload':
+    case 'give-up': {
+      const error = first.action === 'expire-upload' ? UPLOAD_EXPIRED : UPLOAD_NOT_INGESTED;
+      const out = await failJob(deps, job.id, job.documentId, { ...error, message: `${error.message} (reaper: ${first.why})` }, (j, readTime) => verdict(j, readTime)?.action === first.action);
+      if (out.applied) await announceOutcome(deps, out.job);
+      return out.applied ? 'expire-upload' : 'none';
+    }
+    case 'reingest': {
+      if (!object) return 'none';
+      const out = await deps.jobs.update(job.id, (j, readTime) => {
+        const d = verdict(j, readTime);
+        if (d?.action !== 'reingest') return null;
+        return {
+          input: { uploadCheckAt: new Date(readTime.getTime() + settings.staleMs).toISOString(), uploadReingests: j.input.uploadReingests + 1 },
+          log: { level: 'WARNING', message: `reaper: ${d.why}; its notification published again` },
+        };
+      });
+      if (!out.applied) return 'none';
+      try {
+        // The same message Cloud Storage publishes (JSON_API_V1): ingest takes it as a redelivery would.
+        await deps.publisher.publish('object-events', object, finalizeAttributes(object));
+      } catch (err) {
+        // Not published: look again at the next run instead of after the stale period.
+        await deps.jobs.ref(job.id).update({ 'input.uploadCheckAt': new Date().toISOString() });
+        throw err;
+      }
+      deps.log.warn('reaper published a lost upload notification again', { jobId: job.id, object: `${object.bucket}/${object.name}#${object.generation}`, why: first.why });
+      return 'reingest';
     }
   }
 }

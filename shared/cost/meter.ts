@@ -226,5 +226,10 @@ export function meteredStorage(storage: StorageGateway, meter: UsageMeter): Stor
       meter.add('storageClassA', 1);
       return out;
     },
+    async objectResource(ref) {
+      const out = await storage.objectResource(ref);
+      meter.add('storageClassB', 1);
+      return out;
+    },
   };
 }

@@ -6,6 +6,7 @@
 import { FieldValue, type DocumentReference, type Firestore, type Transaction } from '@google-cloud/firestore';
 import { PermanentError, type JobError } from '../errors/index.js';
 import { canTransition, isStageTerminal, isTerminal, JobSchema, logSlot, type Job, type JobStatus, type Lease, type StageState, type StageStatus } from '../jobs/model.js';
+import { firstUploadCheck } from '../jobs/reaper.js';
 import { paths } from './paths.js';
 import { recordUsage, type UsageCharge } from '../cost/record.js';
 import { toPlain } from './client.js';
@@ -85,7 +86,7 @@ export const countedWrite = (): FieldValue => FieldValue.increment(1);
 
 export type NewJob = Omit<Job, 'createdAt' | 'updatedAt' | 'startedAt' | 'finishedAt' | 'logCount' | 'stages' | 'announced' | 'input'> & {
   /** Version 1 and current unless said otherwise. */
-  readonly input: Omit<Job['input'], 'version' | 'current' | 'translate' | 'audio'> & Partial<Pick<Job['input'], 'version' | 'current' | 'translate' | 'audio'>>;
+  readonly input: Omit<Job['input'], 'version' | 'current' | 'translate' | 'audio' | 'uploadCheckAt' | 'uploadReingests'> & Partial<Pick<Job['input'], 'version' | 'current' | 'translate' | 'audio' | 'uploadCheckAt'>>;
   /** Stages created with the job (a re-embedding starts with its stage PENDING). */
   readonly stages?: Readonly<Record<string, { readonly status: 'PENDING' }>>;
 };
@@ -117,7 +118,9 @@ export class JobRepository {
     // Three writes in the creating transaction: this job, its first log entry and the document record.
     const metrics = { ...data.metrics, firestoreWrites: (data.metrics.firestoreWrites ?? 0) + 2 + (job.documentId ? 1 : 0) };
     const stages = Object.fromEntries(Object.entries(job.stages ?? {}).map(([n, st]) => [n, { status: st.status, progress: 0, attempts: 0, lease: null, error: null, startedAt: null, finishedAt: null, result: null, metrics: {}, announced: false, reapedAt: null }]));
-    tx.create(this.ref(id), { ...data, input: { version: 1, current: true, translate: null, audio: null, ...data.input }, metrics, stages, announced: false, createdAt: now, updatedAt: now, startedAt: null, finishedAt: null, logCount: 1 });
+    // A job awaiting an upload gets the reaper's first look for it (a lost notification): see shared/jobs/reaper.ts.
+    const uploadCheckAt = data.status === 'PENDING' && data.input.uploadExpiresAt !== null ? firstUploadCheck(new Date()) : null;
+    tx.create(this.ref(id), { ...data, input: { version: 1, current: true, translate: null, audio: null, uploadCheckAt, uploadReingests: 0, ...data.input }, metrics, stages, announced: false, createdAt: now, updatedAt: now, startedAt: null, finishedAt: null, logCount: 1 });
     tx.set(this.ref(id).collection('logs').doc(logSlot(0)), { seq: 0, at: now, ...log, status: job.status, stage: job.stage, progress: job.progress });
   }
 

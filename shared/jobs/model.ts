@@ -127,6 +127,14 @@ export const JobSchema = z.object({
     generation: z.string().nullable(),
     /** When the signed upload URL expires: a job still PENDING after it will never get its file (for the stale-job reaper). */
     uploadExpiresAt: z.string().nullable().default(null),
+    /**
+     * When the stale-job reaper next looks in the bucket for this PENDING job's upload (ISO, set at
+     * creation, moved on by each look): an upload whose notification was lost is found there and
+     * handed to ingest again instead of waiting for, and then being failed at, the URL's expiry.
+     */
+    uploadCheckAt: z.string().nullable().default(null),
+    /** How many times the reaper handed a stored upload to ingest again (capped: see shared/jobs/reaper.ts). */
+    uploadReingests: z.number().int().min(0).default(0),
     /** Checksums the uploader declared (base64, as Cloud Storage reports them); ingest compares them with the object's. */
     md5Hash: z.string().nullable().default(null),
     crc32c: z.string().nullable().default(null),

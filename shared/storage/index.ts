@@ -6,6 +6,7 @@
 import { Storage, type File } from '@google-cloud/storage';
 import { PermanentError, TransientError } from '../errors/index.js';
 import { DERIVED_METADATA_KEY } from '../topology.js';
+import { GcsObjectSchema, type GcsObject } from '../events/contracts.js';
 import { readSigningKey, signV4Url, type SigningKey } from './v4-signer.js';
 
 export interface SignedUpload {
@@ -48,6 +49,11 @@ export interface StorageGateway {
   signDownload(args: { bucket: string; object: string; ttlSeconds: number; now?: Date; generation?: string | null; responseContentDisposition?: string }): Promise<SignedDownload>;
   /** Deletes every object (live generation) under `prefix`; objects already gone are skipped. Returns how many were deleted. */
   deletePrefix(args: { bucket: string; prefix: string }): Promise<number>;
+  /**
+   * The live generation's JSON API resource (what a JSON_API_V1 notification carries), or null when
+   * there is none: the reaper looks for an upload whose notification never reached ingest.
+   */
+  objectResource(ref: { bucket: string; object: string }): Promise<GcsObject | null>;
 }
 
 export interface SignedDownload {
@@ -189,6 +195,15 @@ export function createStorageGateway(options: { projectId: string; signingKeyFil
           ...(responseContentDisposition ? { responseDisposition: responseContentDisposition } : {}),
         });
       return { url, expiresAt };
+    },
+    async objectResource({ bucket, object }) {
+      try {
+        const [md] = await storage().bucket(bucket).file(object).getMetadata();
+        return GcsObjectSchema.parse(md);
+      } catch (err) {
+        if (statusOf(err) === 404) return null;
+        throw err;
+      }
     },
     async deletePrefix({ bucket, prefix }) {
       let deleted = 0;

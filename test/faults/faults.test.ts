@@ -4,7 +4,8 @@
  * stopped and started mid-job), real uploads of real files (a five-page scan OCRed by tesseract, a
  * text file, a recording transcribed by pocketsphinx), and the faults production meets:
  * an engine down for a while (and down for good), an engine refusing for quota (429), a publish
- * refused, every message delivered three times, a function process killed with SIGKILL mid-document,
+ * refused, an upload's notification lost, every message delivered three times, a function process
+ * killed with SIGKILL mid-document,
  * and the whole platform stopped and started mid-job (the Pub/Sub emulator forgets its messages).
  * After each: the job ends as it must (COMPLETED with the clean run's text, or FAILED with the right
  * code when its attempts are spent), each stage completed once, nothing is left RUNNING. The time
@@ -139,6 +140,20 @@ describe('a refused publish', () => {
   it("ingest's dispatch and OCR's text-ready announcement each refused once: the scan completes once", async () => {
     const s = await upload(cfg, SAMPLES.scan);
     await settle(cfg, s, { scenario: 'publish refused', fault: 'ocr-requests (ingest) and text-ready (ocr) publish refused once each', faultAt: s.putAt, status: 'COMPLETED', cleanText: clean.scan });
+  });
+});
+
+describe('an upload notification lost', () => {
+  // The storage emulator drops the upload's OBJECT_FINALIZE notification (as Pub/Sub being down past
+  // its retries, or the Pub/Sub emulator restarting, loses it): ingest never hears of the file.
+  before(() => armFaults(cfg, { publish: [{ id: ruleId('drop-finalize'), topic: 'object-events', service: 'storage-emulator', fail: 1, copies: 1 }] }));
+  after(nothingRunning);
+
+  it('the reaper finds the stored file, publishes its notification again, and the text file completes', async () => {
+    const s = await upload(cfg, SAMPLES.text);
+    const job = await settle(cfg, s, { scenario: 'upload notification lost', fault: "the upload's OBJECT_FINALIZE notification dropped", faultAt: s.putAt, status: 'COMPLETED', cleanText: clean.text });
+    assert.equal(job.input.uploadReingests, 1, 'the reaper published the notification once');
+    for (const [name, st] of Object.entries(job.stages)) assert.equal(st.attempts, 1, `${name} started once`);
   });
 });
 

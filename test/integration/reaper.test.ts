@@ -18,6 +18,9 @@ import { JobRepository } from '../../shared/firestore/jobs.js';
 import { DocumentRepository } from '../../shared/firestore/documents.js';
 import { createPublisher, type Publisher } from '../../shared/events/publisher.js';
 import { createLogger } from '../../shared/logger/index.js';
+import { createStorageGateway } from '../../shared/storage/index.js';
+import { uploadObjectName } from '../../shared/storage/names.js';
+import { DEFAULT_REAPER_SETTINGS } from '../../shared/jobs/reaper.js';
 import type { LocalConfig } from '../../emulators/local-config.js';
 
 let cfg: LocalConfig;
@@ -28,6 +31,8 @@ const published: { topic: string; jobId: string }[] = [];
 before(() => {
   cfg = localConfigForTests();
   process.env.PUBSUB_EMULATOR_HOST = cfg.pubsubEmulatorHost;
+  // The storage client library finds the emulator through the environment, as the functions' does.
+  process.env.STORAGE_EMULATOR_HOST = cfg.storageEmulatorHost;
   const db = testFirestore(cfg);
   const real = createPublisher(new PubSub({ projectId: cfg.gcpProjectId }));
   const publisher: Publisher = {
@@ -36,7 +41,8 @@ before(() => {
       return real.publish(topic, data, attributes);
     },
   };
-  deps = { db, jobs: new JobRepository(db), documents: new DocumentRepository(db), publisher, log: createLogger({ test: 'reaper' }), projectId };
+  const storage = createStorageGateway({ projectId: cfg.gcpProjectId, storageEmulatorHost: cfg.storageEmulatorHost });
+  deps = { db, jobs: new JobRepository(db), documents: new DocumentRepository(db), publisher, storage, log: createLogger({ test: 'reaper' }), projectId };
 });
 
 const ago = (ms: number) => Timestamp.fromMillis(Date.now() - ms);
@@ -98,7 +104,7 @@ describe('stale-job reaper', () => {
   it('fails a job whose upload never came once its signed URL has expired, and announces it', async () => {
     const { jobId, documentId } = await seedStuck();
     // As the API leaves an upload nobody made: PENDING, no generation, its URL expired 5 minutes ago.
-    await deps.jobs.ref(jobId).update({ status: 'PENDING', stage: 'upload', stages: {}, 'input.generation': null, 'input.uploadExpiresAt': new Date(Date.now() - 300_000).toISOString() });
+    await deps.jobs.ref(jobId).update({ status: 'PENDING', stage: 'upload', stages: {}, 'input.generation': null, 'input.object': `uploads/${projectId}/doc_${randomBytes(10).toString('hex')}/never.png`, 'input.uploadExpiresAt': new Date(Date.now() - 300_000).toISOString() });
     const report = await handleReap(deps);
     assert.equal(report.expired, 1, JSON.stringify(report));
     const job = await deps.jobs.get(jobId);
@@ -106,6 +112,63 @@ describe('stale-job reaper', () => {
     assert.equal(job?.error?.code, 'UPLOAD_EXPIRED');
     assert.equal(job?.announced, true);
     assert.equal((await deps.documents.get(documentId))?.status, 'FAILED');
+  });
+
+  it('hands a stored upload whose notification was lost to ingest again, once, and the job finishes', async () => {
+    const suffix = randomBytes(10).toString('hex');
+    const documentId = `doc_${suffix}`;
+    const jobId = `job_${suffix}`;
+    const object = uploadObjectName(projectId, documentId, 'notes.txt');
+    const body = Buffer.from('A page of notes whose upload notification never reached ingest.\nThe reaper finds the file in the bucket.\n');
+    // The file lands before its records exist: ingest meets its notification, finds no document and
+    // drops it. Seen from the job created next, that is exactly a lost notification.
+    const file = new Storage({ projectId: cfg.gcpProjectId, apiEndpoint: cfg.storageEmulatorHost }).bucket(cfg.bucket).file(object);
+    await file.save(body, { resumable: false, contentType: 'text/plain' });
+    await new Promise((r) => setTimeout(r, 3000));
+    await deps.db.runTransaction(async (tx) => {
+      deps.documents.createIn(tx, {
+        id: documentId, projectId, ownerUid: 'u', fileName: 'notes.txt', contentType: 'text/plain', declaredSize: body.length, status: 'AWAITING_UPLOAD', jobId, currentVersion: 1,
+        source: { bucket: cfg.bucket, object, generation: null, size: null, md5Hash: null, crc32c: null }, pageCount: null, language: null, text: null,
+      });
+      deps.jobs.createIn(tx, {
+        id: jobId, kind: 'document.process', projectId, documentId, ownerUid: 'u', agentId: null, status: 'PENDING', stage: 'upload', progress: 0, attempts: 0, error: null,
+        input: { bucket: cfg.bucket, object, fileName: 'notes.txt', contentType: 'text/plain', declaredSize: body.length, generation: null, uploadExpiresAt: new Date(Date.now() + 600_000).toISOString(), md5Hash: null, crc32c: null, detectedType: null, family: null },
+        dispatchedStage: null, result: null, cancelRequested: false, retryOf: null, metrics: {},
+      }, { level: 'INFO', message: 'seeded: upload URL handed out' });
+      return Promise.resolve();
+    });
+    const created = await deps.jobs.get(jobId);
+    assert.ok(created?.input.uploadCheckAt, 'a job awaiting its upload is given its first look in the bucket');
+    assert.equal(Date.parse(created.input.uploadCheckAt) - Date.parse(created.createdAt) > 60_000, true, 'not before the upload has had time to be taken');
+    // As if the URL had been handed out 5 minutes before the upload: the look is due, ingest never wrote to the job.
+    await deps.jobs.ref(jobId).update({ createdAt: ago(300_000), updatedAt: ago(300_000), 'input.uploadCheckAt': new Date(Date.now() - 1000).toISOString() });
+    const settled = { ...deps, settings: { ...DEFAULT_REAPER_SETTINGS, uploadSettleMs: 1000 } };
+    const report = await handleReap(settled);
+    assert.equal(report.reingested, 1, JSON.stringify(report));
+    const { job } = await waitForJob(cfg, jobId);
+    assert.equal(job.status, 'COMPLETED', JSON.stringify(job.error));
+    assert.equal(job.input.uploadReingests, 1);
+    assert.equal(job.input.generation, String(file.metadata.generation));
+    const logs = await deps.db.collection(`jobs/${jobId}/logs`).get();
+    assert.ok(logs.docs.some((d) => /reaper: its upload \(generation \d+\) was stored at .* ingest never took it/.test(String(d.get('message')))), 'the decision is logged on the job');
+    assert.match((await deps.storage.objectResource({ bucket: cfg.bucket, object }))?.name ?? '', /notes\.txt$/);
+    assert.equal((await deps.documents.get(documentId))?.status, 'READY');
+    assert.equal((await handleReap(settled)).reingested, 0, 'a job ingest took is not looked at again');
+  });
+
+  it('looks again later, without a log entry, for an upload not made yet', async () => {
+    const { jobId } = await seedStuck();
+    const due = new Date(Date.now() - 1000).toISOString();
+    await deps.jobs.ref(jobId).update({ status: 'PENDING', stage: 'upload', stages: {}, createdAt: ago(600_000), 'input.generation': null, 'input.object': `uploads/${projectId}/doc_${randomBytes(10).toString('hex')}/never.png`, 'input.uploadExpiresAt': new Date(Date.now() + 600_000).toISOString(), 'input.uploadCheckAt': due });
+    const before = await deps.jobs.get(jobId);
+    const report = await handleReap(deps);
+    assert.equal(report.expired + report.reingested + report.redispatched, 0, JSON.stringify(report));
+    const after = await deps.jobs.get(jobId);
+    assert.equal(after?.status, 'PENDING');
+    assert.equal(after?.logCount, before?.logCount, 'a look that finds nothing is not a decision');
+    assert.equal(after?.updatedAt, before?.updatedAt, 'updatedAt still says when the job last moved');
+    const nextMs = Date.parse(after?.input.uploadCheckAt ?? '') - Date.now();
+    assert.ok(nextMs > 9 * 60_000 && nextMs <= 10 * 60_000 + 1000, `the next look is the job's age later (10 min), not every run: ${nextMs} ms`);
   });
 
   it('announces a job that ended without its announcement', async () => {

@@ -20,7 +20,7 @@ const job = (input: Partial<Job['input']> = {}): Job => ({
   updatedAt: '2026-01-01T00:00:00.000Z',
   finishedAt: null,
   error: null,
-  input: { bucket: 'b', object: 'uploads/demo/doc_0123456789abcdef0123/a.pdf', fileName: 'a.pdf', contentType: 'application/pdf', declaredSize: 10, generation: null, uploadExpiresAt: null, md5Hash: null, crc32c: null, detectedType: null, family: null, version: 1, current: true, translate: null, audio: null, ...input },
+  input: { bucket: 'b', object: 'uploads/demo/doc_0123456789abcdef0123/a.pdf', fileName: 'a.pdf', contentType: 'application/pdf', declaredSize: 10, generation: null, uploadExpiresAt: null, md5Hash: null, crc32c: null, detectedType: null, family: null, version: 1, current: true, translate: null, audio: null, uploadCheckAt: null, uploadReingests: 0, ...input },
   dispatchedStage: null,
   stages: {},
   announced: false,

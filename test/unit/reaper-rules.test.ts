@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { reaperDecision, DEFAULT_REAPER_SETTINGS } from '../../shared/jobs/reaper.js';
+import { reaperDecision, uploadCheckDecision, DEFAULT_REAPER_SETTINGS, MAX_UPLOAD_REINGESTS } from '../../shared/jobs/reaper.js';
 import { JobSchema, type Job } from '../../shared/jobs/model.js';
 
 const NOW = new Date('2026-11-30T12:00:00.000Z');
@@ -48,8 +48,46 @@ describe('reaper rules', () => {
   it('fails an upload awaited past its URL\'s expiry (after a grace), not before', () => {
     const pending = (expiresAt: string) => reaperDecision(job({ status: 'PENDING', stage: 'upload', stages: {} }, { generation: null, uploadExpiresAt: expiresAt }), NOW).action;
     assert.equal(pending(ago(10_000)), 'none', 'an upload finishing at the last second still arrives');
-    assert.equal(pending(ago(DEFAULT_REAPER_SETTINGS.uploadGraceMs + 1000)), 'expire-upload');
+    assert.equal(pending(ago(DEFAULT_REAPER_SETTINGS.uploadGraceMs + 1000)), 'check-upload', 'the bucket is looked at first');
     assert.equal(pending(later(60_000)), 'none');
+    const expired = job({ status: 'PENDING', stage: 'upload', stages: {} }, { generation: null, uploadExpiresAt: ago(DEFAULT_REAPER_SETTINGS.uploadGraceMs + 1000) });
+    assert.equal(uploadCheckDecision(expired, null, NOW).action, 'expire-upload', 'no file in the bucket: it will never come');
+    assert.equal(uploadCheckDecision({ ...expired, updatedAt: ago(3_600_000) }, { generation: '5', timeCreated: ago(600_000) }, NOW).action, 'reingest', 'the file is there: never failed for want of it');
+  });
+
+  it('looks for a PENDING job\'s upload when its look is due, then less and less often', () => {
+    const pending = (checkAt: string | null, createdMs = 130_000) => job({ status: 'PENDING', stage: 'upload', stages: {}, createdAt: ago(createdMs), updatedAt: ago(createdMs) }, { generation: null, uploadExpiresAt: later(600_000), uploadCheckAt: checkAt });
+    assert.equal(reaperDecision(pending(later(1000)), NOW).action, 'none');
+    assert.equal(reaperDecision(pending(ago(1000)), NOW).action, 'check-upload');
+    assert.equal(reaperDecision(pending(null), NOW).action, 'none', 'jobs from before the field: the expiry still catches them');
+    const next = (createdMs: number): number => {
+      const d = uploadCheckDecision(pending(ago(1), createdMs), null, NOW);
+      assert.equal(d.action, 'wait');
+      return d.action === 'wait' ? (Date.parse(d.nextCheckAt) - NOW.getTime()) / 60_000 : NaN;
+    };
+    assert.equal(next(130_000), 130_000 / 60_000, 'the interval grows with the job\'s age');
+    assert.equal(next(60_000), DEFAULT_REAPER_SETTINGS.uploadCheckMs / 60_000, 'never shorter than the first look');
+    assert.equal(next(5 * 3_600_000), DEFAULT_REAPER_SETTINGS.uploadCheckMaxMs / 60_000, 'never longer than the longest interval');
+  });
+
+  it('publishes a stored upload\'s notification again when ingest never took it, not while it may still', () => {
+    const createdAt = ago(300_000);
+    const pending = (updatedAt: string, reingests = 0) => job({ status: 'PENDING', stage: 'upload', stages: {}, createdAt, updatedAt }, { generation: null, uploadExpiresAt: later(600_000), uploadCheckAt: ago(1), uploadReingests: reingests });
+    const stored = (msAgo: number) => ({ generation: '1764500000000001', timeCreated: ago(msAgo) });
+    // Stored 10 s ago, the job untouched since its creation: ingest is probably taking it right now.
+    const fresh = uploadCheckDecision(pending(createdAt), stored(10_000), NOW);
+    assert.equal(fresh.action, 'wait');
+    assert.equal(fresh.action === 'wait' ? fresh.nextCheckAt : '', later(DEFAULT_REAPER_SETTINGS.uploadSettleMs - 10_000));
+    // Stored 2 min ago and still untouched: the notification was lost.
+    const lost = uploadCheckDecision(pending(createdAt), stored(120_000), NOW);
+    assert.equal(lost.action, 'reingest');
+    assert.match(lost.action === 'reingest' ? lost.why : '', /ingest never took it/);
+    // Ingest wrote to the job after the upload (a failed attempt it will retry): Pub/Sub redelivers; only a long silence is a loss.
+    assert.equal(uploadCheckDecision(pending(ago(100_000)), stored(120_000), NOW).action, 'wait');
+    assert.equal(uploadCheckDecision(pending(ago(DEFAULT_REAPER_SETTINGS.staleMs + 1000)), stored(DEFAULT_REAPER_SETTINGS.staleMs + 5000), NOW).action, 'reingest');
+    // Bounded: after MAX_UPLOAD_REINGESTS notifications published again, the job fails.
+    const spent = uploadCheckDecision(pending(createdAt, MAX_UPLOAD_REINGESTS), stored(120_000), NOW);
+    assert.equal(spent.action, 'give-up');
   });
 
   it('announces a job that ended unannounced, once it has had time to announce itself', () => {

@@ -6,6 +6,7 @@ import type { Caller } from '../../../shared/auth/index.js';
 import { HttpError } from '../../../shared/errors/index.js';
 import type { VersionRecord } from '../../../shared/firestore/documents.js';
 import { isTerminal, type Job } from '../../../shared/jobs/model.js';
+import type { NewJob } from '../../../shared/firestore/jobs.js';
 import { announceOutcome, failJob } from '../../../shared/jobs/outcomes.js';
 import { uploadObjectName } from '../../../shared/storage/names.js';
 import { agentForUpload } from './agents.js';
@@ -43,7 +44,7 @@ interface UploadPlan {
   readonly existing: Pick<VersionRecord, 'ownerUid' | 'fileName' | 'contentType' | 'declaredSize' | 'status' | 'jobId'> | null;
 }
 
-function newJobInput(body: UploadBody, bucket: string, object: string, uploadExpiresAt: string, version: number): Job['input'] {
+function newJobInput(body: UploadBody, bucket: string, object: string, uploadExpiresAt: string, version: number): NewJob['input'] {
   return {
     bucket,
     object,
@@ -64,7 +65,7 @@ function newJobInput(body: UploadBody, bucket: string, object: string, uploadExp
   };
 }
 
-function newProcessJob(body: UploadBody, caller: Caller, documentId: string, jobId: string, input: Job['input'], agent: AgentRef | null) {
+function newProcessJob(body: UploadBody, caller: Caller, documentId: string, jobId: string, input: NewJob['input'], agent: AgentRef | null) {
   return {
     id: jobId,
     // A translation is decided at upload (the bytes only say it is a recording); ingest keeps it.
@@ -131,12 +132,15 @@ async function planFirstUpload(body: UploadBody, caller: Caller, deps: ApiDeps, 
 
 /**
  * An upload whose signed URL expired unused leaves its job PENDING forever: before a new version
- * is refused for it, that job fails (UPLOAD_EXPIRED, on Firestore's clock) and is announced.
+ * is refused for it, that job fails (UPLOAD_EXPIRED, on Firestore's clock) and is announced. Not
+ * when the file is in the bucket: its notification was lost, the reaper hands it to ingest, and the
+ * new version waits for it (409) like any version in progress.
  */
 async function expireAbandonedUpload(deps: ApiDeps, jobId: string): Promise<void> {
   const expired = (job: Job, readTime: Date): boolean => job.status === 'PENDING' && job.input.generation === null && job.input.uploadExpiresAt !== null && Date.parse(job.input.uploadExpiresAt) < readTime.getTime();
   const job = await deps.jobs.get(jobId);
   if (!job || !expired(job, deps.now?.() ?? new Date())) return;
+  if ((await deps.storage.objectResource({ bucket: job.input.bucket, object: job.input.object })) !== null) return;
   const out = await failJob(deps, jobId, job.documentId, { code: 'UPLOAD_EXPIRED', message: 'the signed upload URL expired before the file was uploaded', retryable: false }, expired);
   if (out.applied) await announceOutcome(deps, out.job);
 }
