@@ -14,9 +14,10 @@ export interface CliRun {
 
 /**
  * The bin with SCRIPTORIUM_LOCAL_CONFIG set (default: the environment's, else the test stack's);
- * never rejects on a non-zero exit; killed after `timeoutMs` (default 180 s).
+ * never rejects on a non-zero exit; killed after `timeoutMs` (default 180 s). `onStderr` sees the
+ * stderr so far at every chunk, so a test can act on what a running command has printed.
  */
-export function runCli(args: readonly string[], opts: { cwd?: string; timeoutMs?: number; configFile?: string } = {}): Promise<CliRun> {
+export function runCli(args: readonly string[], opts: { cwd?: string; timeoutMs?: number; configFile?: string; onStderr?: (stderr: string) => void } = {}): Promise<CliRun> {
   const started = performance.now();
   const configFile = opts.configFile ?? process.env.SCRIPTORIUM_LOCAL_CONFIG ?? path.join(REPO_ROOT, '.scriptorium', 'test.json');
   return new Promise((resolve, reject) => {
@@ -24,7 +25,10 @@ export function runCli(args: readonly string[], opts: { cwd?: string; timeoutMs?
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      stderr += s;
+      opts.onStderr?.(stderr);
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 180_000);
     child.on('error', (err) => {
       clearTimeout(timer);

@@ -70,6 +70,9 @@ const fake = {
   /** PUTs in flight now, and the most seen at once. */
   putsActive: 0,
   putsPeak: 0,
+  /** Job ids `POST /v1/jobs/:id/retry` was called for, and what it answers. */
+  retries: [] as string[],
+  retryAnswer: null as { status: number; body: unknown } | null,
 };
 
 let server: http.Server;
@@ -143,6 +146,12 @@ before(async () => {
         }
         return json(res, 200, {});
       }
+      const retry = /^\/api\/v1\/jobs\/([^/]+)\/retry$/.exec(url);
+      if (req.method === 'POST' && retry) {
+        fake.retries.push(decodeURIComponent(retry[1] ?? ''));
+        const answer = fake.retryAnswer ?? { status: 409, body: problemBody(409, 'JOB_NOT_RETRYABLE', 'not scripted') };
+        return json(res, answer.status, answer.body);
+      }
       const text = /^\/api\/v1\/documents\/([^/]+)\/text$/.exec(url);
       if (req.method === 'GET' && text) {
         const value = fake.text.get(decodeURIComponent(text[1] ?? ''));
@@ -188,6 +197,8 @@ beforeEach(() => {
   fake.auth = [];
   fake.putsActive = 0;
   fake.putsPeak = 0;
+  fake.retries = [];
+  fake.retryAnswer = null;
 });
 
 /** A scripted job: the updates the fake listener delivers, and what the fake Firestore holds. */
@@ -279,6 +290,13 @@ void describe('usage errors exit 2 without signing in', () => {
     ['summary without id', ['summary'], /missing DOCUMENT_ID/],
     ['summary with two ids', ['summary', 'a', 'b'], /expected one DOCUMENT_ID/],
     ['job with two ids', ['job', 'a', 'b'], /expected one JOB_ID/],
+    ['job --timeout without --follow', ['job', 'j1', '--timeout', '5'], /--timeout needs --follow/],
+    ['job --stall-timeout without --follow', ['job', 'j1', '--stall-timeout', '5'], /--stall-timeout needs --follow/],
+    ['job --follow with a bad --stall-timeout', ['job', 'j1', '--follow', '--stall-timeout', 'soon'], /--stall-timeout must be a number of seconds \(0 to disable\)/],
+    ['job --follow with a bad --timeout', ['job', 'j1', '--follow', '--timeout', '0'], /--timeout must be a positive number/],
+    ['retry --stall-timeout without --follow', ['retry', 'job_0123456789abcdef0123', '--stall-timeout', '5'], /--stall-timeout needs --follow/],
+    ['retry --follow with a bad --timeout', ['retry', 'job_0123456789abcdef0123', '--follow', '--timeout', 'x'], /--timeout must be a positive number/],
+    ['retry --follow of a bad id', ['retry', 'nope', '--follow'], /invalid job id 'nope'/],
     ['health with an argument', ['health', 'now'], /unexpected argument/],
   ];
   for (const [name, argv, message] of cases) {
@@ -869,5 +887,117 @@ void describe('job', () => {
     const missing = await run(['job', 'nope', '--config', configFile], fakeSession({}).open);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /job nope not found/);
+  });
+  const moving = [
+    { ...job, progress: 45 },
+    { ...job, progress: 80, stage: 'embed' },
+    { ...job, status: 'COMPLETED', stage: 'done', progress: 100, finishedAt: '2024-01-01T00:01:00.000Z' },
+  ];
+
+  void it('--follow: follows the job to COMPLETED (exit 0), progress on stderr, then its final state', async () => {
+    const { open, state } = fakeSession({ job, updates: moving });
+    const r = await run(['job', 'j1', '--follow', '--config', configFile], open);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(state.watching, ['j1']);
+    assert.equal(state.unsubscribed, 1);
+    assert.equal(state.closed, 1);
+    // One line per status or stage change (the same line as upload's), not per progress step.
+    assert.deepEqual(r.stderr.split('\n').filter(Boolean), ['job j1: RUNNING (ocr) 45%', 'job j1: RUNNING (embed) 80%', 'job j1: COMPLETED (done) 100%']);
+    assert.match(r.stdout, /^status +COMPLETED$/m);
+    assert.match(r.stdout, /^progress +100%$/m);
+    assert.match(r.stdout, /^finished +2024-01-01T00:01:00\.000Z$/m);
+  });
+
+  void it('--follow --json: the final job document; FAILED is exit 1 with its error on stderr', async () => {
+    const failed = { ...job, status: 'FAILED', error: { code: 'PDF_ENCRYPTED', message: 'the PDF is encrypted', retryable: false } };
+    const { open } = fakeSession({ job, updates: [job, failed] });
+    const r = await run(['job', 'j1', '--follow', '--json', '--config', configFile], open);
+    assert.equal(r.code, 1);
+    assert.deepEqual(JSON.parse(r.stdout), { ...failed, id: 'j1' });
+    assert.match(r.stderr, /^error: job j1 FAILED: PDF_ENCRYPTED: the PDF is encrypted \(not retryable\)$/m);
+    const cancelled = await run(['job', 'j1', '--follow', '--config', configFile], fakeSession({ job, updates: [{ ...job, status: 'CANCELLED' }] }).open);
+    assert.equal(cancelled.code, 1);
+    assert.match(cancelled.stdout, /^status +CANCELLED$/m);
+  });
+
+  void it('--follow: a job already ended is shown at once, with the exit status of its end', async () => {
+    const done = { ...job, status: 'COMPLETED', progress: 100 };
+    const r = await run(['job', 'j1', '--follow', '--json', '--config', configFile], fakeSession({ job: done, updates: [done] }).open);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { status: string }).status, 'COMPLETED');
+  });
+
+  void it('--follow: a missing job fails at once, without listening', async () => {
+    const { open, state } = fakeSession({});
+    const r = await run(['job', 'nope', '--follow', '--config', configFile], open);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /job nope not found/);
+    assert.deepEqual(state.watching, []);
+    assert.equal(state.closed, 1);
+  });
+
+  void it('--follow --timeout: exit 1 with ERROR/TIMEOUT and the last state seen', async () => {
+    const { open, state } = fakeSession({ job, updates: [job] });
+    const r = await run(['job', 'j1', '--follow', '--json', '--timeout', '0.2', '--config', configFile], open);
+    assert.equal(r.code, 1);
+    const out = JSON.parse(r.stdout) as { jobId: string; status: string; error: { code: string }; job: { status: string } };
+    assert.deepEqual([out.jobId, out.status, out.error.code, out.job.status], ['j1', 'ERROR', 'TIMEOUT', 'RUNNING']);
+    assert.match(r.stderr, /^error: gave up waiting for job j1 after 200 ms \(last seen: RUNNING, ocr\)/m);
+    assert.equal(state.unsubscribed, 1);
+  });
+
+  void it('--follow: a bad $SCRIPTORIUM_STALL_TIMEOUT is a usage error', async () => {
+    const r = await run(['job', 'j1', '--follow', '--config', configFile], neverOpen, { SCRIPTORIUM_STALL_TIMEOUT: '10m' });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /SCRIPTORIUM_STALL_TIMEOUT must be a number of seconds/);
+  });
+});
+
+void describe('retry', () => {
+  const oldId = 'job_00000000000000000001';
+  const newId = 'job_00000000000000000002';
+  const running = { status: 'RUNNING', stage: 'ocr', progress: 0, attempts: 0, retryOf: oldId };
+
+  void it('without --follow: prints the api answer, listens to nothing', async () => {
+    fake.retryAnswer = { status: 201, body: { jobId: newId, retryOf: oldId, created: true, status: 'RUNNING' } };
+    const { open, state } = fakeSession({});
+    const r = await run(['retry', oldId, '--config', configFile], open);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${newId} retries ${oldId} (RUNNING)\n`);
+    assert.deepEqual(fake.retries, [oldId]);
+    assert.deepEqual(state.watching, []);
+  });
+
+  void it('--follow: follows the new job to its end and prints its final state', async () => {
+    fake.retryAnswer = { status: 201, body: { jobId: newId, retryOf: oldId, created: true, status: 'RUNNING' } };
+    const { open, state } = fakeSession({ updates: [running, { ...running, status: 'COMPLETED', stage: 'done', progress: 100 }] });
+    const r = await run(['retry', oldId, '--follow', '--config', configFile], open);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(state.watching, [newId], 'the new job is followed, not the old one');
+    assert.match(r.stderr, new RegExp(`^${newId} retries ${oldId} \\(RUNNING\\); following it$`, 'm'));
+    assert.match(r.stderr, new RegExp(`^job ${newId}: COMPLETED \\(done\\) 100%$`, 'm'));
+    assert.match(r.stdout, new RegExp(`^job +${newId}$`, 'm'));
+    assert.match(r.stdout, /^status +COMPLETED$/m);
+    assert.equal(state.closed, 1);
+  });
+
+  void it('--follow --json: the new job FAILED again is exit 1, its document on stdout', async () => {
+    fake.retryAnswer = { status: 200, body: { jobId: newId, retryOf: oldId, created: false, status: 'RUNNING' } };
+    const failed = { ...running, status: 'FAILED', error: { code: 'OCR_FAILED', message: 'unreadable', retryable: false } };
+    const r = await run(['retry', oldId, '--follow', '--json', '--config', configFile], fakeSession({ updates: [running, failed] }).open);
+    assert.equal(r.code, 1);
+    assert.deepEqual(JSON.parse(r.stdout), { ...failed, id: newId });
+    assert.match(r.stderr, new RegExp(`^${newId} already retries ${oldId}`, 'm'));
+    assert.match(r.stderr, new RegExp(`^error: job ${newId} FAILED: OCR_FAILED: unreadable`, 'm'));
+  });
+
+  void it('--follow: an api refusal is exit 1 and nothing is followed', async () => {
+    fake.retryAnswer = { status: 409, body: problemBody(409, 'JOB_NOT_RETRYABLE', `job ${oldId} is RUNNING`) };
+    const { open, state } = fakeSession({});
+    const r = await run(['retry', oldId, '--follow', '--config', configFile], open);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /JOB_NOT_RETRYABLE/);
+    assert.equal(r.stdout, '');
+    assert.deepEqual(state.watching, []);
   });
 });

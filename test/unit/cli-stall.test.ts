@@ -12,13 +12,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LocalConfig } from '../../emulators/local-config.js';
-import { parseUploadArgs, STALLED_STATUS, stalledMessage } from '../../scripts/cli/commands/upload.js';
+import { parseUploadArgs } from '../../scripts/cli/commands/upload.js';
+import { optionalFollowSettings, parseFollowSettings, STALLED_STATUS, stalledMessage } from '../../scripts/cli/job-follow.js';
 import { followJob, progressFingerprint, StallWatch, type FollowOutcome } from '../../scripts/cli/follow.js';
 import { UsageError, type CliContext } from '../../scripts/cli/io.js';
 import { toJobView, type JobView } from '../../scripts/cli/job-view.js';
 import { main } from '../../scripts/cli/main.js';
 import { formatStalled, renderJobProgress } from '../../scripts/cli/progress.js';
-import { ApiClient, type Session } from '../../scripts/cli/session.js';
+import { ApiClient, type Session, type SessionFactory } from '../../scripts/cli/session.js';
 import { problemBody } from '../../shared/http/problem.js';
 
 const job = (data: Record<string, unknown>, id = 'j1'): JobView => toJobView(id, data);
@@ -172,6 +173,18 @@ describe('stall options', () => {
     assert.equal(parseUploadArgs(['a.pdf', '--stall-timeout=30'], { SCRIPTORIUM_STALL_TIMEOUT: '120' })?.stallTimeoutMs, 30_000);
     assert.equal(parseUploadArgs(['a.pdf'], { SCRIPTORIUM_STALL_WARN: '15' })?.stallWarnMs, 15_000);
     assert.equal(parseUploadArgs(['a.pdf'], { SCRIPTORIUM_STALL_TIMEOUT: '' })?.stallTimeoutMs, 600_000, 'empty means unset');
+  });
+
+  it('are the same for job --follow and retry --follow, which take them only with --follow', () => {
+    assert.equal(optionalFollowSettings({}, { SCRIPTORIUM_STALL_TIMEOUT: '120' }), null);
+    assert.deepEqual(optionalFollowSettings({ follow: true }, {}), { timeoutMs: 600_000, stallTimeoutMs: 600_000, stallWarnMs: 60_000 });
+    assert.deepEqual(optionalFollowSettings({ follow: true, timeout: '30' }, { SCRIPTORIUM_STALL_TIMEOUT: '120', SCRIPTORIUM_STALL_WARN: '15' }), { timeoutMs: 30_000, stallTimeoutMs: 120_000, stallWarnMs: 15_000 });
+    assert.equal(optionalFollowSettings({ follow: true, 'stall-timeout': '0' }, { SCRIPTORIUM_STALL_TIMEOUT: '120' })?.stallTimeoutMs, 0);
+    assert.throws(() => optionalFollowSettings({ 'stall-timeout': '3' }, {}), (e: unknown) => e instanceof UsageError && e.message === '--stall-timeout needs --follow');
+    assert.throws(() => optionalFollowSettings({ timeout: '3' }, {}), (e: unknown) => e instanceof UsageError && e.message === '--timeout needs --follow');
+    // upload parses its options with the same function: one set of defaults.
+    const { timeoutMs, stallTimeoutMs, stallWarnMs } = parseUploadArgs(['a.pdf', '--stall-timeout', '7'], { SCRIPTORIUM_STALL_WARN: '2' }) ?? {};
+    assert.deepEqual({ timeoutMs, stallTimeoutMs, stallWarnMs }, parseFollowSettings({ 'stall-timeout': '7' }, { SCRIPTORIUM_STALL_WARN: '2' }));
   });
 
   it('refuses what is not a number of seconds', () => {
@@ -356,5 +369,95 @@ describe('scriptorium upload and a stalled job', () => {
     assert.equal(out.status, 'ERROR');
     assert.equal(out.error.code, 'TIMEOUT');
     assert.match(r.stderr, /stalled: no progress for \d\.\d s/, 'the warning is still shown');
+  });
+});
+
+// ---- `scriptorium job --follow` and `retry --follow` on a job that stops moving ----
+
+/** A session whose job `stuck` is read as `data` and delivered once to the listener, then never changes. */
+function stuckJobSession(data: Record<string, unknown>, seen: { watching: string[]; unsubscribed: number }): SessionFactory {
+  return (cfg: LocalConfig) =>
+    Promise.resolve({
+      config: cfg,
+      userEmail: cfg.demoUser.email,
+      api: new ApiClient(cfg.apiUrl, () => Promise.resolve('fake-token')),
+      watchJob(jobId: string, onChange: (job: JobView | null) => void) {
+        seen.watching.push(jobId);
+        const timer = setTimeout(() => onChange(toJobView(jobId, data)), 0);
+        return () => {
+          clearTimeout(timer);
+          seen.unsubscribed += 1;
+        };
+      },
+      getJob: (jobId: string) => Promise.resolve(toJobView(jobId, data)),
+      getDocument: () => Promise.resolve(null),
+      close: () => Promise.resolve(),
+    } satisfies Session);
+}
+
+async function cli(argv: string[], openSession: CliContext['openSession'], env: Record<string, string>, tty = false) {
+  const stdout = new Capture();
+  const stderr = new Capture(tty);
+  const code = await main({ argv: [...argv, '--config', configFile], stdout, stderr, env, openSession });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+describe('scriptorium job --follow and a stalled job', () => {
+  const pending = { status: 'PENDING', stage: 'upload', progress: 0, updatedAt: '2025-01-01T00:00:00.000Z' };
+
+  it('--json: exit 1, {jobId, status STALLED, error, job}, the stall shown on stderr first', async () => {
+    const seen = { watching: [] as string[], unsubscribed: 0 };
+    const started = Date.now();
+    const r = await cli(['job', 'job9', '--follow', '--json', '--stall-timeout', '0.6'], stuckJobSession(pending, seen), { SCRIPTORIUM_STALL_WARN: '0.2' });
+    assert.equal(r.code, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as { jobId: string; status: string; error: { code: string; message: string }; job: { id: string; status: string } };
+    assert.equal(out.jobId, 'job9');
+    assert.equal(out.status, STALLED_STATUS);
+    assert.equal(out.error.code, 'STALLED');
+    assert.match(out.error.message, /^job job9 stalled: no progress for \d\.\d s \(last seen: PENDING, upload, 0%, last updated 2025-01-01T00:00:00\.000Z\); stopped waiting/);
+    assert.deepEqual([out.job.id, out.job.status], ['job9', 'PENDING'], 'the job as last seen: the CLI did not change it');
+    assert.match(r.stderr, /^job job9: stalled: no progress for \d\.\d s \(last seen: PENDING, upload, 0%\)$/m);
+    assert.match(r.stderr, /^error: job job9 stalled: no progress/m);
+    assert.deepEqual(seen, { watching: ['job9'], unsubscribed: 1 });
+    assert.ok(Date.now() - started < 3000, 'gave up at the stall timeout, not the overall one');
+  });
+
+  it('without --json: the last state seen on stdout, the stall on stderr; $SCRIPTORIUM_STALL_TIMEOUT applies', async () => {
+    const r = await cli(['job', 'job9', '--follow'], stuckJobSession(pending, { watching: [], unsubscribed: 0 }), { SCRIPTORIUM_STALL_TIMEOUT: '0.5', SCRIPTORIUM_STALL_WARN: '0.2' });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^status +PENDING$/m);
+    assert.match(r.stderr, /^error: job job9 stalled: no progress for \d\.\d s/m);
+  });
+
+  it('draws the stall on the progress line of a terminal', async () => {
+    const r = await cli(['job', 'job9', '--follow', '--stall-timeout', '0.5'], stuckJobSession({ ...pending, status: 'RUNNING', stage: 'ocr', progress: 10 }, { watching: [], unsubscribed: 0 }), { SCRIPTORIUM_STALL_WARN: '0.2' }, true);
+    assert.equal(r.code, 1);
+    assert.ok(/\rjob job9 RUNNING +ocr +\[#*-+\] +10% {2}stalled: no progress for \d\.\d s/.test(r.stderr), JSON.stringify(r.stderr));
+  });
+
+  it('retry --follow: the new job stalls the same way', async () => {
+    const oldId = 'job_00000000000000000003';
+    const newId = 'job_00000000000000000004';
+    const api = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.method === 'POST' && req.url === `/api/v1/jobs/${oldId}/retry`) res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ jobId: newId, retryOf: oldId, created: true, status: 'RUNNING' }));
+        else res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify(problemBody(404, 'NOT_FOUND', req.url ?? '')));
+      });
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    try {
+      const seen = { watching: [] as string[], unsubscribed: 0 };
+      const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}/api`;
+      const open: CliContext['openSession'] = async (cfg) => ({ ...(await stuckJobSession({ status: 'RUNNING', stage: 'ocr', progress: 0, retryOf: oldId }, seen)(cfg)), api: new ApiClient(base, () => Promise.resolve('fake-token')) });
+      const r = await cli(['retry', oldId, '--follow', '--json', '--stall-timeout', '0.5'], open, { SCRIPTORIUM_STALL_WARN: '0.2' });
+      assert.equal(r.code, 1, r.stderr);
+      const out = JSON.parse(r.stdout) as { jobId: string; status: string; job: { retryOf: string } };
+      assert.deepEqual([out.jobId, out.status, out.job.retryOf], [newId, 'STALLED', oldId]);
+      assert.deepEqual(seen.watching, [newId]);
+      assert.match(r.stderr, new RegExp(`^${newId} retries ${oldId} \\(RUNNING\\); following it$`, 'm'));
+    } finally {
+      api.close();
+    }
   });
 });

@@ -1,11 +1,13 @@
 /**
  * `scriptorium jobs`: a project's jobs, newest first, with filters (`GET /v1/jobs`), and
- * `scriptorium cancel JOB_ID` / `scriptorium retry JOB_ID` (`POST /v1/jobs/:id/cancel|retry`).
+ * `scriptorium cancel JOB_ID` / `scriptorium retry JOB_ID [--follow]` (`POST /v1/jobs/:id/cancel|retry`;
+ * `--follow` follows the new job as `job --follow` does).
  */
 import { parseCommand, parsePositiveInt } from '../args.js';
 import { EXIT, UsageError, CliFailure, type CliContext, type Command } from '../io.js';
+import { DEFAULT_FOLLOW_TIMEOUT_MS, OPTIONAL_FOLLOW_ARG_OPTIONS, followAndPrint, optionalFollowSettings, stallTimeoutUsage } from '../job-follow.js';
 import { ApiError, loadConfig, openFirebaseSession } from '../session.js';
-import { CancelResponseSchema, JOB_CONTROL_ROUTES, JOB_KIND_VALUES, JOB_STATUS_VALUES, JobListResponseSchema, RetryResponseSchema, type JobSummary } from '../../../shared/api/job-control.js';
+import { CancelResponseSchema, JOB_CONTROL_ROUTES, JOB_KIND_VALUES, JOB_STATUS_VALUES, JobListResponseSchema, RetryResponseSchema, type JobSummary, type RetryResponse } from '../../../shared/api/job-control.js';
 import { JobIdSchema, ProjectIdSchema } from '../../../shared/ids.js';
 
 const JOBS_USAGE = `Usage: scriptorium jobs [--project ID] [--status S] [--kind K] [--since TIME] [--until TIME] [--limit N] [--all] [--json] [--config FILE]
@@ -96,47 +98,89 @@ Exit status: 0 when the job is cancelled or the cancel was requested, 1 when the
 (e.g. the job already ended), 2 on usage errors.
 `;
 
-const RETRY_USAGE = `Usage: scriptorium retry JOB_ID [--json] [--config FILE]
+const RETRY_USAGE = `Usage: scriptorium retry JOB_ID [--follow [--timeout SECONDS] [--stall-timeout SECONDS]] [--json] [--config FILE]
 
 Retries a FAILED or CANCELLED job as a new job (its retryOf names the old one), which starts again
 from the first stage. Asking twice retries once: the second call returns the same new job.
 Editors and admins only.
 
-Exit status: 0 when the retry job exists, 1 when the api refused (e.g. the job is not FAILED or
-CANCELLED), 2 on usage errors.
+Options:
+  --follow              follow the new job live until it ends (progress on stderr, as \`upload\`
+                        shows it), then show its final state as \`scriptorium job\` does
+  --timeout SECONDS     with --follow: how long to wait for the new job to end (default ${DEFAULT_FOLLOW_TIMEOUT_MS / 1000})
+${stallTimeoutUsage('the wait ends')}
+  --json                print the api's answer {jobId, retryOf, created, status}; with --follow, the
+                        new job's final document instead (as \`scriptorium job JOB_ID --follow --json\`)
+  --config FILE         local stack config (default: $SCRIPTORIUM_LOCAL_CONFIG or .scriptorium/local.json)
+  -h, --help            show this help
+
+Exit status: 0 when the retry job exists (with --follow: when it COMPLETED), 1 when the api refused
+(e.g. the job is not FAILED or CANCELLED) or, with --follow, when the new job FAILED, was CANCELLED,
+made no progress for --stall-timeout (STALLED), did not end within --timeout or could not be
+followed, 2 on usage errors.
 `;
 
-function jobAction(action: 'cancel' | 'retry'): Command['run'] {
-  return async (ctx) => {
-    const { values, positionals } = parseCommand(ctx.argv, { json: { type: 'boolean' } });
-    if (values.help) {
-      ctx.stdout.write(action === 'cancel' ? CANCEL_USAGE : RETRY_USAGE);
+/** The one JOB_ID of `cancel` and `retry`, checked. */
+function jobIdOperand(positionals: readonly string[]): string {
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'missing JOB_ID' : `expected one JOB_ID, got ${positionals.length} arguments`);
+  const jobId = positionals[0] as string;
+  if (!JobIdSchema.safeParse(jobId).success) throw new UsageError(`invalid job id '${jobId}' (job_ and 20 hex digits)`);
+  return jobId;
+}
+
+async function runCancel(ctx: CliContext): Promise<number> {
+  const { values, positionals } = parseCommand(ctx.argv, { json: { type: 'boolean' } });
+  if (values.help) {
+    ctx.stdout.write(CANCEL_USAGE);
+    return EXIT.OK;
+  }
+  const jobId = jobIdOperand(positionals);
+  const config = loadConfig(values.config, ctx.env);
+  const session = await (ctx.openSession ?? openFirebaseSession)(config);
+  try {
+    const out = await session.api.request('POST', JOB_CONTROL_ROUTES.cancel(jobId), CancelResponseSchema);
+    ctx.stdout.write(values.json ? `${JSON.stringify(out)}\n` : out.outcome === 'cancelled' ? `${jobId} CANCELLED\n` : `${jobId} cancel requested: the running attempt stops at its next step\n`);
+  } catch (err) {
+    if (err instanceof ApiError) throw new CliFailure(err.explain(`cancel job ${jobId}`));
+    throw err;
+  } finally {
+    await session.close();
+  }
+  return EXIT.OK;
+}
+
+async function runRetry(ctx: CliContext): Promise<number> {
+  const { values, positionals } = parseCommand(ctx.argv, { json: { type: 'boolean' }, ...OPTIONAL_FOLLOW_ARG_OPTIONS });
+  if (values.help) {
+    ctx.stdout.write(RETRY_USAGE);
+    return EXIT.OK;
+  }
+  const jobId = jobIdOperand(positionals);
+  const settings = optionalFollowSettings(values, ctx.env);
+  const config = loadConfig(values.config, ctx.env);
+  const session = await (ctx.openSession ?? openFirebaseSession)(config);
+  try {
+    let out: RetryResponse;
+    try {
+      out = await session.api.request('POST', JOB_CONTROL_ROUTES.retry(jobId), RetryResponseSchema);
+    } catch (err) {
+      if (err instanceof ApiError) throw new CliFailure(err.explain(`retry job ${jobId}`));
+      throw err;
+    }
+    const line = `${out.jobId} ${out.created ? 'retries' : 'already retries'} ${jobId} (${out.status})`;
+    if (!settings) {
+      ctx.stdout.write(values.json ? `${JSON.stringify(out)}\n` : `${line}\n`);
       return EXIT.OK;
     }
-    if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'missing JOB_ID' : `expected one JOB_ID, got ${positionals.length} arguments`);
-    const jobId = positionals[0] as string;
-    if (!JobIdSchema.safeParse(jobId).success) throw new UsageError(`invalid job id '${jobId}' (job_ and 20 hex digits)`);
-    const config = loadConfig(values.config, ctx.env);
-    const session = await (ctx.openSession ?? openFirebaseSession)(config);
-    try {
-      if (action === 'cancel') {
-        const out = await session.api.request('POST', JOB_CONTROL_ROUTES.cancel(jobId), CancelResponseSchema);
-        ctx.stdout.write(values.json ? `${JSON.stringify(out)}\n` : out.outcome === 'cancelled' ? `${jobId} CANCELLED\n` : `${jobId} cancel requested: the running attempt stops at its next step\n`);
-      } else {
-        const out = await session.api.request('POST', JOB_CONTROL_ROUTES.retry(jobId), RetryResponseSchema);
-        ctx.stdout.write(values.json ? `${JSON.stringify(out)}\n` : `${out.jobId} ${out.created ? 'retries' : 'already retries'} ${jobId} (${out.status})\n`);
-      }
-    } catch (err) {
-      if (err instanceof ApiError) throw new CliFailure(err.explain(`${action} job ${jobId}`));
-      throw err;
-    } finally {
-      await session.close();
-    }
-    return EXIT.OK;
-  };
+    // Stdout is kept for the new job's final state; which job that is goes with the progress.
+    ctx.stderr.write(`${line}; following it\n`);
+    return await followAndPrint(ctx, session, out.jobId, settings, values.json ?? false);
+  } finally {
+    await session.close();
+  }
 }
 
 /** `scriptorium cancel JOB_ID`. */
-export const cancelCommand: Command = { name: 'cancel', summary: 'cancel a job', usage: CANCEL_USAGE, run: jobAction('cancel') };
+export const cancelCommand: Command = { name: 'cancel', summary: 'cancel a job', usage: CANCEL_USAGE, run: runCancel };
 /** `scriptorium retry JOB_ID`. */
-export const retryCommand: Command = { name: 'retry', summary: 'retry a failed or cancelled job', usage: RETRY_USAGE, run: jobAction('retry') };
+export const retryCommand: Command = { name: 'retry', summary: 'retry a failed or cancelled job (--follow: follow the new job to its end)', usage: RETRY_USAGE, run: runRetry };

@@ -12,31 +12,20 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { ContentTypeSchema, ProjectIdSchema, type CreateUploadResponse } from '../../../shared/api/contracts.js';
 import { DocumentIdSchema } from '../../../shared/ids.js';
-import { parseCommand, parsePositiveInt, parseSeconds, parseSecondsOrZero } from '../args.js';
+import { parseCommand, parsePositiveInt } from '../args.js';
 import { guessContentType } from '../content-type.js';
 import { describeFsError, expandUploadPaths, type Expansion, type UploadEntry } from '../files.js';
-import { DEFAULT_STALL_TIMEOUT_MS, DEFAULT_STALL_WARN_MS, followJob } from '../follow.js';
 import { EXIT, UsageError, CliFailure, type CliContext, type Command } from '../io.js';
-import { formatJobError, formatKeyValues, type JobView } from '../job-view.js';
+import { ERROR_STATUS, FOLLOW_ARG_OPTIONS, followVerdict, followWithStall, jobProgressDisplay, lastSeen, parseFollowSettings, stallTimeoutUsage, type FollowHooks, type FollowSettings } from '../job-follow.js';
+import { formatJobError, formatKeyValues } from '../job-view.js';
 import { mapLimit } from '../limit.js';
-import { LineDrawer, formatDuration, formatIdle, formatStalled, renderBatchProgress, renderJobProgress, renderUploadDone, renderUploadProgress } from '../progress.js';
-import { ApiError, errorCode, loadConfig, openFirebaseSession, type Session } from '../session.js';
+import { LineDrawer, formatDuration, formatIdle, formatStalled, renderBatchProgress, renderUploadDone, renderUploadProgress } from '../progress.js';
+import { ApiError, loadConfig, openFirebaseSession, type Session } from '../session.js';
 import { putFile, type PutResult } from '../transfer.js';
 import { neutralizeControls } from './text.js';
 
 /** Status reported with `--no-wait` (the bytes are stored; the job has not been followed). */
 export const UPLOADED_STATUS = 'UPLOADED';
-
-/** Status of a file the CLI gave up on (refused, unreadable, timed out, ...); `error.code` says why. */
-export const ERROR_STATUS = 'ERROR';
-
-/** Status of a file whose job made no progress for the stall timeout (the CLI stopped waiting; the job may still finish). */
-export const STALLED_STATUS = 'STALLED';
-
-/** Environment variable: default of `--stall-timeout`, in seconds (0 disables). */
-export const STALL_TIMEOUT_ENV = 'SCRIPTORIUM_STALL_TIMEOUT';
-/** Environment variable: seconds without progress before a job is reported stalled (default 60). */
-export const STALL_WARN_ENV = 'SCRIPTORIUM_STALL_WARN';
 
 /** Default of `--concurrency`. */
 export const DEFAULT_CONCURRENCY = 4;
@@ -209,13 +198,7 @@ Options:
   --concurrency N       files in flight at once, upload and job (default ${DEFAULT_CONCURRENCY}, at most ${MAX_CONCURRENCY})
   --no-wait             stop after the uploads, printing the document and job ids
   --timeout SECONDS     how long to wait for each job, from the end of its upload (default 600)
-  --stall-timeout SECONDS
-                        give up on a job that makes no progress for this long (no change of
-                        status, stage, percentage, update time or stage heartbeat): the file ends
-                        STALLED (default $${STALL_TIMEOUT_ENV}, else ${DEFAULT_STALL_TIMEOUT_MS / 1000}; 0: never;
-                        --timeout still bounds the whole wait). After ${DEFAULT_STALL_WARN_MS / 1000} s without progress
-                        ($${STALL_WARN_ENV} seconds) "stalled: no progress for N s" is shown, and
-                        again at every multiple of it. The job itself is never changed
+${stallTimeoutUsage('the file ends')}
   --json                print JSON on stdout at the end; progress goes to stderr as lines.
                         One FILE that is a regular file: one object
                           {documentId, jobId, status, error?, pages?, language?, elapsedMs}
@@ -238,8 +221,8 @@ FAILED or was CANCELLED, or a file could not be read, uploaded or followed (refu
 stalled); 2 on usage errors (a FILE that does not exist, an unknown option; nothing is uploaded then).
 `;
 
-/** Validated command line of `upload`. */
-export interface UploadOptions {
+/** Validated command line of `upload` (with `--timeout` and the stall settings). */
+export interface UploadOptions extends FollowSettings {
   readonly operands: readonly string[];
   readonly projectId: string | undefined;
   /** `--document`: the one FILE becomes this document's next version. */
@@ -248,11 +231,6 @@ export interface UploadOptions {
   readonly contentType: string | undefined;
   readonly concurrency: number;
   readonly wait: boolean;
-  readonly timeoutMs: number;
-  /** No progress for this long ends the wait with STALLED; 0: never. */
-  readonly stallTimeoutMs: number;
-  /** No progress for this long is reported (and again every such interval). */
-  readonly stallWarnMs: number;
   readonly json: boolean;
   readonly config: string | undefined;
 }
@@ -268,23 +246,12 @@ export function parseUploadArgs(argv: readonly string[], env: Readonly<Record<st
     type: { type: 'string' },
     concurrency: { type: 'string' },
     'no-wait': { type: 'boolean' },
-    timeout: { type: 'string' },
-    'stall-timeout': { type: 'string' },
+    ...FOLLOW_ARG_OPTIONS,
     json: { type: 'boolean' },
   });
   if (values.help) return null;
   if (positionals.length === 0) throw new UsageError('missing FILE');
-  const timeoutMs = values.timeout === undefined ? 600_000 : parseSeconds('timeout', values.timeout);
-  const stallFlag = values['stall-timeout'];
-  const stallEnv = env[STALL_TIMEOUT_ENV];
-  const stallTimeoutMs =
-    stallFlag !== undefined
-      ? parseSecondsOrZero('--stall-timeout', stallFlag)
-      : stallEnv !== undefined && stallEnv.trim() !== ''
-        ? parseSecondsOrZero(STALL_TIMEOUT_ENV, stallEnv)
-        : DEFAULT_STALL_TIMEOUT_MS;
-  const warnEnv = env[STALL_WARN_ENV];
-  const stallWarnMs = warnEnv !== undefined && warnEnv.trim() !== '' ? parseSecondsOrZero(STALL_WARN_ENV, warnEnv) : DEFAULT_STALL_WARN_MS;
+  const follow = parseFollowSettings(values, env);
   const concurrency = values.concurrency === undefined ? DEFAULT_CONCURRENCY : parsePositiveInt('concurrency', values.concurrency);
   if (concurrency > MAX_CONCURRENCY) throw new UsageError(`--concurrency must be at most ${MAX_CONCURRENCY}, got ${concurrency}`);
   if (values.project !== undefined && !ProjectIdSchema.safeParse(values.project).success) {
@@ -307,9 +274,7 @@ export function parseUploadArgs(argv: readonly string[], env: Readonly<Record<st
     contentType,
     concurrency,
     wait: !values['no-wait'],
-    timeoutMs,
-    stallTimeoutMs,
-    stallWarnMs,
+    ...follow,
     json: values.json ?? false,
     config: values.config,
   };
@@ -365,31 +330,13 @@ function entryErrorResult(entry: Extract<UploadEntry, { kind: 'error' }>): Uploa
   return buildUploadResult({ documentId: null, jobId: null, status: ERROR_STATUS, error: { code: entry.code, message: `${entry.path}: ${entry.message}` }, elapsedMs: 0 });
 }
 
-/** What {@link uploadFile} reports while it works (each optional). */
-interface FileHooks {
+/** What {@link uploadFile} reports while it works (each optional); the job's own hooks as following it reports them. */
+interface FileHooks extends FollowHooks {
   /** The api created the document and job; the PUT starts now. */
   readonly created?: (created: CreateUploadResponse) => void;
   /** Bytes handed to the connection so far. */
   readonly progress?: (sent: number) => void;
   readonly uploaded?: (put: PutResult) => void;
-  /** Every state of the job the listener sees. */
-  readonly job?: (job: JobView) => void;
-  /** Every second while the job makes no progress (after the warning threshold); `report`: print a line now. */
-  readonly stalled?: (jobId: string, idleMs: number, report: boolean, last: JobView | null) => void;
-  /** Progress came after a reported stall that lasted `stalledMs`. */
-  readonly resumed?: (jobId: string, stalledMs: number) => void;
-}
-
-/** `RUNNING, ocr, 10 %` (or `nothing yet`): where a job was last seen, for messages. */
-export function lastSeen(job: JobView | null): string {
-  if (!job) return 'no state seen yet';
-  return [job.status, job.stage, job.progress === null ? null : `${Math.round(job.progress)}%`].filter((p): p is string => p !== null && p !== '').join(', ');
-}
-
-/** The message of a file given up on for lack of progress. */
-export function stalledMessage(jobId: string, idleMs: number, last: JobView | null): string {
-  const updated = last?.updatedAt ? `, last updated ${last.updatedAt}` : '';
-  return `job ${jobId} ${formatStalled(idleMs)} (last seen: ${lastSeen(last)}${updated}); stopped waiting (--stall-timeout). The job was not changed and may still finish: scriptorium job ${jobId}`;
 }
 
 /** How one file ended: its result, and for a failure the message for stderr. */
@@ -460,45 +407,20 @@ async function uploadFile(
 
   if (!opts.wait) return { result: buildUploadResult({ ...ids, status: UPLOADED_STATUS, elapsedMs: elapsed() }), message: null, uploaded };
 
-  const jobId = created.jobId;
-  const outcome = await followJob(session, jobId, opts.timeoutMs, (job) => hooks.job?.(job), {
-    warnAfterMs: opts.stallWarnMs,
-    timeoutMs: opts.stallTimeoutMs,
-    onStalled: (idleMs, report, last) => hooks.stalled?.(jobId, idleMs, report, last),
-    onResumed: (stalledMs) => hooks.resumed?.(jobId, stalledMs),
-  });
-  if (outcome.kind === 'stalled') {
-    const message = stalledMessage(jobId, outcome.idleMs, outcome.last);
-    const error = { code: STALLED_STATUS, message, retryable: true };
-    return { result: buildUploadResult({ ...ids, status: STALLED_STATUS, error, elapsedMs: elapsed() }), message, uploaded };
-  }
-  if (outcome.kind === 'timeout') {
-    const seen = outcome.last ? ` (last seen: ${outcome.last.status}${outcome.last.stage ? `, ${outcome.last.stage}` : ''})` : '';
-    return fail('TIMEOUT', `gave up waiting for job ${created.jobId} after ${formatDuration(opts.timeoutMs)}${seen}; follow it with: scriptorium job ${created.jobId}`);
-  }
-  if (outcome.kind === 'error') {
-    const code = errorCode(outcome.error);
-    return fail(
-      'LISTEN_FAILED',
-      code === 'permission-denied'
-        ? `cannot read job ${created.jobId} as ${session.userEmail} (permission-denied: not a member of its project?)`
-        : `listening to job ${created.jobId} failed: ${code ?? outcome.error.message}`,
-    );
-  }
-
-  const job = outcome.job;
+  const outcome = await followWithStall(session, created.jobId, opts, hooks);
+  const verdict = followVerdict(created.jobId, outcome, opts.timeoutMs, session.userEmail);
   let pages: number | null = null;
   let language: string | null = null;
-  if (job.status === 'COMPLETED') {
+  const job = verdict.job;
+  if (verdict.status === 'COMPLETED' && job) {
     // The document record is where page count and language live; the job's result is a fallback.
     const doc = await session.getDocument(created.documentId).catch(() => null);
     pages = doc?.pageCount ?? (typeof job.result?.pageCount === 'number' ? job.result.pageCount : null);
     language = doc?.language ?? (typeof job.result?.language === 'string' ? job.result.language : null);
   }
-  const error = job.status === 'COMPLETED' ? null : (job.error ?? { code: job.status, message: `job ended ${job.status} without an error`, retryable: null });
   return {
-    result: buildUploadResult({ ...ids, status: job.status, error, pages, language, elapsedMs: elapsed() }),
-    message: error ? `job ${created.jobId} ${job.status}: ${formatJobError(error)}` : null,
+    result: buildUploadResult({ ...ids, status: verdict.status, error: verdict.error, pages, language, elapsedMs: elapsed() }),
+    message: verdict.message,
     uploaded,
   };
 }
@@ -513,9 +435,8 @@ async function uploadSingle(ctx: CliContext, opts: UploadOptions, session: Sessi
     const file = entry;
     const tty = Boolean(ctx.stderr.isTTY) && !opts.json;
     const bar = new LineDrawer(ctx.stderr);
-    const jobLine = new LineDrawer(ctx.stderr, 50);
+    const jobLine = jobProgressDisplay(ctx.stderr, tty);
     let putStarted = performance.now();
-    let lastLine = '';
     outcome = await uploadFile(session, opts, file, started, {
       created: (created) => {
         if (!opts.json) ctx.stderr.write(`document ${created.documentId}, job ${created.jobId}\n`);
@@ -530,27 +451,9 @@ async function uploadSingle(ctx: CliContext, opts: UploadOptions, session: Sessi
           ctx.stderr.write(`${renderUploadDone(file.name, put.bytes, put.elapsedMs)}\n`);
         }
       },
-      stalled: (jobId, idleMs, report, last) => {
-        if (tty) {
-          const seen = { status: last?.status ?? 'WAITING', stage: last?.stage ?? null, progress: last?.progress ?? null };
-          jobLine.draw(renderJobProgress({ jobId, ...seen, columns: jobLine.columns, note: formatStalled(idleMs) }), true);
-        } else if (report) {
-          ctx.stderr.write(`job ${jobId}: ${formatStalled(idleMs)} (last seen: ${lastSeen(last)})\n`);
-        }
-      },
-      resumed: (jobId, stalledMs) => {
-        if (!tty) ctx.stderr.write(`job ${jobId}: moving again after ${formatIdle(stalledMs)} without progress\n`);
-      },
-      job: (job) => {
-        if (tty) {
-          jobLine.draw(renderJobProgress({ jobId: job.id, status: job.status, stage: job.stage, progress: job.progress, columns: jobLine.columns }), true);
-        } else {
-          // Without a terminal: one line per status or stage change, not per progress step.
-          const line = `job ${job.id}: ${job.status}${job.stage ? ` (${job.stage})` : ''}`;
-          if (line !== lastLine) ctx.stderr.write(`${line}${job.progress !== null ? ` ${Math.round(job.progress)}%` : ''}\n`);
-          lastLine = line;
-        }
-      },
+      job: jobLine.job,
+      stalled: jobLine.stalled,
+      resumed: jobLine.resumed,
     });
     bar.finish();
     jobLine.finish();
