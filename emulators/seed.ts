@@ -62,12 +62,17 @@ async function authAdmin<T>(target: SeedTarget, method: string, body: unknown): 
   return JSON.parse(text) as T;
 }
 
-/** Creates the demo user, or reuses it (resetting its password) when one with its e-mail exists. */
+/**
+ * Creates the demo user, or reuses it (resetting its e-mail, password and claims) when one with its
+ * e-mail or its uid exists. Looked up by both: an account imported from a persisted platform was
+ * once found by its uid but not by its e-mail right after the emulator started (its create then
+ * failed DUPLICATE_LOCAL_ID and the restart with it).
+ */
 export async function ensureDemoUser(target: SeedTarget): Promise<DemoUser> {
-  const found = await authAdmin<LookupResponse>(target, 'accounts:lookup', { email: [DEMO_USER_EMAIL] });
-  const existing = found.users?.[0];
+  const byEmail = await authAdmin<LookupResponse>(target, 'accounts:lookup', { email: [DEMO_USER_EMAIL] });
+  const existing = byEmail.users?.[0] ?? (await authAdmin<LookupResponse>(target, 'accounts:lookup', { localId: [DEMO_USER_UID] })).users?.[0];
   if (existing) {
-    await authAdmin(target, 'accounts:update', { localId: existing.localId, password: DEMO_USER_PASSWORD, emailVerified: true, customAttributes: DEMO_CLAIMS, disableUser: false });
+    await authAdmin(target, 'accounts:update', { localId: existing.localId, email: DEMO_USER_EMAIL, password: DEMO_USER_PASSWORD, emailVerified: true, customAttributes: DEMO_CLAIMS, disableUser: false });
     return { uid: existing.localId, email: DEMO_USER_EMAIL, password: DEMO_USER_PASSWORD };
   }
   const created = await authAdmin<{ localId: string }>(target, 'accounts', {

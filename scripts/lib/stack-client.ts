@@ -51,12 +51,28 @@ export async function signUpUnprovisioned(cfg: LocalConfig, email: string, passw
   return idToken(cfg, 'signUp', email, password);
 }
 
+/** The code of a fetch failure's cause (undici wraps socket errors in a TypeError 'fetch failed'). */
+function causeCode(err: unknown): string | undefined {
+  const cause = err instanceof Error ? (err as Error & { cause?: unknown }).cause : undefined;
+  return typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string' ? cause.code : undefined;
+}
+
 export async function api(cfg: LocalConfig, token: string | null, method: string, route: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }> {
-  const res = await fetch(`${cfg.apiUrl}${route}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const send = () =>
+    fetch(`${cfg.apiUrl}${route}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  let res: Response;
+  try {
+    res = await send();
+  } catch (err) {
+    // A kept-alive connection the server closed as idle just as it was reused: the request never
+    // reached the handler (the server only closes idle connections), so sending it again is safe.
+    if (causeCode(err) !== 'UND_ERR_SOCKET') throw new Error(`${method} ${route}: ${err instanceof Error ? err.message : String(err)} (${causeCode(err) ?? 'no cause code'})`, { cause: err });
+    res = await send();
+  }
   const text = await res.text();
   let json: unknown = null;
   try {
