@@ -119,9 +119,12 @@ export interface StallOptions {
   readonly clock?: () => number;
 }
 
-/** A tenth of the smaller threshold (the precision of the stall verdicts), between 10 ms and 1 s. */
-function defaultTick(stall: StallOptions): number {
-  const thresholds = [stall.warnAfterMs, stall.timeoutMs].filter((t) => t > 0);
+/**
+ * How often to check a {@link StallWatch} (and, for a follower that polls, to read the jobs): a
+ * tenth of the smaller threshold (the precision of the stall verdicts), between 10 ms and 1 s.
+ */
+export function stallTickMs(warnAfterMs: number, timeoutMs: number): number {
+  const thresholds = [warnAfterMs, timeoutMs].filter((t) => t > 0);
   return Math.min(1000, Math.max(10, Math.min(...thresholds, 10_000) / 10));
 }
 
@@ -162,7 +165,7 @@ export function followJob(
           const verdict = watch.check();
           if (verdict.kind === 'timeout') finish({ kind: 'stalled', last, idleMs: verdict.idleMs });
           else if (verdict.kind === 'stalled') stall?.onStalled?.(verdict.idleMs, verdict.report, last);
-        }, stall ? (stall.tickMs ?? defaultTick(stall)) : 1000)
+        }, stall ? (stall.tickMs ?? stallTickMs(stall.warnAfterMs, stall.timeoutMs)) : 1000)
       : null;
     const unsubscribe = session.watchJob(
       jobId,

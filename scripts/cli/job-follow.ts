@@ -1,8 +1,9 @@
 /**
- * What the commands that follow a job share (`upload`, `job --follow`, `retry --follow`): the
- * `--timeout` and `--stall-timeout` options with their environment defaults, the live display of one
- * job on stderr (a redrawn line on a terminal, a line per status or stage change otherwise, the
- * "stalled: no progress" warnings), and how following ended as a status, an error and a message.
+ * What the commands that follow a job share (`upload`, `job --follow`, `retry --follow`, `speak`,
+ * `translate-video`, `reembed`): the `--timeout` and `--stall-timeout` options with their environment
+ * defaults, the live display of one job on stderr (a redrawn line on a terminal, a line per status or
+ * stage change otherwise, the "stalled: no progress" warnings), and how following ended as a status,
+ * an error and a message.
  */
 import { parseSeconds, parseSecondsOrZero } from './args.js';
 import { DEFAULT_STALL_TIMEOUT_MS, DEFAULT_STALL_WARN_MS, followJob, type FollowOutcome } from './follow.js';
@@ -24,6 +25,8 @@ export const STALL_WARN_ENV = 'SCRIPTORIUM_STALL_WARN';
 
 /** Default of `--timeout` for following a job. */
 export const DEFAULT_FOLLOW_TIMEOUT_MS = 600_000;
+/** Default of `--timeout` for the commands whose jobs are long by nature (`speak`, `translate-video`, `reembed`). */
+export const LONG_FOLLOW_TIMEOUT_MS = 1_800_000;
 
 /** The parseArgs declarations of `--timeout` and `--stall-timeout`, spread into a command's own. */
 export const FOLLOW_ARG_OPTIONS = {
@@ -50,13 +53,15 @@ export interface FollowSettings {
 /**
  * The settings from the parsed `--timeout` / `--stall-timeout` values: the flag wins over
  * `$SCRIPTORIUM_STALL_TIMEOUT`, an empty variable counts as unset; the warning threshold comes from
- * `$SCRIPTORIUM_STALL_WARN` only. Throws a UsageError for what is not a number of seconds.
+ * `$SCRIPTORIUM_STALL_WARN` only; `defaultTimeoutMs` is the command's own default of `--timeout`.
+ * Throws a UsageError for what is not a number of seconds.
  */
 export function parseFollowSettings(
   values: { readonly timeout?: string; readonly 'stall-timeout'?: string },
   env: Readonly<Record<string, string | undefined>>,
+  defaultTimeoutMs = DEFAULT_FOLLOW_TIMEOUT_MS,
 ): FollowSettings {
-  const timeoutMs = values.timeout === undefined ? DEFAULT_FOLLOW_TIMEOUT_MS : parseSeconds('timeout', values.timeout);
+  const timeoutMs = values.timeout === undefined ? defaultTimeoutMs : parseSeconds('timeout', values.timeout);
   const stallFlag = values['stall-timeout'];
   const stallEnv = env[STALL_TIMEOUT_ENV];
   const stallTimeoutMs =
@@ -89,12 +94,14 @@ export function optionalFollowSettings(
 /**
  * The `--stall-timeout` lines of a command's usage, the same wherever a job is followed but for
  * `ends`, what becomes of the wait (`the file ends`, `the wait ends`): it is followed by STALLED.
+ * A line break in `ends` continues at the indentation of the option's text.
  */
 export function stallTimeoutUsage(ends: string): string {
+  const indent = ' '.repeat(24);
   return `  --stall-timeout SECONDS
-                        give up on a job that makes no progress for this long (no change of
-                        status, stage, percentage, update time or stage heartbeat): ${ends}
-                        STALLED (default $${STALL_TIMEOUT_ENV}, else ${DEFAULT_STALL_TIMEOUT_MS / 1000}; 0: never;
+${indent}give up on a job that makes no progress for this long (no change of
+${indent}status, stage, percentage, update time or stage heartbeat): ${ends.split('\n').join(`\n${indent}`)}
+${indent}STALLED (default $${STALL_TIMEOUT_ENV}, else ${DEFAULT_STALL_TIMEOUT_MS / 1000}; 0: never;
                         --timeout still bounds the whole wait). After ${DEFAULT_STALL_WARN_MS / 1000} s without progress
                         ($${STALL_WARN_ENV} seconds) "stalled: no progress for N s" is shown, and
                         again at every multiple of it. The job itself is never changed`;
@@ -125,23 +132,53 @@ export interface JobProgressDisplay extends Required<FollowHooks> {
   finish(): void;
 }
 
+/** Without a terminal: the line to print for a state of the job, or null to print none. */
+export type JobLines = (job: JobView) => string | null;
+
+/**
+ * {@link JobLines} printing `line(job)` whenever `key(job)` differs from the last state's (by
+ * default the line itself), so a listener re-delivering a state prints nothing.
+ */
+export function changedLines(line: (job: JobView) => string, key: (job: JobView) => string = line): JobLines {
+  let lastKey: string | null = null;
+  return (job) => {
+    const k = key(job);
+    if (k === lastKey) return null;
+    lastKey = k;
+    return line(job);
+  };
+}
+
+/** `job j1: RUNNING (ocr)`: what a line of the default display says, without its percentage. */
+function statusText(job: JobView): string {
+  return `job ${job.id}: ${job.status}${job.stage ? ` (${job.stage})` : ''}`;
+}
+
+/** `job j1: stalled: no progress for 75 s (last seen: RUNNING, ocr, 10%)`: the stall warning as a line. */
+export function stalledLine(jobId: string, idleMs: number, last: JobView | null): string {
+  return `job ${jobId}: ${formatStalled(idleMs)} (last seen: ${lastSeen(last)})`;
+}
+
+/** `job j1: moving again after 75 s without progress`. */
+export function resumedLine(jobId: string, stalledMs: number): string {
+  return `job ${jobId}: moving again after ${formatIdle(stalledMs)} without progress`;
+}
+
 /**
  * On a terminal (`tty`) one line redrawn in place (status, stage, bar, and the stall note); without
- * one a line per status or stage change, a line at each stall threshold and one when the job moves
- * again.
+ * one the lines of `lines` (default: a line per status or stage change, not per progress step), a
+ * line at each stall threshold and one when the job moves again. A command keeping its own progress
+ * lines passes them as `lines`; the stall lines are the same for every command.
  */
-export function jobProgressDisplay(stderr: OutStream, tty: boolean): JobProgressDisplay {
+export function jobProgressDisplay(stderr: OutStream, tty: boolean, lines: JobLines = changedLines((job) => `${statusText(job)}${job.progress !== null ? ` ${Math.round(job.progress)}%` : ''}`, statusText)): JobProgressDisplay {
   const line = new LineDrawer(stderr, 50);
-  let lastLine = '';
   return {
     job: (job) => {
       if (tty) {
         line.draw(renderJobProgress({ jobId: job.id, status: job.status, stage: job.stage, progress: job.progress, columns: line.columns }), true);
       } else {
-        // Without a terminal: one line per status or stage change, not per progress step.
-        const text = `job ${job.id}: ${job.status}${job.stage ? ` (${job.stage})` : ''}`;
-        if (text !== lastLine) stderr.write(`${text}${job.progress !== null ? ` ${Math.round(job.progress)}%` : ''}\n`);
-        lastLine = text;
+        const text = lines(job);
+        if (text !== null) stderr.write(`${text}\n`);
       }
     },
     stalled: (jobId, idleMs, report, last) => {
@@ -149,11 +186,11 @@ export function jobProgressDisplay(stderr: OutStream, tty: boolean): JobProgress
         const seen = { status: last?.status ?? 'WAITING', stage: last?.stage ?? null, progress: last?.progress ?? null };
         line.draw(renderJobProgress({ jobId, ...seen, columns: line.columns, note: formatStalled(idleMs) }), true);
       } else if (report) {
-        stderr.write(`job ${jobId}: ${formatStalled(idleMs)} (last seen: ${lastSeen(last)})\n`);
+        stderr.write(`${stalledLine(jobId, idleMs, last)}\n`);
       }
     },
     resumed: (jobId, stalledMs) => {
-      if (!tty) stderr.write(`job ${jobId}: moving again after ${formatIdle(stalledMs)} without progress\n`);
+      if (!tty) stderr.write(`${resumedLine(jobId, stalledMs)}\n`);
     },
     finish: () => line.finish(),
   };

@@ -298,6 +298,14 @@ void describe('usage errors exit 2 without signing in', () => {
     ['retry --follow with a bad --timeout', ['retry', 'job_0123456789abcdef0123', '--follow', '--timeout', 'x'], /--timeout must be a positive number/],
     ['retry --follow of a bad id', ['retry', 'nope', '--follow'], /invalid job id 'nope'/],
     ['health with an argument', ['health', 'now'], /unexpected argument/],
+    ['speak with a bad --stall-timeout', ['speak', 'Hello.', '--out', path.join(tmp, 'x.mp3'), '--stall-timeout', 'soon'], /--stall-timeout must be a number of seconds \(0 to disable\), got 'soon'/],
+    ['speak with a negative --stall-timeout', ['speak', 'Hello.', '--out', path.join(tmp, 'x.mp3'), '--stall-timeout=-1'], /--stall-timeout must be a number of seconds \(0 to disable\)/],
+    ['speak with a bad --timeout', ['speak', 'Hello.', '--out', path.join(tmp, 'x.mp3'), '--timeout', '0'], /--timeout must be a positive number of seconds, got '0'/],
+    ['speak with --stall-timeout without a value', ['speak', 'Hello.', '--out', path.join(tmp, 'x.mp3'), '--stall-timeout'], /argument missing/],
+    ['translate-video with a bad --stall-timeout', ['translate-video', pdf, '--to', 'es', '--stall-timeout', '10m'], /--stall-timeout must be a number of seconds \(0 to disable\), got '10m'/],
+    ['translate-video with a bad --timeout', ['translate-video', pdf, '--to', 'es', '--timeout', 'abc'], /--timeout must be a positive number of seconds, got 'abc'/],
+    ['reembed with a bad --stall-timeout', ['reembed', '--stall-timeout', 'later'], /--stall-timeout must be a number of seconds \(0 to disable\), got 'later'/],
+    ['reembed with a bad --timeout', ['reembed', '--timeout=-5'], /--timeout must be a positive number of seconds/],
   ];
   for (const [name, argv, message] of cases) {
     void it(name, async () => {
@@ -305,6 +313,33 @@ void describe('usage errors exit 2 without signing in', () => {
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, message);
       assert.equal(r.stdout, '');
+    });
+  }
+});
+
+void describe('the follow settings of speak, translate-video and reembed come from the environment as upload\'s', () => {
+  const commands: [string, string[]][] = [
+    ['speak', ['speak', 'Hello.', '--out', path.join(tmp, 'x.mp3')]],
+    ['translate-video', ['translate-video', pdf, '--to', 'es']],
+    ['reembed', ['reembed']],
+  ];
+  for (const [name, argv] of commands) {
+    void it(`${name}: a bad $SCRIPTORIUM_STALL_TIMEOUT or $SCRIPTORIUM_STALL_WARN is a usage error (exit 2), before signing in`, async () => {
+      const timeout = await run(argv, neverOpen, { SCRIPTORIUM_STALL_TIMEOUT: '10m' });
+      assert.equal(timeout.code, 2, timeout.stderr);
+      assert.match(timeout.stderr, /SCRIPTORIUM_STALL_TIMEOUT must be a number of seconds \(0 to disable\), got '10m'/);
+      assert.equal(timeout.stdout, '');
+      const warn = await run(argv, neverOpen, { SCRIPTORIUM_STALL_WARN: 'often' });
+      assert.equal(warn.code, 2, warn.stderr);
+      assert.match(warn.stderr, /SCRIPTORIUM_STALL_WARN must be a number of seconds/);
+    });
+    void it(`${name}: --help shows --timeout and --stall-timeout`, async () => {
+      const r = await run([name, '--help']);
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /\[--timeout SECONDS\] \[--stall-timeout SECONDS\]/);
+      assert.match(r.stdout, /^ {2}--stall-timeout SECONDS$/m);
+      assert.match(r.stdout, /"stalled: no progress for N s"/);
+      assert.match(r.stdout, /STALLED/);
     });
   }
 });

@@ -1,11 +1,12 @@
 /**
  * Clients are told when a job stalls: the stall watch on an injected clock, followJob's verdicts,
- * the options (`--stall-timeout`, SCRIPTORIUM_STALL_TIMEOUT / SCRIPTORIUM_STALL_WARN), and
- * `scriptorium upload` end to end against a fake api/storage server and a fake listener whose job
- * stops moving: the "stalled: no progress" lines, STALLED in --json, exit 1.
+ * the options (`--stall-timeout`, SCRIPTORIUM_STALL_TIMEOUT / SCRIPTORIUM_STALL_WARN), and every
+ * command that follows a job (`upload`, `job --follow`, `retry --follow`, `speak`,
+ * `translate-video`, `reembed`) end to end against a fake api/storage server and a fake listener (or
+ * fake reads) whose job stops moving: the "stalled: no progress" lines, STALLED in --json, exit 1.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LocalConfig } from '../../emulators/local-config.js';
 import { parseUploadArgs } from '../../scripts/cli/commands/upload.js';
-import { optionalFollowSettings, parseFollowSettings, STALLED_STATUS, stalledMessage } from '../../scripts/cli/job-follow.js';
+import { LONG_FOLLOW_TIMEOUT_MS, optionalFollowSettings, parseFollowSettings, STALLED_STATUS, stalledMessage } from '../../scripts/cli/job-follow.js';
 import { followJob, progressFingerprint, StallWatch, type FollowOutcome } from '../../scripts/cli/follow.js';
 import { UsageError, type CliContext } from '../../scripts/cli/io.js';
 import { toJobView, type JobView } from '../../scripts/cli/job-view.js';
@@ -187,6 +188,11 @@ describe('stall options', () => {
     assert.deepEqual({ timeoutMs, stallTimeoutMs, stallWarnMs }, parseFollowSettings({ 'stall-timeout': '7' }, { SCRIPTORIUM_STALL_WARN: '2' }));
   });
 
+  it('speak, translate-video and reembed: the same settings, with their own longer default --timeout', () => {
+    assert.deepEqual(parseFollowSettings({}, { SCRIPTORIUM_STALL_TIMEOUT: '120', SCRIPTORIUM_STALL_WARN: '15' }, LONG_FOLLOW_TIMEOUT_MS), { timeoutMs: 1_800_000, stallTimeoutMs: 120_000, stallWarnMs: 15_000 });
+    assert.equal(parseFollowSettings({ timeout: '30' }, {}, LONG_FOLLOW_TIMEOUT_MS).timeoutMs, 30_000, 'the flag wins over the default');
+  });
+
   it('refuses what is not a number of seconds', () => {
     assert.throws(() => parseUploadArgs(['a.pdf', '--stall-timeout=-1']), (e: unknown) => e instanceof UsageError && /--stall-timeout must be a number of seconds \(0 to disable\)/.test(e.message));
     assert.throws(() => parseUploadArgs(['a.pdf', '--stall-timeout', 'soon']), UsageError);
@@ -226,6 +232,8 @@ let configFile = '';
 let created = 0;
 /** Job id per uploaded file name, in the order of the create-upload requests. */
 const jobFiles = new Map<string, string>();
+/** The job ids `POST /v1/reembed` answers with. */
+let reembedJobs: string[] = [];
 
 before(async () => {
   server = http.createServer((req, res) => {
@@ -247,6 +255,15 @@ before(async () => {
           bucket: 'b',
           object: `o${created}`,
         });
+      }
+      if (req.method === 'POST' && req.url === '/api/v1/jobs') {
+        // A speech job (`speak`): scripted under the name 'speech'.
+        created += 1;
+        jobFiles.set(`job${created}`, 'speech');
+        return json(201, { jobId: `job${created}`, kind: 'tts.synthesize', status: 'PENDING', created: true });
+      }
+      if (req.method === 'POST' && req.url === '/api/v1/reembed') {
+        return json(202, { model: 'local/hash-384', jobs: reembedJobs.map((jobId, i) => ({ documentId: `doc_${String(i).padStart(20, '0')}`, jobId, version: 1 })), skipped: [] });
       }
       if (req.method === 'PUT') return json(200, {});
       return json(404, problemBody(404, 'NOT_FOUND', req.url ?? ''));
@@ -282,7 +299,7 @@ after(() => {
 /** Per file name: the updates delivered at the given delays (ms after the listener opens). */
 type Script = Record<string, [number, Record<string, unknown>][]>;
 
-function fakeSession(script: Script): CliContext['openSession'] {
+function fakeSession(script: Script): SessionFactory {
   return (cfg: LocalConfig) =>
     Promise.resolve({
       config: cfg,
@@ -459,5 +476,175 @@ describe('scriptorium job --follow and a stalled job', () => {
     } finally {
       api.close();
     }
+  });
+});
+
+// ---- `speak`, `translate-video` and `reembed` on a job that stops moving ----
+
+/** The session of {@link fakeSession}, whose `getJob` reads the scripted job as it is `ms` after the first read (for reembed, which polls). */
+function pollingSession(states: Record<string, (ms: number) => Record<string, unknown> | null>, reads: string[] = []): SessionFactory {
+  let first: number | null = null;
+  return async (cfg: LocalConfig) => ({
+    ...(await fakeSession({})(cfg)),
+    getJob: (jobId: string) => {
+      reads.push(jobId);
+      first ??= Date.now();
+      const data = states[jobId]?.(Date.now() - first) ?? null;
+      return Promise.resolve(data === null ? null : toJobView(jobId, data));
+    },
+  });
+}
+
+describe('scriptorium speak and a stalled job', () => {
+  const stuck = [[0, { status: 'RUNNING', stage: 'synthesize', progress: 10, updatedAt: '2025-01-01T00:00:00.000Z' }]] as [number, Record<string, unknown>][];
+
+  it('--json: status STALLED with the message, exit 1, the stall line on stderr, no file', async () => {
+    const out = path.join(tmp, 'speak-stalled.mp3');
+    const started = Date.now();
+    const r = await cli(['speak', 'Good morning.', '--out', out, '--json', '--stall-timeout', '0.6'], fakeSession({ speech: stuck }), { SCRIPTORIUM_STALL_WARN: '0.2' });
+    assert.equal(r.code, 1, r.stderr);
+    const json = JSON.parse(r.stdout) as { jobId: string; status: string; out: string | null; error: { code: string; message: string } };
+    assert.equal(json.status, STALLED_STATUS);
+    assert.equal(json.out, null);
+    assert.equal(json.error.code, 'STALLED');
+    assert.match(json.error.message, new RegExp(`^job ${json.jobId} stalled: no progress for \\d\\.\\d s \\(last seen: RUNNING, synthesize, 10%, last updated 2025-01-01T00:00:00\\.000Z\\); stopped waiting \\(--stall-timeout\\)`));
+    assert.match(r.stderr, new RegExp(`^job ${json.jobId}: stalled: no progress for \\d\\.\\d s \\(last seen: RUNNING, synthesize, 10%\\)$`, 'm'));
+    assert.match(r.stderr, new RegExp(`^error: job ${json.jobId} stalled: no progress`, 'm'));
+    assert.equal(existsSync(out), false);
+    assert.ok(Date.now() - started < 3000, 'gave up at the stall timeout, not the 1800 s --timeout');
+  });
+
+  it('without --json: its own progress line, then the stall; $SCRIPTORIUM_STALL_TIMEOUT applies', async () => {
+    const r = await cli(['speak', 'Good morning.', '--out', path.join(tmp, 'speak-env.mp3')], fakeSession({ speech: stuck }), { SCRIPTORIUM_STALL_TIMEOUT: '0.5', SCRIPTORIUM_STALL_WARN: '0.2' });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stdout, '');
+    // The bar line speak always printed without a terminal is kept.
+    assert.match(r.stderr, /^job job\d+ RUNNING +synthesize +\[#*-+\] +10%$/m);
+    assert.match(r.stderr, /^job job\d+: stalled: no progress for \d\.\d s \(last seen: RUNNING, synthesize, 10%\)$/m);
+    assert.match(r.stderr, /^error: job job\d+ stalled: no progress for \d\.\d s/m);
+  });
+
+  it('a job that FAILED is reported as before: its line on stderr, or its error in the JSON; exit 1, no file', async () => {
+    const failed = [[0, { status: 'FAILED', stage: 'synthesize', progress: 10, error: { code: 'INVALID_SSML', message: 'unclosed <p>', retryable: false } }]] as [number, Record<string, unknown>][];
+    const out = path.join(tmp, 'speak-failed.mp3');
+    const text = await cli(['speak', 'Hello.', '--out', out], fakeSession({ speech: failed }), {});
+    assert.equal(text.code, 1, text.stderr);
+    assert.match(text.stderr, /^job job\d+ FAILED: INVALID_SSML: unclosed <p> \(not retryable\)$/m);
+    assert.doesNotMatch(text.stderr, /^error:/m);
+    const json = await cli(['speak', 'Hello.', '--out', out, '--json'], fakeSession({ speech: failed }), {});
+    assert.equal(json.code, 1, json.stderr);
+    const { jobId, ...rest } = JSON.parse(json.stdout) as { jobId: string };
+    assert.match(jobId, /^job\d+$/);
+    assert.deepEqual(rest, { status: 'FAILED', out: null, result: null, error: { code: 'INVALID_SSML', message: 'unclosed <p>' }, metrics: null });
+    assert.equal(existsSync(out), false);
+  });
+
+  it('draws the stall on the progress line of a terminal', async () => {
+    const r = await cli(['speak', 'Good morning.', '--out', path.join(tmp, 'speak-tty.mp3'), '--stall-timeout', '0.5'], fakeSession({ speech: stuck }), { SCRIPTORIUM_STALL_WARN: '0.2' }, true);
+    assert.equal(r.code, 1);
+    assert.ok(/\rjob job\d+ RUNNING +synthesize +\[#*-+\] +10% {2}stalled: no progress for \d\.\d s/.test(r.stderr), JSON.stringify(r.stderr));
+  });
+});
+
+describe('scriptorium translate-video and a stalled job', () => {
+  const clip = path.join(tmp, 'clip.mp4');
+  writeFileSync(clip, Buffer.alloc(3000, 3));
+  const stuck = [
+    [0, { status: 'RUNNING', stage: 'transcribe', progress: 5 }],
+    [20, { status: 'RUNNING', stage: 'transcribe', progress: 40, updatedAt: '2025-01-01T00:00:00.000Z' }],
+  ] as [number, Record<string, unknown>][];
+
+  it('--json: the ids with status STALLED, exit 1, the stall line on stderr, no file written', async () => {
+    const outDir = path.join(tmp, 'tv-json');
+    const r = await cli(['translate-video', clip, '--to', 'es', '--out', outDir, '--json', '--stall-timeout', '0.6'], fakeSession({ 'clip.mp4': stuck }), { SCRIPTORIUM_STALL_WARN: '0.2' });
+    assert.equal(r.code, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as { documentId: string; jobId: string; to: string; status: string; error: { code: string; message: string } };
+    assert.deepEqual([out.to, out.status, out.error.code], ['es', STALLED_STATUS, 'STALLED']);
+    assert.match(out.documentId, /^doc\d+$/);
+    assert.match(out.error.message, new RegExp(`^job ${out.jobId} stalled: no progress for \\d\\.\\d s \\(last seen: RUNNING, transcribe, 40%`));
+    // The stall is shown with --json too (on stderr); the progress lines are not.
+    assert.match(r.stderr, new RegExp(`^job ${out.jobId}: stalled: no progress for \\d\\.\\d s \\(last seen: RUNNING, transcribe, 40%\\)$`, 'm'));
+    assert.doesNotMatch(r.stderr, /^RUNNING transcribe/m);
+    assert.match(r.stderr, new RegExp(`^error: job ${out.jobId} stalled: no progress`, 'm'));
+    assert.equal(existsSync(outDir), false, 'the files are written only after COMPLETED');
+  });
+
+  it('a job that FAILED: the ids, status and error as before, exit 1, no file written', async () => {
+    const outDir = path.join(tmp, 'tv-failed');
+    const error = { code: 'NO_SPEECH', message: 'nothing was recognised', retryable: false };
+    const r = await cli(['translate-video', clip, '--to', 'es', '--out', outDir, '--json'], fakeSession({ 'clip.mp4': [[0, { status: 'FAILED', stage: 'transcribe', progress: 30, error }]] }), {});
+    assert.equal(r.code, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as { jobId: string; status: string; error: unknown };
+    assert.deepEqual([out.status, out.error], ['FAILED', error]);
+    assert.match(r.stderr, /^error: job FAILED: NO_SPEECH: nothing was recognised$/m);
+    assert.equal(existsSync(outDir), false);
+  });
+
+  it('without --json: its progress lines, the stall line, and the error; $SCRIPTORIUM_STALL_TIMEOUT applies', async () => {
+    const outDir = path.join(tmp, 'tv-text');
+    const r = await cli(['translate-video', clip, '--to', 'es', '--out', outDir], fakeSession({ 'clip.mp4': stuck }), { SCRIPTORIUM_STALL_TIMEOUT: '0.5', SCRIPTORIUM_STALL_WARN: '0.2' });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stdout, '');
+    const lines = r.stderr.split('\n');
+    assert.match(lines[0] ?? '', /^uploading .*clip\.mp4 \(3000 bytes\) as document doc\d+, job job\d+$/);
+    assert.deepEqual(lines.slice(1, 3), ['RUNNING transcribe 5%', 'RUNNING transcribe 40%']);
+    assert.match(r.stderr, /^job job\d+: stalled: no progress for \d\.\d s \(last seen: RUNNING, transcribe, 40%\)$/m);
+    assert.match(r.stderr, /^error: job job\d+ stalled: no progress for \d\.\d s/m);
+    assert.equal(existsSync(outDir), false);
+  });
+});
+
+describe('scriptorium reembed and stalled jobs', () => {
+  const ids = ['job_00000000000000000a01', 'job_00000000000000000a02'];
+  const [a, b] = ids as [string, string];
+  const stuckB = () => ({ status: 'RUNNING', stage: 'embed', progress: 30, updatedAt: '2025-01-01T00:00:00.000Z' });
+
+  it('--json: a job done is reported as it ended, the one that stopped moving is named and STALLED; exit 1', async () => {
+    reembedJobs = ids;
+    const reads: string[] = [];
+    const r = await cli(['reembed', '--json', '--stall-timeout', '0.6'], pollingSession({ [a]: (ms) => (ms < 100 ? { status: 'RUNNING', stage: 'embed', progress: 50 } : { status: 'COMPLETED', stage: 'done', progress: 100 }), [b]: stuckB }, reads), { SCRIPTORIUM_STALL_WARN: '0.2' });
+    assert.equal(r.code, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as { jobs: { jobId: string; status: string; error: { code: string; message: string } | null }[] };
+    assert.deepEqual(
+      out.jobs.map((j) => [j.jobId, j.status, j.error?.code ?? null]),
+      [
+        [a, 'COMPLETED', null],
+        [b, STALLED_STATUS, 'STALLED'],
+      ],
+    );
+    assert.match(out.jobs[1]?.error?.message ?? '', new RegExp(`^job ${b} stalled: no progress for \\d\\.\\d s \\(last seen: RUNNING, embed, 30%, last updated 2025-01-01T00:00:00\\.000Z\\)`));
+    assert.match(r.stderr, new RegExp(`^job ${b}: stalled: no progress for \\d\\.\\d s \\(last seen: RUNNING, embed, 30%\\)$`, 'm'));
+    assert.doesNotMatch(r.stderr, new RegExp(`^job ${a}: stalled`, 'm'), 'the job that ended is not reported stalled');
+    assert.match(r.stderr, /^re-embedding: 1\/2 jobs done, 65%$/m);
+    assert.match(r.stderr, new RegExp(`^error: stopped waiting: the 1 unfinished job\\(s\\) made no progress for \\d\\.\\d s \\(--stall-timeout; 1 of 2 ended\\); they are STALLED, were not changed and may still finish: scriptorium job ${b}$`, 'm'));
+    assert.ok(reads.filter((id) => id === a).length < reads.filter((id) => id === b).length, 'a job that ended is read no more');
+  });
+
+  it('waits while another job still moves, then gives up on the stalled one; a table without --json', async () => {
+    reembedJobs = ids;
+    const started = Date.now();
+    // a moves at about every read for 1.2 s, then completes; b never moves: past its 0.5 s stall
+    // timeout alone, it does not end the wait.
+    const r = await cli(['reembed', '--stall-timeout', '0.5'], pollingSession({ [a]: (ms) => (ms < 1200 ? { status: 'RUNNING', stage: 'embed', progress: Math.floor(ms / 20) } : { status: 'COMPLETED', stage: 'done', progress: 100 }), [b]: stuckB }), { SCRIPTORIUM_STALL_WARN: '0.2' });
+    const took = Date.now() - started;
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(took >= 1200, `waited for the moving job (${took} ms)`);
+    assert.match(r.stdout, new RegExp(`^doc_\\d{20}  ${a}  COMPLETED$`, 'm'));
+    assert.match(r.stdout, new RegExp(`^doc_\\d{20}  ${b}  STALLED  STALLED: job ${b} stalled: no progress`, 'm'));
+    // Its warnings at 0.2 and 0.4 s, and a last one at the stall timeout, while a still moved.
+    const stalls = (r.stderr.match(new RegExp(`^job ${b}: stalled: no progress for \\d\\.\\d s`, 'gm')) ?? []).map((l) => Number(/(\d\.\d) s$/.exec(l)?.[1]));
+    assert.ok(stalls.length >= 2 && stalls.every((sec, i) => i === 0 || sec > (stalls[i - 1] ?? 0)), r.stderr);
+    assert.ok((stalls.at(-1) ?? 0) >= 0.5 && (stalls.at(-1) ?? 0) < 1.2, r.stderr);
+    assert.match(r.stderr, /^error: stopped waiting: the 1 unfinished job\(s\) made no progress/m);
+  });
+
+  it('--stall-timeout 0: the overall --timeout ends the wait, the jobs keep the status last seen', async () => {
+    reembedJobs = ids;
+    const r = await cli(['reembed', '--json', '--stall-timeout', '0', '--timeout', '0.4'], pollingSession({ [a]: stuckB, [b]: stuckB }), { SCRIPTORIUM_STALL_WARN: '0.1' });
+    assert.equal(r.code, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as { jobs: { status: string }[] };
+    assert.deepEqual(out.jobs.map((j) => j.status), ['RUNNING', 'RUNNING']);
+    assert.match(r.stderr, /stalled: no progress for /, 'the warning is still shown');
+    assert.doesNotMatch(r.stderr, /stopped waiting/);
   });
 });

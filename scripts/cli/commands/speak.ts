@@ -1,8 +1,9 @@
 /**
  * `scriptorium speak "TEXT" | --file F [--ssml] [--voice V] [--language L] [--rate R]
  * [--format mp3|ogg|wav] --out FILE [--json]`: a text-to-speech job (`POST /v1/jobs`, type TTS),
- * followed to its end (Firestore listener, progress on stderr), its audio downloaded through the
- * short-lived signed URL of `GET /v1/jobs/:id/audio` to FILE.
+ * followed to its end (Firestore listener, progress on stderr, `--timeout` and `--stall-timeout` as
+ * every command that follows a job), its audio downloaded through the short-lived signed URL of
+ * `GET /v1/jobs/:id/audio` to FILE.
  *
  * `scriptorium voices [--language L] [--json]`: the voices of the configured engine.
  */
@@ -10,14 +11,14 @@ import { randomUUID } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { AudioFormatSchema, LanguageTagSchema, VoiceNameSchema, type AudioLinkResponse, type CreateJobRequest } from '../../../shared/api/speech.js';
 import { ProjectIdSchema } from '../../../shared/ids.js';
-import { parseCommand, parseSeconds } from '../args.js';
-import { DEFAULT_STALL_TIMEOUT_MS, DEFAULT_STALL_WARN_MS, followJob } from '../follow.js';
+import { parseCommand } from '../args.js';
 import { EXIT, UsageError, CliFailure, type CliContext, type Command } from '../io.js';
-import { formatJobError, formatKeyValues, type JobView } from '../job-view.js';
-import { LineDrawer, formatBytes, formatStalled, renderJobProgress } from '../progress.js';
+import { FOLLOW_ARG_OPTIONS, LONG_FOLLOW_TIMEOUT_MS, changedLines, followVerdict, followWithStall, jobProgressDisplay, parseFollowSettings, stallTimeoutUsage } from '../job-follow.js';
+import { formatKeyValues } from '../job-view.js';
+import { formatBytes, renderJobProgress } from '../progress.js';
 import { ApiError, loadConfig, openFirebaseSession } from '../session.js';
 
-const USAGE = `Usage: scriptorium speak ("TEXT" | --file FILE) --out FILE [--ssml] [--voice V] [--language L] [--rate R] [--format mp3|ogg|wav] [--project ID] [--timeout SECONDS] [--json] [--config FILE]
+const USAGE = `Usage: scriptorium speak ("TEXT" | --file FILE) --out FILE [--ssml] [--voice V] [--language L] [--rate R] [--format mp3|ogg|wav] [--project ID] [--timeout SECONDS] [--stall-timeout SECONDS] [--json] [--config FILE]
 
 Turns text (or SSML) into one audio file: creates a text-to-speech job, follows its progress
 (chunk by chunk for long texts) and downloads the audio to --out.
@@ -31,13 +32,19 @@ Options:
   --rate R          speaking rate, 0.25–2 (1 is normal)
   --format F        mp3 (default), ogg or wav
   --project ID      project (default: the stack's demo project)
-  --timeout SECONDS give up waiting after this long (default 1800; the job goes on)
-  --json            print one JSON object on stdout at the end (job id, status, file, result)
+  --timeout SECONDS give up waiting after this long (default ${LONG_FOLLOW_TIMEOUT_MS / 1000}; the job goes on): status ERROR
+                    (error.code TIMEOUT)
+${stallTimeoutUsage('the wait ends')}
+  --json            print one JSON object on stdout at the end (job id, status, file, result);
+                    status is the job's, STALLED (error.code STALLED) or ERROR (error.code
+                    TIMEOUT or LISTEN_FAILED) when the CLI stopped waiting first
   --config FILE     local stack config (default: $SCRIPTORIUM_LOCAL_CONFIG or .scriptorium/local.json)
   -h, --help        show this help
 
-Exit status: 0 with the file written; 1 when the job failed or was cancelled, the api refused the
-request (too long, empty, invalid SSML) or the download failed; 2 on usage errors.
+Exit status: 0 with the file written; 1 when the job failed or was cancelled, made no progress for
+--stall-timeout (STALLED), did not end within --timeout, the api refused the request (too long,
+empty, invalid SSML) or the download failed; 2 on usage errors. No file is written unless the job
+COMPLETED.
 `;
 
 /** The one JSON object `speak --json` prints. */
@@ -102,7 +109,7 @@ async function run(ctx: CliContext): Promise<number> {
     rate: { type: 'string' },
     format: { type: 'string' },
     project: { type: 'string' },
-    timeout: { type: 'string' },
+    ...FOLLOW_ARG_OPTIONS,
     json: { type: 'boolean' },
   });
   if (values.help) {
@@ -115,7 +122,7 @@ async function run(ctx: CliContext): Promise<number> {
   const language = checked(LanguageTagSchema, 'language', values.language);
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   if (rate !== undefined && (!Number.isFinite(rate) || rate < 0.25 || rate > 2)) throw new UsageError(`--rate must be between 0.25 and 2, got '${values.rate ?? ''}'`);
-  const timeoutMs = values.timeout ? parseSeconds('timeout', values.timeout) : 1_800_000;
+  const settings = parseFollowSettings(values, ctx.env, LONG_FOLLOW_TIMEOUT_MS);
   const text = await readInput(values.file, positionals);
   const config = loadConfig(values.config, ctx.env);
   const projectId = checked(ProjectIdSchema, 'project', values.project) ?? config.projectId;
@@ -141,32 +148,26 @@ async function run(ctx: CliContext): Promise<number> {
       if (err instanceof ApiError) throw new CliFailure(`the api refused the speech job (${err.describe()})`);
       throw err;
     }
-    const drawer = ctx.stderr.isTTY ? new LineDrawer(ctx.stderr) : null;
-    let lastLine = '';
-    const show = (job: JobView, note?: string): void => {
-      const line = renderJobProgress({ jobId, status: job.status, stage: job.stage, progress: job.progress, columns: drawer?.columns ?? 80, ...(note ? { note } : {}) });
-      if (drawer) drawer.draw(line);
-      else if (line !== lastLine) ctx.stderr.write(`${line}\n`);
-      lastLine = line;
-    };
-    const outcome = await followJob(session, jobId, timeoutMs, (job) => show(job), {
-      warnAfterMs: DEFAULT_STALL_WARN_MS,
-      timeoutMs: DEFAULT_STALL_TIMEOUT_MS,
-      onStalled: (idleMs, report, last) => {
-        if (last && (drawer || report)) show(last, formatStalled(idleMs));
-      },
-    });
-    if (drawer) ctx.stderr.write('\n');
-    if (outcome.kind !== 'terminal') {
-      const why = outcome.kind === 'error' ? `listening to the job failed: ${outcome.error.message}` : outcome.kind === 'stalled' ? 'the job made no progress' : 'timed out waiting';
-      throw new CliFailure(`job ${jobId}: ${why} (it may still finish: scriptorium job ${jobId})`);
-    }
-    const job = outcome.job;
-    const metrics = (job.raw.metrics ?? null) as Record<string, unknown> | null;
-    if (job.status !== 'COMPLETED') {
-      const report: SpeakJson = { jobId, status: job.status, out: null, result: null, error: job.error ? { code: job.error.code, message: job.error.message } : null, metrics };
+    // Without a terminal speak keeps its own lines (the bar line whenever it changes); the stall
+    // lines and the redrawn line on a terminal are those of every command that follows a job.
+    const display = jobProgressDisplay(
+      ctx.stderr,
+      Boolean(ctx.stderr.isTTY),
+      changedLines((job) => renderJobProgress({ jobId, status: job.status, stage: job.stage, progress: job.progress, columns: 80 })),
+    );
+    const outcome = await followWithStall(session, jobId, settings, display);
+    display.finish();
+    const verdict = followVerdict(jobId, outcome, settings.timeoutMs, session.userEmail);
+    const job = verdict.job;
+    const metrics = (job?.raw.metrics ?? null) as Record<string, unknown> | null;
+    if (verdict.status !== 'COMPLETED' || job === null) {
+      const error = verdict.error ? { code: verdict.error.code, message: verdict.error.message } : null;
+      const report: SpeakJson = { jobId, status: verdict.status, out: null, result: null, error, metrics };
       if (values.json) ctx.stdout.write(`${JSON.stringify(report)}\n`);
-      else ctx.stderr.write(`job ${jobId} ${job.status}${job.error ? `: ${formatJobError(job.error)}` : ''}\n`);
+      // A job that ended badly is one line (as ever); when the CLI stopped waiting first the reason
+      // is an error line even with --json, as upload and job --follow print it.
+      if (outcome.kind !== 'terminal') ctx.stderr.write(`error: ${verdict.message ?? verdict.status}\n`);
+      else if (!values.json) ctx.stderr.write(`${verdict.message ?? verdict.status}\n`);
       return EXIT.FAILURE;
     }
     let link: AudioLinkResponse;

@@ -1,21 +1,22 @@
 /**
  * `scriptorium translate-video FILE --to LANG [--out DIR] [--mix replace|duck] [--json]`: uploads a
- * video (or audio recording) for translation, follows the job (transcribe → translate → dub) and
- * writes `<name>.<LANG>.vtt`, `<name>.<LANG>.srt` and `<name>.<LANG>.mp4` into DIR.
+ * video (or audio recording) for translation, follows the job (transcribe → translate → dub; with
+ * `--timeout` and `--stall-timeout` as every command that follows a job) and writes
+ * `<name>.<LANG>.vtt`, `<name>.<LANG>.srt` and `<name>.<LANG>.mp4` into DIR once it COMPLETED.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseCommand } from '../args.js';
 import { guessContentType } from '../content-type.js';
-import { DEFAULT_STALL_TIMEOUT_MS, DEFAULT_STALL_WARN_MS, followJob } from '../follow.js';
 import { EXIT, UsageError, CliFailure, type CliContext, type Command } from '../io.js';
+import { FOLLOW_ARG_OPTIONS, LONG_FOLLOW_TIMEOUT_MS, changedLines, followVerdict, followWithStall, jobProgressDisplay, parseFollowSettings, stallTimeoutUsage } from '../job-follow.js';
 import { ApiError, loadConfig, openFirebaseSession } from '../session.js';
 import { getToFile, putFile } from '../transfer.js';
 import { DownloadResponseSchema } from '../../../shared/api/documents-admin.js';
 import { DUB_MIXES, LanguageTagSchema } from '../../../shared/jobs/media-input.js';
 
-const USAGE = `Usage: scriptorium translate-video FILE --to LANG [--out DIR] [--mix replace|duck] [--timeout SECONDS] [--json] [--config FILE]
+const USAGE = `Usage: scriptorium translate-video FILE --to LANG [--out DIR] [--mix replace|duck] [--timeout SECONDS] [--stall-timeout SECONDS] [--json] [--config FILE]
 
 Uploads FILE (a video, or an audio recording) for translation into LANG, waits for the job
 (transcription, translation, dubbing) and writes into DIR:
@@ -27,16 +28,22 @@ Options:
   --to LANG         target language (BCP-47, e.g. es); the local engine has the Apertium pairs installed
   --out DIR         where the files go (default: the current directory)
   --mix M           replace (default: the dub replaces the original audio) or duck (over the original, lowered 18 dB)
-  --timeout S       give up waiting after S seconds (default 1800)
-  --json            print one JSON object (ids, status, files) instead of progress lines
+  --timeout SECONDS give up waiting after this long (default ${LONG_FOLLOW_TIMEOUT_MS / 1000}; the job goes on): status ERROR
+                    (error.code TIMEOUT)
+${stallTimeoutUsage('the wait ends')}
+  --json            print one JSON object (ids, status, files; or ids, status, error) instead of
+                    progress lines (stall warnings and errors still go to stderr); status is the
+                    job's, STALLED or ERROR when the CLI stopped waiting first
   --config FILE     local stack config (default: $SCRIPTORIUM_LOCAL_CONFIG or .scriptorium/local.json)
   -h, --help        show this help
 
-Exit status: 0 with the three files written; 1 when the job failed, was cancelled or timed out; 2 on usage errors.
+Exit status: 0 with the three files written; 1 when the job failed or was cancelled, made no progress
+for --stall-timeout (STALLED) or did not end within --timeout (no file is written then); 2 on usage
+errors.
 `;
 
 async function run(ctx: CliContext): Promise<number> {
-  const { values, positionals } = parseCommand(ctx.argv, { to: { type: 'string' }, out: { type: 'string' }, mix: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand(ctx.argv, { to: { type: 'string' }, out: { type: 'string' }, mix: { type: 'string' }, ...FOLLOW_ARG_OPTIONS, json: { type: 'boolean' } });
   if (values.help) {
     ctx.stdout.write(USAGE);
     return EXIT.OK;
@@ -47,8 +54,7 @@ async function run(ctx: CliContext): Promise<number> {
   const to = values.to;
   const mix = values.mix ?? 'replace';
   if (!(DUB_MIXES as readonly string[]).includes(mix)) throw new UsageError(`invalid --mix '${mix}': replace or duck`);
-  const timeoutMs = values.timeout === undefined ? 1_800_000 : Number(values.timeout) * 1000;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError(`invalid --timeout '${values.timeout ?? ''}'`);
+  const settings = parseFollowSettings(values, ctx.env, LONG_FOLLOW_TIMEOUT_MS);
   let size: number;
   try {
     const st = await stat(file);
@@ -77,23 +83,17 @@ async function run(ctx: CliContext): Promise<number> {
     });
     say(`uploading ${file} (${size} bytes) as document ${created.documentId}, job ${created.jobId}`);
     await putFile({ url: created.uploadUrl, headers: created.headers, file, size });
-    let lastLine = '';
-    const outcome = await followJob(
-      session,
-      created.jobId,
-      timeoutMs,
-      (job) => {
-        const line = `${job.status} ${job.stage ?? ''} ${job.progress ?? 0}%`;
-        if (line !== lastLine) say(line);
-        lastLine = line;
-      },
-      { warnAfterMs: DEFAULT_STALL_WARN_MS, timeoutMs: DEFAULT_STALL_TIMEOUT_MS },
-    );
+    // Its own progress lines (none with --json), never a redrawn bar; the stall lines are those of
+    // every command that follows a job, and shown with --json too (stderr, not the JSON on stdout).
+    const display = jobProgressDisplay(ctx.stderr, false, json ? () => null : changedLines((job) => `${job.status} ${job.stage ?? ''} ${job.progress ?? 0}%`));
+    const outcome = await followWithStall(session, created.jobId, settings, display);
+    display.finish();
+    const verdict = followVerdict(created.jobId, outcome, settings.timeoutMs, session.userEmail);
     const ids = { documentId: created.documentId, jobId: created.jobId, to };
-    if (outcome.kind !== 'terminal' || outcome.job.status !== 'COMPLETED') {
-      const job = outcome.kind === 'terminal' ? outcome.job : outcome.last;
-      const why = outcome.kind === 'terminal' ? `job ${outcome.job.status}${outcome.job.error ? `: ${outcome.job.error.code}: ${outcome.job.error.message}` : ''}` : outcome.kind === 'error' ? `following the job failed: ${outcome.error.message}` : `the job did not finish (${outcome.kind})`;
-      if (json) ctx.stdout.write(`${JSON.stringify({ ...ids, status: job?.status ?? 'UNKNOWN', error: job?.error ?? { code: outcome.kind.toUpperCase(), message: why } })}\n`);
+    if (verdict.status !== 'COMPLETED') {
+      // Nothing is written: the files exist only for a COMPLETED job.
+      const why = outcome.kind === 'terminal' ? `job ${outcome.job.status}${outcome.job.error ? `: ${outcome.job.error.code}: ${outcome.job.error.message}` : ''}` : (verdict.message ?? verdict.status);
+      if (json) ctx.stdout.write(`${JSON.stringify({ ...ids, status: verdict.status, error: verdict.error })}\n`);
       throw new CliFailure(why);
     }
     await mkdir(outDir, { recursive: true });
