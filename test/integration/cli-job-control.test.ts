@@ -13,6 +13,7 @@ import { runCli, type CliRun } from '../helpers/cli-run.js';
 import { retryIdOf } from '../../shared/jobs/control.js';
 import { pushPath } from '../../shared/topology.js';
 import type { LocalConfig } from '../../emulators/local-config.js';
+import { until } from '../helpers/until.js';
 
 let cfg: LocalConfig;
 let token: string;
@@ -88,16 +89,6 @@ async function deadLetterOcrRequest(upload: Awaited<ReturnType<typeof createUplo
   envelope.message.attributes = { ...envelope.message.attributes, CloudPubSubDeadLetterSourceSubscription: `projects/${cfg.gcpProjectId}/subscriptions/ocr-ocr-requests`, CloudPubSubDeadLetterSourceDeliveryCount: '5' };
   const res = await fetch(`${cfg.functions['dead-letter']}${pushPath(cfg.gcpProjectId, 'dead-letter')}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) });
   assert.equal(res.status, 204, await res.text());
-}
-
-async function until<T>(what: string, fn: () => Promise<T | null | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== null && v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
 }
 
 describe('scriptorium job --follow, retry --follow', () => {

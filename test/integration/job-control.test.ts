@@ -16,6 +16,7 @@ import { api, createUpload, fixture, putSigned, signIn, signUp, testFirestore, w
 import type { LocalConfig } from '../../emulators/local-config.js';
 import { DeadLetterListResponseSchema, DeadLetterViewSchema, JobListResponseSchema, JobLogsResponseSchema, RetryResponseSchema} from '../../shared/api/job-control.js';
 import { retryIdOf } from '../../shared/jobs/control.js';
+import { until } from '../helpers/until.js';
 
 let cfg: LocalConfig;
 let token: string;
@@ -76,16 +77,6 @@ async function nackUntilDeadLettered(jobId: string, times: number): Promise<numb
   });
   await sub.close();
   return nacks;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | null | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== null && v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
 }
 
 describe('dead letters: record, list, replay after retry', () => {
