@@ -16,9 +16,8 @@
  * Listens on 127.0.0.1 with an ephemeral port, plaintext.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 import type { protos } from '@google-cloud/documentai';
 import * as grpc from '@grpc/grpc-js';
@@ -27,14 +26,13 @@ import { z } from 'zod';
 
 import { runProcess } from '../../shared/engines/exec.js';
 import { detectLanguage } from '../../shared/engines/language.js';
-import { bindLoopback } from './grpc.js';
+import { bindLoopback, loadClientProto, shutdownWithin, statusError } from './grpc.js';
+import { RequestRecorder } from './recorder.js';
 
 type IDocument = protos.google.cloud.documentai.v1.IDocument;
 type IProcessResponse = protos.google.cloud.documentai.v1.IProcessResponse;
 
-const require = createRequire(import.meta.url);
 /** `build/src/index.js` → `build/protos` in both packages. */
-const protoDir = (pkg: string): string => join(dirname(require.resolve(pkg)), '..', 'protos');
 const PROTO_FILE = 'google/cloud/documentai/v1/document_processor_service.proto';
 const SERVICE = 'google.cloud.documentai.v1.DocumentProcessorService';
 
@@ -135,20 +133,12 @@ export async function startFakeDocumentAi(options: FakeDocumentAiOptions = {}): 
   const pageLimit = options.pageLimit ?? 15;
   const maxBytes = options.maxBytes ?? 20 * 1024 * 1024;
   const work = await mkdtemp(join(tmpdir(), 'fake-documentai-'));
-  const requests: RecordedRequest[] = [];
-  const waiters: { count: number; resolve: () => void }[] = [];
+  const recorder = new RequestRecorder<RecordedRequest>();
+  const requests = recorder.requests;
   let cancelled = 0;
   let sequence = 0;
 
-  const definition = protoLoader.loadSync(PROTO_FILE, {
-    includeDirs: [protoDir('@google-cloud/documentai'), protoDir('google-gax')],
-    // What google-gax uses on the client side, so both ends read the messages alike.
-    keepCase: false,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
+  const definition = loadClientProto('@google-cloud/documentai', PROTO_FILE);
   const service = definition[SERVICE];
   if (!isService(service)) throw new Error(`${SERVICE} not found in ${PROTO_FILE}`);
 
@@ -189,12 +179,7 @@ export async function startFakeDocumentAi(options: FakeDocumentAiOptions = {}): 
       imagelessMode: r.imagelessMode ?? false,
       metadata: Object.fromEntries(Object.entries(call.metadata.getMap()).map(([k, v]) => [k, typeof v === 'string' ? v : v.toString('base64')])),
     };
-    const index = requests.length;
-    requests.push(recorded);
-    for (const w of waiters.filter((w) => requests.length >= w.count)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve();
-    }
+    const index = recorder.record(recorded);
 
     // The service's own checks, before any OCR.
     if (recorded.name !== processor) return { error: { code: grpc.status.NOT_FOUND, message: `Processor ${recorded.name} not found.` } };
@@ -240,19 +225,9 @@ export async function startFakeDocumentAi(options: FakeDocumentAiOptions = {}): 
     set respond(next: Responder) {
       respond = next;
     },
-    waitForRequests(count) {
-      if (requests.length >= count) return Promise.resolve();
-      return new Promise((resolve) => waiters.push({ count, resolve }));
-    },
+    waitForRequests: (count) => recorder.waitFor(count),
     async close() {
-      await new Promise<void>((resolve) => {
-        // Hanging calls would keep a graceful shutdown waiting forever.
-        const timer = setTimeout(() => server.forceShutdown(), 1000);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await shutdownWithin(server);
       await rm(work, { recursive: true, force: true });
     },
   };
@@ -260,10 +235,6 @@ export async function startFakeDocumentAi(options: FakeDocumentAiOptions = {}): 
 
 function isService(def: protoLoader.AnyDefinition | undefined): def is protoLoader.ServiceDefinition {
   return def !== undefined && !('format' in def) && 'ProcessDocument' in def;
-}
-
-function statusError(code: grpc.status, message: string): grpc.ServerErrorResponse {
-  return Object.assign(new Error(message), { code, details: message });
 }
 
 /**

@@ -24,6 +24,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 import { OAuth2Client } from 'google-auth-library';
+import { RequestRecorder } from './recorder.js';
 
 /** Models the fake knows; others answer 404 as Vertex does. */
 export const FAKE_GEMINI_MODELS = ['gemini-3.5-flash-lite', 'gemini-3.5-flash', 'gemini-3.1-flash-lite', 'gemini-2.0-flash-001'] as const;
@@ -95,8 +96,8 @@ const BODY_FIELDS = new Set(['contents', 'systemInstruction', 'generationConfig'
 export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<FakeGemini> {
   const models = new Set(options.models ?? FAKE_GEMINI_MODELS);
   const inputTokenLimit = options.inputTokenLimit ?? 1_048_576;
-  const requests: GeminiRequest[] = [];
-  const waiters: { count: number; resolve: () => void }[] = [];
+  const recorder = new RequestRecorder<GeminiRequest>();
+  const requests = recorder.requests;
   let respond: GeminiResponder = options.respond ?? firstSentences;
   let cancelled = 0;
 
@@ -129,12 +130,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       system: (body.systemInstruction?.parts ?? []).map((p) => p.text ?? '').join(''),
       text: (body.contents ?? []).flatMap((c) => c.parts ?? []).map((p) => p.text ?? '').join(''),
     };
-    const index = requests.length;
-    requests.push(recorded);
-    for (const w of waiters.filter((w) => requests.length >= w.count)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve();
-    }
+    const index = recorder.record(recorded);
 
     // The service's own checks, in the order it applies them.
     if (!route) return sendError(res, 404, `The requested URL ${url.pathname} was not found on this server.`, 'NOT_FOUND');
@@ -224,10 +220,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     set respond(next: GeminiResponder) {
       respond = next;
     },
-    waitForRequests(count) {
-      if (requests.length >= count) return Promise.resolve();
-      return new Promise((resolve) => waiters.push({ count, resolve }));
-    },
+    waitForRequests: (count) => recorder.waitFor(count),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

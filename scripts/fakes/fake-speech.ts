@@ -22,9 +22,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 import { protos } from '@google-cloud/speech';
 import * as grpc from '@grpc/grpc-js';
@@ -35,14 +34,12 @@ import { runProcess } from '../../shared/engines/exec.js';
 import { parsePocketsphinxOutput } from '../../shared/engines/stt/local.js';
 import { sniffAudioContainer } from '../../shared/media/probe.js';
 import { parseWavHeader, wavHeader } from '../../shared/media/wav.js';
-import { bindLoopback } from './grpc.js';
+import { bindLoopback, loadClientProto, shutdownWithin, statusError } from './grpc.js';
 
 type ISpeechRecognitionResult = protos.google.cloud.speech.v2.ISpeechRecognitionResult;
 type IRecognizeResponse = protos.google.cloud.speech.v2.IRecognizeResponse;
 
-const require = createRequire(import.meta.url);
 /** `build/src/index.js` → `build/protos` in both packages. */
-const protoDir = (pkg: string): string => join(dirname(require.resolve(pkg)), '..', 'protos');
 const PROTO_FILE = 'google/cloud/speech/v2/cloud_speech.proto';
 const SPEECH = 'google.cloud.speech.v2.Speech';
 const OPERATIONS = 'google.longrunning.Operations';
@@ -183,15 +180,7 @@ export async function startFakeSpeech(options: FakeSpeechOptions = {}): Promise<
   let cancelled = 0;
   let respond: Responder = options.respond ?? recognizeWithPocketsphinx;
 
-  const definition = protoLoader.loadSync(PROTO_FILE, {
-    includeDirs: [protoDir('@google-cloud/speech'), protoDir('google-gax')],
-    // What google-gax uses on the client side, so both ends read the messages alike.
-    keepCase: false,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
+  const definition = loadClientProto('@google-cloud/speech', PROTO_FILE);
   const speech = definition[SPEECH];
   const ops = definition[OPERATIONS];
   if (!isService(speech, 'Recognize') || !isService(ops, 'GetOperation')) throw new Error(`${SPEECH} or ${OPERATIONS} not found in ${PROTO_FILE}`);
@@ -412,14 +401,7 @@ export async function startFakeSpeech(options: FakeSpeechOptions = {}): Promise<
       objects.set(uri, path);
     },
     async close() {
-      await new Promise<void>((resolve) => {
-        // Hanging calls would keep a graceful shutdown waiting forever.
-        const timer = setTimeout(() => server.forceShutdown(), 1000);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await shutdownWithin(server);
       await rm(work, { recursive: true, force: true });
     },
   };
@@ -427,10 +409,6 @@ export async function startFakeSpeech(options: FakeSpeechOptions = {}): Promise<
 
 function isService(def: protoLoader.AnyDefinition | undefined, method: string): def is protoLoader.ServiceDefinition {
   return def !== undefined && !('format' in def) && method in def;
-}
-
-function statusError(code: grpc.status, message: string): grpc.ServerErrorResponse {
-  return Object.assign(new Error(message), { code, details: message });
 }
 
 function packAny(type: string, value: Buffer): { typeUrl: string; value: Buffer } {

@@ -12,18 +12,13 @@
  * answer carries `model` and, without a source language, `detectedLanguageCode` (`en`), as the
  * service's do. Tests can instead answer with an error or never.
  */
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { z } from 'zod';
 
 import { createLocalTranslationEngine } from '../../shared/engines/translate/local.js';
-import { bindLoopback } from './grpc.js';
+import { bindLoopback, loadClientProto, shutdownWithin, statusError } from './grpc.js';
 
-const require = createRequire(import.meta.url);
-const protoDir = (pkg: string): string => join(dirname(require.resolve(pkg)), '..', 'protos');
 const PROTO_FILE = 'google/cloud/translate/v3/translation_service.proto';
 const SERVICE = 'google.cloud.translation.v3.TranslationService';
 
@@ -70,14 +65,7 @@ export async function startFakeTranslate(options: { respond?: Responder } = {}):
   let cancelled = 0;
   let respond: Responder = options.respond ?? respondWithTranslation;
   const apertium = createLocalTranslationEngine();
-  const definition = protoLoader.loadSync(PROTO_FILE, {
-    includeDirs: [protoDir('@google-cloud/translate'), protoDir('google-gax')],
-    keepCase: false,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
+  const definition = loadClientProto('@google-cloud/translate', PROTO_FILE);
   const service = definition[SERVICE];
   if (!service || 'format' in service || !('TranslateText' in service)) throw new Error(`${SERVICE} not found in ${PROTO_FILE}`);
 
@@ -134,13 +122,6 @@ export async function startFakeTranslate(options: { respond?: Responder } = {}):
     set respond(next: Responder) {
       respond = next;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.tryShutdown(() => resolve());
-      }),
+    close: () => shutdownWithin(server),
   };
-}
-
-function statusError(code: grpc.status, message: string): grpc.ServerErrorResponse {
-  return Object.assign(new Error(message), { code, details: message });
 }

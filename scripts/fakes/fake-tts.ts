@@ -20,9 +20,8 @@
  * Listens on 127.0.0.1 with an ephemeral port, plaintext.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 import type { protos } from '@google-cloud/text-to-speech';
 import * as grpc from '@grpc/grpc-js';
@@ -30,14 +29,13 @@ import * as protoLoader from '@grpc/proto-loader';
 import { z } from 'zod';
 
 import { runProcess } from '../../shared/engines/exec.js';
-import { bindLoopback } from './grpc.js';
+import { bindLoopback, loadClientProto, shutdownWithin, statusError } from './grpc.js';
+import { RequestRecorder } from './recorder.js';
 
 type ISynthesizeSpeechResponse = protos.google.cloud.texttospeech.v1.ISynthesizeSpeechResponse;
 type IListVoicesResponse = protos.google.cloud.texttospeech.v1.IListVoicesResponse;
 
-const require = createRequire(import.meta.url);
 /** `build/src/index.js` → `build/protos` in both packages. */
-const protoDir = (pkg: string): string => join(dirname(require.resolve(pkg)), '..', 'protos');
 const PROTO_FILE = 'google/cloud/texttospeech/v1/cloud_tts.proto';
 const SERVICE = 'google.cloud.texttospeech.v1.TextToSpeech';
 
@@ -140,33 +138,17 @@ const LINEAR_RATES = { min: 8000, max: 48000 };
 export async function startFakeTts(options: { respond?: Responder; voices?: readonly FakeVoice[] } = {}): Promise<FakeTts> {
   const voices = options.voices ?? FAKE_VOICES;
   const work = await mkdtemp(join(tmpdir(), 'fake-tts-'));
-  const requests: RecordedRequest[] = [];
-  const waiters: { count: number; resolve: () => void }[] = [];
+  const recorder = new RequestRecorder<RecordedRequest>();
+  const requests = recorder.requests;
   let cancelled = 0;
   let sequence = 0;
   let respond: Responder = options.respond ?? respondWithSpeech;
 
-  const definition = protoLoader.loadSync(PROTO_FILE, {
-    includeDirs: [protoDir('@google-cloud/text-to-speech'), protoDir('google-gax')],
-    // What google-gax uses on the client side, so both ends read the messages alike.
-    keepCase: false,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
+  const definition = loadClientProto('@google-cloud/text-to-speech', PROTO_FILE);
   const service = definition[SERVICE];
   if (!isService(service)) throw new Error(`${SERVICE} not found in ${PROTO_FILE}`);
 
-  const record = (r: RecordedRequest): number => {
-    const index = requests.length;
-    requests.push(r);
-    for (const w of waiters.filter((w) => requests.length >= w.count)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve();
-    }
-    return index;
-  };
+  const record = (r: RecordedRequest): number => recorder.record(r);
   const metadataOf = (call: grpc.ServerUnaryCall<unknown, unknown>): Record<string, string> =>
     Object.fromEntries(Object.entries(call.metadata.getMap()).map(([k, v]) => [k, typeof v === 'string' ? v : v.toString('base64')]));
 
@@ -252,19 +234,9 @@ export async function startFakeTts(options: { respond?: Responder; voices?: read
     set respond(next: Responder) {
       respond = next;
     },
-    waitForRequests(count) {
-      if (requests.length >= count) return Promise.resolve();
-      return new Promise((resolve) => waiters.push({ count, resolve }));
-    },
+    waitForRequests: (count) => recorder.waitFor(count),
     async close() {
-      await new Promise<void>((resolve) => {
-        // Hanging calls would keep a graceful shutdown waiting forever.
-        const timer = setTimeout(() => server.forceShutdown(), 1000);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await shutdownWithin(server);
       await rm(work, { recursive: true, force: true });
     },
   };
@@ -272,10 +244,6 @@ export async function startFakeTts(options: { respond?: Responder; voices?: read
 
 function isService(def: protoLoader.AnyDefinition | undefined): def is protoLoader.ServiceDefinition {
   return def !== undefined && !('format' in def) && 'SynthesizeSpeech' in def;
-}
-
-function statusError(code: grpc.status, message: string): grpc.ServerErrorResponse {
-  return Object.assign(new Error(message), { code, details: message });
 }
 
 /** The service's checks before synthesis; the refusal message, or undefined. */

@@ -30,6 +30,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { z } from 'zod';
+import { RequestRecorder } from './recorder.js';
 
 export const FAKE_VERTEX_PROJECT = 'demo-scriptorium';
 export const FAKE_VERTEX_LOCATION = 'europe-west1';
@@ -172,8 +173,8 @@ export async function startFakeVertex(options: FakeVertexOptions = {}): Promise<
   const maxRequestTokens = options.maxRequestTokens ?? 20_000;
   const countTokens = options.countTokens ?? defaultTokenCount;
   const models = options.models ?? FAKE_VERTEX_MODELS;
-  const requests: RecordedRequest[] = [];
-  const waiters: { count: number; resolve: () => void }[] = [];
+  const recorder = new RequestRecorder<RecordedRequest>();
+  const requests = recorder.requests;
   let respond: Responder = options.respond ?? embedAll;
   let cancelled = 0;
 
@@ -205,12 +206,7 @@ export async function startFakeVertex(options: FakeVertexOptions = {}): Promise<
       parameters: parsed.success ? parsed.data.parameters : undefined,
       tokens: instances.reduce((sum, i) => sum + countTokens(i.content), 0),
     };
-    const index = requests.length;
-    requests.push(recorded);
-    for (const w of waiters.filter((w) => requests.length >= w.count)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve();
-    }
+    const index = recorder.record(recorded);
 
     let answered = false;
     res.on('close', () => {
@@ -311,10 +307,7 @@ export async function startFakeVertex(options: FakeVertexOptions = {}): Promise<
     set respond(next: Responder) {
       respond = next;
     },
-    waitForRequests(count) {
-      if (requests.length >= count) return Promise.resolve();
-      return new Promise((resolve) => waiters.push({ count, resolve }));
-    },
+    waitForRequests: (count) => recorder.waitFor(count),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));

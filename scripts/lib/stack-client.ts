@@ -73,6 +73,11 @@ export async function api(cfg: LocalConfig, token: string | null, method: string
     if (causeCode(err) !== 'UND_ERR_SOCKET') throw new Error(`${method} ${route}: ${err instanceof Error ? err.message : String(err)} (${causeCode(err) ?? 'no cause code'})`, { cause: err });
     res = await send();
   }
+  return readResponse(res);
+}
+
+/** A response's status, text, and JSON body (null when the body is not JSON). */
+export async function readResponse(res: Response): Promise<{ status: number; json: unknown; text: string }> {
   const text = await res.text();
   let json: unknown = null;
   try {

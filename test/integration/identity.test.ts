@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { localConfigForTests } from '../helpers/platform.js';
-import { createUpload, provisionUser, signIn, signUpUnprovisioned, testFirestore } from '../helpers/client.js';
+import { createUpload, provisionUser, readResponse, signIn, signUpUnprovisioned, testFirestore } from '../helpers/client.js';
 import { ProjectRepository } from '../../shared/firestore/projects.js';
 import { ROUTES } from '../../functions/api/routes/index.js';
 import type { LocalConfig } from '../../emulators/local-config.js';
@@ -24,15 +24,7 @@ async function call(cred: Credential, method: string, path: string, body?: unkno
   if (cred && 'bearer' in cred) headers.authorization = `Bearer ${cred.bearer}`;
   if (cred && 'xApiKey' in cred) headers['x-api-key'] = cred.xApiKey;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${cfg.apiUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  let json: unknown = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: res.status, json, text };
+  return readResponse(await fetch(`${cfg.apiUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }));
 }
 
 const codeOf = (json: unknown): string | undefined => (json as { code?: string } | null)?.code;
